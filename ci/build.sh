@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Configures and builds memgate into build/ (or $MEMGATE_BUILD_DIR).
+# Extra arguments go to the CMake configure step, e.g. -DMEMGATE_ALLOCATORS=glibc.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${MEMGATE_BUILD_DIR:-$root/build}
+
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+werror=OFF
+[[ -n "${CI:-}" ]] && werror=ON
+
+cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMEMGATE_WERROR=$werror "${launcher[@]}" "$@"
+# Two cores: more parallel jobs only add memory pressure from Beast/Asio templates.
+cmake --build "$build_dir" --parallel 2

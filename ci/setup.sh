@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages memgate builds and tests with. Idempotent: only
+# missing packages are installed, and apt's lists are refreshed only then.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git openssl curl
+  libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
+  libnghttp2-dev libssl-dev libjemalloc-dev libmimalloc-dev libgtest-dev
+  nghttp2-client python3 python3-pytest
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

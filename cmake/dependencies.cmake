@@ -1,0 +1,23 @@
+# Debian packages: libboost1.81-dev libboost-json1.81-dev libnghttp2-dev libssl-dev
+# libjemalloc-dev libmimalloc-dev libgtest-dev (ci/setup.sh installs them).
+find_package(Threads REQUIRED)
+find_package(Boost 1.81 REQUIRED COMPONENTS json program_options)
+find_package(OpenSSL 3 REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2>=1.52)
+
+if("jemalloc" IN_LIST MEMGATE_ALLOCATORS)
+  pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+endif()
+if("mimalloc" IN_LIST MEMGATE_ALLOCATORS)
+  find_library(MIMALLOC_LIBRARY NAMES mimalloc REQUIRED)
+  find_path(MIMALLOC_INCLUDE_DIR mimalloc.h REQUIRED)
+endif()
+if(MEMGATE_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+
+# Header-only Boost parts used everywhere (Asio, Beast) come with Boost::headers.
+add_library(memgate_deps INTERFACE)
+target_link_libraries(memgate_deps INTERFACE Boost::headers Boost::json Threads::Threads)
+target_compile_definitions(memgate_deps INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)

@@ -1,0 +1,5 @@
+add_library(memgate_warnings INTERFACE)
+target_compile_options(memgate_warnings INTERFACE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
+if(MEMGATE_WERROR)
+  target_compile_options(memgate_warnings INTERFACE -Werror)
+endif()

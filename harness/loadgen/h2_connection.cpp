@@ -1,0 +1,268 @@
+#include "h2_connection.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+
+#include "worker.hpp"
+
+namespace memgate::loadgen {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using beast::error_code;
+
+namespace {
+constexpr std::size_t write_flush_bytes = 64 * 1024;
+}  // namespace
+
+template <class Stream>
+h2_connection<Stream>::h2_connection(worker& w, std::size_t slot)
+    : worker_(w),
+      slot_(slot),
+      stream_(make_stream<Stream>(w.ioc(), w.tls())),
+      rate_timer_(w.ioc()),
+      streams_(w.the_plan().opts().streams) {
+  free_.reserve(streams_.size());
+  for (auto& s : streams_) free_.push_back(&s);
+  write_buffer_.reserve(2 * write_flush_bytes);
+}
+
+template <class Stream>
+void h2_connection<Stream>::start() {
+  asio::async_connect(socket_of(stream_), worker_.targets(),
+                      [self = this->shared_from_this()](error_code ec, const asio::ip::tcp::endpoint&) {
+                        self->on_connect(ec);
+                      });
+}
+
+template <class Stream>
+void h2_connection<Stream>::on_connect(error_code ec) {
+  if (done_) return;
+  if (ec) {
+    worker_.fail_one(failure::connect);
+    return finish();
+  }
+  socket_of(stream_).set_option(asio::ip::tcp::no_delay(true), ec);  // best effort
+  if constexpr (is_tls_v<Stream>) {
+    set_server_name(stream_, worker_.the_plan().opts().urls.front().host);
+    stream_.async_handshake(asio::ssl::stream_base::client,
+                            beast::bind_front_handler(&h2_connection::on_handshake, this->shared_from_this()));
+  } else {
+    on_handshake({});
+  }
+}
+
+template <class Stream>
+void h2_connection<Stream>::on_handshake(error_code ec) {
+  if (done_) return;
+  if (ec) {
+    worker_.fail_one(failure::tls);
+    return finish();
+  }
+  if constexpr (is_tls_v<Stream>) {
+    if (alpn_selected(stream_) != "h2") {
+      static std::atomic<bool> warned{false};  // one line is enough; the count is in the report
+      if (!warned.exchange(true)) {
+        std::cerr << "loadgen: TLS server did not select h2 via ALPN (selected '"
+                  << std::string(alpn_selected(stream_)) << "')\n";
+      }
+      worker_.fail_one(failure::tls);
+      return finish();
+    }
+  }
+  ++worker_.mutable_stats().connections_opened;
+  if (!start_session()) {
+    worker_.fail_one(failure::protocol);
+    return finish();
+  }
+  do_fill();
+  do_write();
+  do_read();
+}
+
+template <class Stream>
+bool h2_connection<Stream>::start_session() {
+  session_.reset(new_client_session(*this));
+  if (!session_) return false;
+  const auto window = static_cast<std::int32_t>((std::uint32_t{1} << worker_.the_plan().opts().window_bits) - 1);
+  const nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<std::uint32_t>(window)},
+  };
+  if (nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings, std::size(settings)) != 0) return false;
+  return nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0, window) == 0;
+}
+
+template <class Stream>
+void h2_connection<Stream>::do_fill() {
+  const auto quota = worker_.the_plan().opts().requests_per_connection;
+  while (!free_.empty() && !no_more_ && !goaway_ && !waiting_) {
+    if (quota != 0 && issued_ >= quota) {
+      no_more_ = true;
+      break;
+    }
+    const auto ticket = worker_.control().acquire();
+    if (!ticket) {
+      no_more_ = true;
+      break;
+    }
+    ++issued_;
+    if (ticket->due > clock::now()) {
+      waiting_ = ticket;
+      rate_timer_.expires_at(ticket->due);
+      rate_timer_.async_wait(beast::bind_front_handler(&h2_connection::on_rate, this->shared_from_this()));
+      break;
+    }
+    submit(ticket->seq);
+  }
+}
+
+template <class Stream>
+void h2_connection<Stream>::on_rate(error_code ec) {
+  if (done_ || ec) return;  // cancelled only when the connection ends; its ticket was counted then
+  const auto seq = waiting_->seq;
+  waiting_.reset();
+  submit(seq);
+  do_fill();
+  do_write();
+}
+
+template <class Stream>
+void h2_connection<Stream>::submit(std::uint64_t seq) {
+  h2_stream_slot* slot = free_.back();
+  free_.pop_back();
+  slot->req = &worker_.the_plan().for_seq(seq);
+  slot->start = clock::now();
+  slot->upload_offset = 0;
+  slot->saw_status = false;
+  slot->checker.reset(slot->req->expect);
+  const auto& hdrs = slot->req->h2_headers;
+  nghttp2_data_provider provider = upload_provider(*slot);
+  const auto id = nghttp2_submit_request(session_.get(), nullptr, hdrs.data(), hdrs.size(),
+                                         slot->req->post ? &provider : nullptr, slot);
+  if (id < 0) {
+    worker_.record_failure(failure::protocol);
+    free_.push_back(slot);
+  }
+}
+
+template <class Stream>
+void h2_connection<Stream>::on_stream_closed(h2_stream_slot& slot, std::uint32_t error_code) {
+  const auto body = slot.checker.body_bytes();
+  if (error_code != NGHTTP2_NO_ERROR || !slot.saw_status) {
+    worker_.record_failure(failure::protocol, body);
+  } else if (const auto verdict = slot.checker.finish()) {
+    worker_.record_failure(*verdict, body);
+  } else {
+    worker_.record_success(slot.start, body, true);
+  }
+  free_.push_back(&slot);
+}
+
+template <class Stream>
+void h2_connection<Stream>::do_write() {
+  if (writing_ || done_) return;
+  write_buffer_.clear();
+  while (write_buffer_.size() < write_flush_bytes) {
+    const std::uint8_t* data = nullptr;
+    const auto n = nghttp2_session_mem_send(session_.get(), &data);
+    if (n < 0) return fail_all(failure::protocol);
+    if (n == 0) break;
+    write_buffer_.insert(write_buffer_.end(), data, data + n);
+  }
+  if (write_buffer_.empty()) {
+    if (closing_ || idle_and_finished()) finish();
+    return;
+  }
+  writing_ = true;
+  asio::async_write(stream_, asio::buffer(write_buffer_),
+                    beast::bind_front_handler(&h2_connection::on_write, this->shared_from_this()));
+}
+
+template <class Stream>
+void h2_connection<Stream>::on_write(error_code ec, std::size_t bytes) {
+  writing_ = false;
+  if (done_) return;
+  worker_.mutable_stats().bytes_sent += bytes;
+  if (ec) return fail_all(failure::reset);
+  do_write();
+}
+
+template <class Stream>
+void h2_connection<Stream>::do_read() {
+  stream_.async_read_some(asio::buffer(read_buffer_),
+                          beast::bind_front_handler(&h2_connection::on_read, this->shared_from_this()));
+}
+
+template <class Stream>
+void h2_connection<Stream>::on_read(error_code ec, std::size_t bytes) {
+  if (done_) return;
+  if (ec) return fail_all(failure::reset);  // finish() ignores it when nothing is outstanding
+  worker_.mutable_stats().bytes_received += bytes;
+  const auto rv = nghttp2_session_mem_recv(session_.get(), read_buffer_.data(), bytes);
+  if (rv < 0) return fail_all(failure::protocol);
+  do_fill();
+  if (idle_and_finished() && !closing_) {
+    closing_ = true;
+    nghttp2_session_terminate_session(session_.get(), NGHTTP2_NO_ERROR);
+  }
+  do_write();
+  if (done_) return;
+  if (!nghttp2_session_want_read(session_.get()) && !nghttp2_session_want_write(session_.get()) && !writing_) {
+    return fail_all(failure::protocol);
+  }
+  do_read();
+}
+
+template <class Stream>
+bool h2_connection<Stream>::idle_and_finished() const noexcept {
+  return free_.size() == streams_.size() && (no_more_ || goaway_) && !waiting_;
+}
+
+template <class Stream>
+void h2_connection<Stream>::fail_all(failure reason) {
+  if (done_) return;
+  for (auto& s : streams_) {
+    if (std::find(free_.begin(), free_.end(), &s) == free_.end()) worker_.record_failure(reason, s.checker.body_bytes());
+  }
+  free_.clear();
+  for (auto& s : streams_) free_.push_back(&s);
+  if (waiting_) {
+    worker_.record_failure(reason);
+    waiting_.reset();
+  }
+  finish();
+}
+
+template <class Stream>
+void h2_connection<Stream>::abort(failure reason) {
+  if (done_) return;
+  for (std::size_t i = free_.size(); i < streams_.size(); ++i) worker_.record_failure(reason);
+  if (waiting_) worker_.record_failure(reason);
+  waiting_.reset();
+  done_ = true;
+  error_code ignored;
+  socket_of(stream_).close(ignored);
+  rate_timer_.cancel();
+}
+
+template <class Stream>
+void h2_connection<Stream>::finish() {
+  if (done_) return;
+  done_ = true;
+  error_code ignored;
+  socket_of(stream_).shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_of(stream_).close(ignored);
+  rate_timer_.cancel();
+  worker_.connection_done(slot_);
+}
+
+template class h2_connection<tcp_stream_type>;
+template class h2_connection<tls_stream_type>;
+
+}  // namespace memgate::loadgen

@@ -1,0 +1,57 @@
+// Command-line options of loadgen: parsing and validation, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+namespace memgate::loadgen {
+
+enum class protocol { h1, h2c, h2_tls };
+enum class http_method { get, post };
+
+struct url {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // without IPv6 brackets
+  std::uint16_t port = 0;
+  std::string target;  // path and query, starts with '/'
+};
+
+struct options {
+  std::vector<url> urls;
+  std::vector<std::uint32_t> weights;  // one per URL
+  protocol proto = protocol::h1;
+  std::uint64_t requests = 0;
+  std::uint32_t connections = 1;
+  std::uint32_t streams = 1;
+  std::uint32_t pipeline = 1;
+  std::uint64_t requests_per_connection = 0;  // 0: unlimited keep-alive
+  http_method method = http_method::get;
+  std::uint64_t upload_bytes = 0;
+  double rate = 0;  // total requests/s, 0 = unlimited
+  double time_limit_s = 300;
+  std::uint32_t window_bits = 30;
+  std::uint32_t threads = 1;
+  std::uint32_t progress_ms = 0;
+  bool insecure = false;
+
+  bool tls() const noexcept { return urls.front().scheme == "https"; }
+};
+
+// A rejection: the message names the option and the bad value.
+struct option_error {
+  std::string message;
+};
+
+boost::system::result<url, option_error> parse_url(const std::string& text);
+
+// Parses argv (argv[0] is skipped). Every rejection explains itself in option_error::message.
+boost::system::result<options, option_error> parse_options(const std::vector<std::string>& args);
+
+const char* protocol_name(protocol p) noexcept;
+
+std::string usage();
+
+}  // namespace memgate::loadgen

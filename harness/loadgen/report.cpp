@@ -1,0 +1,45 @@
+#include "report.hpp"
+
+namespace memgate::loadgen {
+
+boost::json::object to_json(const run_report& r) {
+  const auto& s = r.stats;
+  boost::json::object failures;
+  for (std::size_t i = 0; i < failure_kinds; ++i) failures[failure_name(static_cast<failure>(i))] = s.failures[i];
+
+  const auto us = [&](double ns) { return ns / 1000.0; };
+  boost::json::object latency;
+  latency["p50"] = us(s.latency_ns.percentile(0.50));
+  latency["p90"] = us(s.latency_ns.percentile(0.90));
+  latency["p99"] = us(s.latency_ns.percentile(0.99));
+  latency["p999"] = us(s.latency_ns.percentile(0.999));
+  latency["max"] = us(static_cast<double>(s.latency_ns.max()));
+  latency["mean"] = us(s.latency_ns.mean());
+
+  boost::json::object o;
+  o["protocol"] = protocol_name(r.opts.proto);
+  o["requests_planned"] = r.opts.requests;
+  o["requests_completed"] = s.completed;
+  o["requests_failed"] = s.failed;
+  o["failures"] = std::move(failures);
+  o["per_protocol"] = boost::json::object{{"h1", s.completed_h1}, {"h2", s.completed_h2}};
+  o["connections"] = r.opts.connections;
+  o["connections_opened"] = s.connections_opened;
+  o["streams"] = r.opts.streams;
+  o["pipeline"] = r.opts.pipeline;
+  o["elapsed_s"] = r.elapsed_s;
+  o["requests_per_s"] = r.elapsed_s > 0 ? static_cast<double>(s.completed) / r.elapsed_s : 0.0;
+  o["latency_us"] = std::move(latency);
+  o["bytes_sent"] = s.bytes_sent;
+  o["bytes_received"] = s.bytes_received;
+  o["body_bytes_received"] = s.body_bytes_received;
+  o["time_limit_hit"] = s.time_limit_hit;
+  return o;
+}
+
+int exit_code(const run_report& r) noexcept {
+  const auto& s = r.stats;
+  return (s.failed == 0 && !s.time_limit_hit && s.completed == r.opts.requests) ? 0 : 1;
+}
+
+}  // namespace memgate::loadgen

@@ -1,0 +1,52 @@
+// Incremental validation of one response: status, then body pieces as they arrive.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace memgate::loadgen {
+
+enum class failure : unsigned char {
+  status, length, body, upload_check, connect, reset, timeout, protocol, tls,
+};
+inline constexpr std::size_t failure_kinds = 9;
+const char* failure_name(failure f) noexcept;
+
+// What a request expects of its response body, derived once per URL.
+struct body_expectation {
+  enum class kind : unsigned char { any, pattern, upload } what = kind::any;
+  std::uint64_t length = 0;  // pattern: body length; upload: uploaded bytes
+  std::uint32_t crc32 = 0;   // upload: CRC-32 of the uploaded pattern
+};
+
+// /bytes/N and /stream/N (any query may follow) expect N pattern bytes; POST /upload
+// expects the JSON receipt of the upload; everything else is only status-checked.
+body_expectation expectation_for(std::string_view target, bool post, std::uint64_t upload_bytes);
+
+class response_checker {
+ public:
+  static constexpr std::size_t max_json_bytes = 4096;
+
+  void reset(const body_expectation& expect) noexcept;
+
+  // Status line or :status; non-2xx marks the response failed ("status").
+  void on_status(unsigned code) noexcept;
+  void on_body(std::string_view piece);
+  // The verdict once the body is complete: nullopt when the response is OK.
+  std::optional<failure> finish();
+
+  std::uint64_t body_bytes() const noexcept { return received_; }
+
+ private:
+  body_expectation expect_;
+  std::uint64_t received_ = 0;
+  std::optional<failure> failed_;
+  std::string json_;  // upload receipt; capacity reused across responses
+};
+
+// Checks an upload receipt {"bytes": n, "crc32": c}; exposed for tests.
+bool upload_receipt_matches(std::string_view json, std::uint64_t bytes, std::uint32_t crc32);
+
+}  // namespace memgate::loadgen

@@ -1,0 +1,40 @@
+// Per-thread counters of a run; merged once at the end.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "histogram.hpp"
+#include "response_check.hpp"
+
+namespace memgate::loadgen {
+
+struct run_stats {
+  std::uint64_t completed = 0;
+  std::uint64_t failed = 0;
+  std::array<std::uint64_t, failure_kinds> failures{};
+  std::uint64_t completed_h1 = 0;
+  std::uint64_t completed_h2 = 0;
+  std::uint64_t connections_opened = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t body_bytes_received = 0;
+  bool time_limit_hit = false;
+  histogram latency_ns;
+
+  void merge(const run_stats& o) noexcept {
+    completed += o.completed;
+    failed += o.failed;
+    for (std::size_t i = 0; i < failures.size(); ++i) failures[i] += o.failures[i];
+    completed_h1 += o.completed_h1;
+    completed_h2 += o.completed_h2;
+    connections_opened += o.connections_opened;
+    bytes_sent += o.bytes_sent;
+    bytes_received += o.bytes_received;
+    body_bytes_received += o.body_bytes_received;
+    time_limit_hit = time_limit_hit || o.time_limit_hit;
+    latency_ns.merge(o.latency_ns);
+  }
+};
+
+}  // namespace memgate::loadgen

@@ -1,0 +1,25 @@
+// Tiny in-process HTTP/1.1, h2c and TLS servers for loadgen's end-to-end tests (127.0.0.1, port 0).
+// Routes: /bytes/N and /stream/N (pattern; ?corrupt flips one byte, ?short drops the last),
+// /status/C, POST /upload (receipt; ?badcrc lies about the CRC), /close (h1: Connection: close).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace memgate::loadgen::testing {
+
+class test_server {
+ public:
+  virtual ~test_server() = default;
+  virtual std::uint16_t port() const = 0;
+  virtual std::uint64_t connections_accepted() const = 0;
+};
+
+std::unique_ptr<test_server> start_h1_server();
+std::unique_ptr<test_server> start_h2c_server();
+// TLS with a self-signed certificate; ALPN selects `alpn` ("h2" serves HTTP/2, anything
+// else HTTP/1.1) when the client offers it, and nothing otherwise.
+std::unique_ptr<test_server> start_tls_server(const std::string& alpn);
+
+}  // namespace memgate::loadgen::testing

@@ -1,0 +1,51 @@
+// The allocator seam, compiled once per allocator (MEMGATE_EXPECTED_ALLOCATOR).
+#include "alloc/allocator.hpp"
+
+#include "metrics/proc_memory.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace memgate::alloc {
+namespace {
+
+TEST(Allocator, NameAndVersion) {
+  EXPECT_EQ(name(), MEMGATE_EXPECTED_ALLOCATOR);
+  EXPECT_FALSE(version().empty());
+  EXPECT_NE(version(), "unknown");
+}
+
+TEST(Allocator, NativeStatsAreNumbers) {
+  const auto stats = native_stats();
+  ASSERT_FALSE(stats.empty());
+  for (const auto& [key, value] : stats) EXPECT_TRUE(value.is_number()) << key;
+}
+
+// Memory freed on a worker thread comes back to the OS only after the trim runs
+// on that thread and process-wide: the sequence /mem runs.
+TEST(Allocator, TrimReturnsFreedMemoryToTheOs) {
+  constexpr std::size_t block = 32 * 1024;  // small enough for every allocator's arenas/pages
+  constexpr std::size_t count = (128 << 20) / block;
+  std::int64_t peak = 0;
+  std::thread worker([&] {
+    std::vector<std::unique_ptr<char[]>> blocks;
+    for (std::size_t i = 0; i < count; ++i) {
+      blocks.emplace_back(new char[block]);
+      std::memset(blocks.back().get(), 1, block);
+    }
+    peak = metrics::read_resident_memory().rss_bytes;
+    blocks.clear();
+    trim_this_thread();
+  });
+  worker.join();
+  trim_process();
+  const auto after = metrics::read_resident_memory().rss_bytes;
+  EXPECT_LT(after, peak - (64 << 20)) << "peak " << peak << " after trim " << after;
+}
+
+}  // namespace
+}  // namespace memgate::alloc

@@ -1,0 +1,29 @@
+#include "alloc/allocator.hpp"
+
+#include <gnu/libc-version.h>
+#include <malloc.h>
+
+namespace memgate::alloc {
+
+std::string_view name() { return "glibc"; }
+
+std::string version() { return gnu_get_libc_version(); }
+
+// glibc has no call that empties another thread's tcache; malloc_trim(0) on
+// this thread consolidates fastbins of the arena this thread uses.
+void trim_this_thread() { malloc_trim(0); }
+
+void trim_process() { malloc_trim(0); }
+
+boost::json::object native_stats() {
+  const struct mallinfo2 info = mallinfo2();
+  boost::json::object stats;
+  stats["arena_bytes"] = info.arena;              // sbrk'd heap of the main arena
+  stats["mmap_bytes"] = info.hblkhd;              // mmapped chunks
+  stats["in_use_bytes"] = info.uordblks + info.hblkhd;
+  stats["free_bytes"] = info.fordblks;
+  stats["releasable_bytes"] = info.keepcost;
+  return stats;
+}
+
+}  // namespace memgate::alloc

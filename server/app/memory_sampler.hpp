@@ -1,0 +1,29 @@
+#pragma once
+// GET /mem: forced trim on every worker thread, then process-wide, then a sample.
+#include "config.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace memgate::app {
+
+class memory_sampler {
+ public:
+  using reply = std::function<void(std::string json)>;
+
+  memory_sampler(const server_config& config, std::vector<boost::asio::any_io_executor> workers)
+      : config_(config), workers_(std::move(workers)) {}
+
+  // Never blocks the calling thread: the trim fans out to the workers (this one
+  // included) and `done` runs on `reply_on` once the sample is taken.
+  void sample(bool trim, boost::asio::any_io_executor reply_on, reply done) const;
+
+ private:
+  const server_config& config_;
+  std::vector<boost::asio::any_io_executor> workers_;
+};
+
+}  // namespace memgate::app

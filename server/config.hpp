@@ -1,0 +1,43 @@
+#pragma once
+#include "limits.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace memgate {
+
+enum class copy_strategy { writev, buffered };
+enum class request_body_strategy { streamed, buffered };
+enum class json_mode { built, cached };
+
+struct server_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  unsigned threads = 1;
+  copy_strategy copy = copy_strategy::writev;
+  request_body_strategy request_body = request_body_strategy::streamed;
+  json_mode json = json_mode::built;
+  std::size_t inject_leak_bytes = 0;
+  bool no_backpressure = false;
+  std::string tls_cert_path;
+  std::string tls_key_path;
+  server_limits limits;
+
+  bool tls() const { return !tls_cert_path.empty(); }
+};
+
+const char* to_string(copy_strategy value);
+const char* to_string(request_body_strategy value);
+const char* to_string(json_mode value);
+
+struct parsed_args {
+  std::optional<server_config> config;  // empty: print `message` and exit with `exit_code`
+  std::string message;
+  int exit_code = 0;
+};
+
+parsed_args parse_args(const std::vector<std::string>& args);
+
+}  // namespace memgate

@@ -1,0 +1,77 @@
+#include "http2/connection.hpp"
+
+#include "transport/counted_write.hpp"
+#include "transport/streams.hpp"
+
+#include <boost/beast/core/bind_handler.hpp>
+
+#include <span>
+
+namespace memgate::http2 {
+namespace net = boost::asio;
+
+template <typename Stream>
+connection<Stream>::connection(Stream&& stream, boost::beast::flat_buffer&& already_read,
+                               transport::connection_slot&& slot, app::services& app)
+    : stream_(std::move(stream)), already_read_(std::move(already_read)), slot_(std::move(slot)), app_(app) {}
+
+template <typename Stream>
+void connection<Stream>::run() {
+  std::weak_ptr<connection> weak = this->shared_from_this();
+  session_ = std::make_shared<session>(app_, stream_.get_executor(), [weak] {
+    if (auto self = weak.lock()) self->do_write();
+  });
+  const auto prefix = already_read_.data();
+  if (!session_->receive({static_cast<const std::uint8_t*>(prefix.data()), prefix.size()})) closing_ = true;
+  already_read_ = {};
+  do_write();
+  if (!closing_) do_read();
+}
+
+template <typename Stream>
+void connection<Stream>::do_read() {
+  transport::expire_after_ms(stream_, app_.config.limits.idle_timeout_ms);
+  stream_.async_read_some(net::buffer(read_buffer_),
+                          boost::beast::bind_front_handler(&connection::on_read, this->shared_from_this()));
+}
+
+template <typename Stream>
+void connection<Stream>::on_read(error_code ec, std::size_t bytes) {
+  if (ec) return close();
+  if (!session_->receive({read_buffer_.data(), bytes})) closing_ = true;
+  do_write();
+  if (!closing_) do_read();
+}
+
+template <typename Stream>
+void connection<Stream>::do_write() {
+  if (writing_) return;
+  auto& batch = session_->collect_output();
+  if (batch.empty()) {
+    if (closing_ || session_->finished()) close();
+    return;
+  }
+  writing_ = true;
+  transport::expire_after_ms(stream_, app_.config.limits.send_timeout_ms);
+  const auto& buffers = batch.buffers();  // lives in the batch until on_batch_written
+  transport::async_write_counted(stream_, std::span<const net::const_buffer>(buffers),
+                                 boost::beast::bind_front_handler(&connection::on_write, this->shared_from_this()));
+}
+
+template <typename Stream>
+void connection<Stream>::on_write(error_code ec, std::size_t) {
+  writing_ = false;
+  session_->on_batch_written();
+  if (ec) return close();
+  do_write();
+}
+
+template <typename Stream>
+void connection<Stream>::close() {
+  transport::close_now(stream_);
+}
+
+template class connection<transport::plain_stream>;
+template class connection<transport::tls_stream>;
+
+}  // namespace memgate::http2

@@ -1,0 +1,48 @@
+#pragma once
+// The one adapter between a transport and the socket-free http2::session:
+// bytes read are fed in, collected output is written with one scatter/gather
+// write at a time, and the session can ask to be flushed after async work.
+#include "app/services.hpp"
+#include "http2/session.hpp"
+#include "transport/connection_slot.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include <array>
+#include <memory>
+
+namespace memgate::http2 {
+
+template <typename Stream>
+class connection : public std::enable_shared_from_this<connection<Stream>> {
+ public:
+  connection(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
+             app::services& app);
+  void run();
+
+ private:
+  using error_code = boost::system::error_code;
+
+  void do_read();
+  void on_read(error_code ec, std::size_t bytes);
+  void do_write();
+  void on_write(error_code ec, std::size_t bytes);
+  void close();
+
+  Stream stream_;
+  boost::beast::flat_buffer already_read_;
+  transport::connection_slot slot_;
+  app::services& app_;
+  std::shared_ptr<session> session_;
+  std::array<std::uint8_t, 16 * 1024> read_buffer_{};
+  bool writing_ = false;
+  bool closing_ = false;  // a connection error: flush the GOAWAY, then close
+};
+
+template <typename Stream>
+void start_connection(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
+                      app::services& app) {
+  std::make_shared<connection<Stream>>(std::move(stream), std::move(already_read), std::move(slot), app)->run();
+}
+
+}  // namespace memgate::http2

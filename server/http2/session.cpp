@@ -1,0 +1,326 @@
+#include "http2/session.hpp"
+
+#include "http2/callbacks.hpp"
+#include "metrics/counters.hpp"
+#include "metrics/heap_accounting.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <array>
+#include <limits>
+
+namespace memgate::http2 {
+namespace {
+
+constexpr std::size_t frame_header_bytes = 9;
+// One write carries at most this much; a send_data past it waits for the next write.
+constexpr std::size_t max_batch_bytes = 256 * 1024;
+constexpr std::size_t max_batch_segments = 512;
+constexpr std::size_t max_request_line_bytes = 8 * 1024;
+constexpr std::size_t chunks_per_production_step = 16;
+
+nghttp2_nv header(std::string_view name, std::string_view value) {
+  return {const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(name.data())),
+          const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+}  // namespace
+
+session::session(app::services& app, boost::asio::any_io_executor executor, std::function<void()> wake)
+    : app_(app), executor_(std::move(executor)), wake_(std::move(wake)) {
+  const auto& limits = app_.config.limits;
+  nghttp2_option* option = nullptr;
+  nghttp2_option_new(&option);
+  nghttp2_option_set_max_send_header_block_length(option, 64 * 1024);
+  nghttp2_session_server_new3(&session_, server_callbacks(), this, option, metrics::counted_nghttp2_mem());
+  nghttp2_option_del(option);
+  const std::array<nghttp2_settings_entry, 3> settings{{
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list_bytes},
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+  }};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+}
+
+session::~session() { nghttp2_session_del(session_); }
+
+bool session::receive(std::span<const std::uint8_t> bytes) {
+  const ssize_t consumed = nghttp2_session_mem_recv(session_, bytes.data(), bytes.size());
+  if (consumed < 0) {
+    // Bad preface, flood, or a callback failure: say why in a GOAWAY, then close.
+    nghttp2_session_terminate_session(session_, consumed == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                                                  : NGHTTP2_PROTOCOL_ERROR);
+    return false;
+  }
+  return true;
+}
+
+output_batch& session::collect_output() {
+  if (write_in_flight_) return batch_;
+  while (batch_.size() < max_batch_bytes && batch_.segment_count() < max_batch_segments) {
+    const std::uint8_t* data = nullptr;
+    const ssize_t length = nghttp2_session_mem_send(session_, &data);
+    if (length <= 0) break;
+    batch_.stage({data, static_cast<std::size_t>(length)});
+  }
+  write_in_flight_ = !batch_.empty();
+  return batch_;
+}
+
+void session::on_batch_written() {
+  batch_.clear();
+  write_in_flight_ = false;
+  if (app_.config.no_backpressure) return;
+  // Everything emitted so far is on the wire: streams waiting for that get their next chunk.
+  for (auto& [id, stream] : streams_) {
+    if (!stream->streaming || !stream->deferred || stream->emitted != stream->produced) continue;
+    if (!stream->route.infinite && stream->produced >= stream->route.length) continue;
+    const std::uint64_t rest = stream->route.infinite ? stream->route.chunk_bytes : stream->route.length - stream->produced;
+    stream->produced += std::min<std::uint64_t>(stream->route.chunk_bytes, rest);
+    resume(*stream);
+  }
+}
+
+bool session::finished() const {
+  return nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
+}
+
+stream_state* session::find(std::int32_t stream_id) {
+  const auto found = streams_.find(stream_id);
+  return found == streams_.end() ? nullptr : found->second.get();
+}
+
+// ---- requests --------------------------------------------------------------
+
+int session::on_begin_headers(std::int32_t stream_id) {
+  auto stream = std::make_unique<stream_state>();
+  stream->id = stream_id;
+  streams_.emplace(stream_id, std::move(stream));
+  return 0;
+}
+
+int session::on_header(std::int32_t stream_id, std::string_view name, std::string_view value) {
+  stream_state* stream = find(stream_id);
+  if (stream == nullptr) return 0;
+  if (value.size() > max_request_line_bytes) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
+  if (name == ":method") stream->method = value;
+  if (name == ":path") stream->path = value;
+  return 0;
+}
+
+int session::on_frame_recv(const nghttp2_frame& frame) {
+  stream_state* stream = find(frame.hd.stream_id);
+  if (stream == nullptr) return 0;
+  const bool end_stream = (frame.hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if (frame.hd.type == NGHTTP2_HEADERS && frame.headers.cat == NGHTTP2_HCAT_REQUEST) {
+    auto classified = app::classify(stream->method, stream->path, app_.config.limits);
+    if (auto* error = std::get_if<app::route_error>(&classified)) {
+      stream->rejected = !end_stream;
+      submit(*stream, app::error_response(*error));
+      return 0;
+    }
+    stream->route = std::get<app::route>(classified);
+    stream->measured = stream->route.counts_as_request();
+    app::on_request_started(stream->route, app_);
+    stream->upload.emplace(stream->route.kind == app::endpoint::upload ? app_.config.request_body
+                                                                         : request_body_strategy::streamed,
+                           app_.config.limits.max_buffered_body_bytes);
+    if (end_stream) on_request_complete(*stream);
+  } else if (end_stream && stream->upload && !stream->rejected) {  // last DATA, or trailers
+    on_request_complete(*stream);
+  }
+  return 0;
+}
+
+int session::on_data_chunk(std::int32_t stream_id, std::span<const std::uint8_t> data) {
+  stream_state* stream = find(stream_id);
+  if (stream == nullptr || stream->rejected || !stream->upload) return 0;
+  if (!stream->upload->accept(data)) {
+    stream->rejected = true;
+    stream->measured = false;
+    submit(*stream, app::error_response({413, "request body exceeds the buffered limit of " +
+                                                  std::to_string(app_.config.limits.max_buffered_body_bytes) +
+                                                  " bytes"}));
+  }
+  return 0;
+}
+
+void session::on_request_complete(stream_state& stream) {
+  switch (stream.route.kind) {
+    case app::endpoint::upload:
+      return submit(stream, app::json_response(stream.upload->finish_json()));
+    case app::endpoint::stream:
+      return start_stream(stream);
+    case app::endpoint::mem:
+      return app_.sampler.sample(stream.route.trim, executor_,
+                                 [weak = weak_from_this(), id = stream.id](std::string json) {
+                                   auto self = weak.lock();
+                                   if (!self) return;
+                                   if (stream_state* waiting = self->find(id)) {
+                                     self->submit(*waiting, app::json_response(std::move(json)));
+                                     self->wake_();
+                                   }
+                                 });
+    default:
+      return submit(stream, app::immediate_response(stream.route, app_));
+  }
+}
+
+// ---- responses -------------------------------------------------------------
+
+void session::submit(stream_state& stream, app::response response) {
+  const std::string status = std::to_string(response.status);
+  const std::string length = std::to_string(response.body.size());
+  stream.body = std::move(response.body);
+  std::array<nghttp2_nv, 4> headers{header(":status", status), header("content-type", response.content_type),
+                                    header("server", "memgate-refserver"), header("content-length", length)};
+  const std::size_t count = stream.streaming ? 3 : 4;  // a stream's length is not known up front
+  const nghttp2_data_provider provider = body_provider();
+  nghttp2_submit_response(session_, stream.id, headers.data(), count, &provider);
+}
+
+void session::start_stream(stream_state& stream) {
+  stream.streaming = true;
+  const std::uint64_t length = stream.route.infinite ? std::numeric_limits<std::uint64_t>::max() : stream.route.length;
+  submit(stream, {200, "application/octet-stream", app::response_body::pattern(length)});
+  if (app_.config.no_backpressure) return produce_ahead(stream.id);
+  stream.produced = std::min<std::uint64_t>(stream.route.chunk_bytes, length);
+}
+
+// --no-backpressure: chunks are materialised as fast as the loop turns,
+// whatever the peer's window lets through; the queue is what grows.
+void session::produce_ahead(std::int32_t stream_id) {
+  stream_state* stream = find(stream_id);
+  if (stream == nullptr) return;
+  const std::uint64_t cap = app_.config.limits.no_backpressure_queue_cap_bytes;
+  const std::uint64_t length = stream->body.size();
+  for (std::size_t i = 0; i < chunks_per_production_step && stream->produced < length && stream->queued_bytes < cap; ++i) {
+    const auto chunk_length = std::min<std::uint64_t>(stream->route.chunk_bytes, length - stream->produced);
+    strategy::fresh_buffer chunk(chunk_length);
+    chunk.append_body(stream->body, stream->produced, chunk_length);
+    stream->queued.push_back(chunk.share());
+    stream->queued_bytes += chunk_length;
+    stream->produced += chunk_length;
+  }
+  resume(*stream);
+  wake_();
+  stream->producer_paused = stream->produced < length && stream->queued_bytes >= cap;
+  if (stream->produced < length && !stream->producer_paused) {
+    boost::asio::post(executor_, [weak = weak_from_this(), stream_id] {
+      if (auto self = weak.lock()) self->produce_ahead(stream_id);
+    });
+  }
+}
+
+std::size_t session::available(const stream_state& stream) const {
+  const std::uint64_t limit = stream.streaming ? stream.produced : stream.body.size();
+  return static_cast<std::size_t>(std::min<std::uint64_t>(limit - stream.emitted, std::numeric_limits<std::size_t>::max()));
+}
+
+bool session::body_finished(const stream_state& stream) const { return stream.emitted >= stream.body.size(); }
+
+void session::resume(stream_state& stream) {
+  if (!stream.deferred) return;
+  stream.deferred = false;
+  nghttp2_session_resume_data(session_, stream.id);
+}
+
+ssize_t session::read_body(std::int32_t stream_id, std::size_t max_length, std::uint32_t* flags) {
+  stream_state* stream = find(stream_id);
+  if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  std::size_t length = std::min(max_length, available(*stream));
+  if (!stream->queued.empty()) {  // a frame never spans two queued chunks
+    length = std::min<std::size_t>(length, stream->queued.front()->size() - stream->queued_front_consumed);
+  }
+  if (length == 0) {
+    if (body_finished(*stream)) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return 0;
+    }
+    stream->deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  stream->frame_offset = stream->emitted;
+  stream->emitted += length;
+  if (body_finished(*stream)) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  return static_cast<ssize_t>(length);
+}
+
+int session::send_body(const nghttp2_frame& frame, const std::uint8_t* frame_header, std::size_t length) {
+  stream_state* stream = find(frame.hd.stream_id);
+  if (stream == nullptr) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  if (batch_.size() >= max_batch_bytes || batch_.segment_count() >= max_batch_segments) return NGHTTP2_ERR_WOULDBLOCK;
+
+  if (!stream->queued.empty()) {
+    const auto& chunk = stream->queued.front();
+    batch_.stage({frame_header, frame_header_bytes});
+    batch_.view({chunk->data() + stream->queued_front_consumed, length}, chunk);
+    stream->queued_front_consumed += length;
+    if (stream->queued_front_consumed == chunk->size()) {
+      stream->queued_bytes -= chunk->size();
+      stream->queued.pop_front();
+      stream->queued_front_consumed = 0;
+      if (stream->producer_paused && stream->queued_bytes < app_.config.limits.no_backpressure_queue_cap_bytes / 2) {
+        stream->producer_paused = false;
+        boost::asio::post(executor_, [weak = weak_from_this(), id = stream->id] {
+          if (auto self = weak.lock()) self->produce_ahead(id);
+        });
+      }
+    }
+    return 0;
+  }
+  // The harness's own probes (/mem, /healthz) and errors never copy: bytes_copied stays about measured traffic.
+  if (app_.config.copy == copy_strategy::buffered && stream->measured) {
+    send_body_buffered(*stream, frame_header, length);
+    return 0;
+  }
+  batch_.stage({frame_header, frame_header_bytes});
+  for (std::uint64_t offset = stream->frame_offset, end = offset + length; offset < end;) {
+    const auto slice = stream->body.slice(offset, static_cast<std::size_t>(end - offset));
+    batch_.view(slice, stream->body.owner());
+    offset += slice.size();
+  }
+  return 0;
+}
+
+// --copy=buffered: body bytes for as much as the peer's windows allow are copied,
+// frame headers included, into one fresh buffer per batch.
+void session::send_body_buffered(stream_state& stream, const std::uint8_t* frame_header, std::size_t length) {
+  if (!stream.batch || stream.batch->size() + frame_header_bytes + length > stream.batch->capacity()) {
+    const auto window = static_cast<std::uint64_t>(std::max<std::int32_t>(
+        0, std::min(nghttp2_session_get_stream_remote_window_size(session_, stream.id),
+                    nghttp2_session_get_remote_window_size(session_))));
+    const std::uint64_t batch_body = length + std::min<std::uint64_t>(window, available(stream));
+    const std::uint64_t max_frame = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_FRAME_SIZE);
+    const std::uint64_t frames = batch_body / max_frame + 2;
+    stream.batch.emplace(static_cast<std::size_t>(batch_body + frames * frame_header_bytes));
+  }
+  const std::size_t start = stream.batch->size();
+  stream.batch->append(std::span<const std::uint8_t>(frame_header, frame_header_bytes));
+  stream.batch->append_body(stream.body, stream.frame_offset, length);
+  batch_.view({stream.batch->data() + start, frame_header_bytes + length}, stream.batch->share());
+}
+
+int session::on_frame_sent(const nghttp2_frame& frame) {
+  if ((frame.hd.type != NGHTTP2_DATA && frame.hd.type != NGHTTP2_HEADERS) ||
+      (frame.hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
+    return 0;
+  }
+  stream_state* stream = find(frame.hd.stream_id);
+  if (stream == nullptr || stream->response_complete) return 0;
+  stream->response_complete = true;
+  stream->batch.reset();
+  if (stream->measured) metrics::add(metrics::counter::h2_requests);
+  // Answered before the request body ended: tell the client to stop sending it.
+  if (stream->rejected) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id, NGHTTP2_NO_ERROR);
+  return 0;
+}
+
+int session::on_stream_close(std::int32_t stream_id) {
+  streams_.erase(stream_id);
+  return 0;
+}
+
+}  // namespace memgate::http2

@@ -1,0 +1,96 @@
+#pragma once
+// One HTTP/2 connection's protocol state, with no socket: bytes go in through
+// receive(), frames come out through collect_output(). connection.hpp wires it to
+// a transport. nghttp2's callbacks are registered in callbacks.cpp.
+#include "app/services.hpp"
+#include "http2/output_batch.hpp"
+#include "strategy/response_copy.hpp"
+#include "strategy/upload_sink.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <nghttp2/nghttp2.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace memgate::http2 {
+
+struct stream_state {
+  std::int32_t id = 0;
+  std::string method;
+  std::string path;
+  app::route route;
+  bool measured = false;           // a routed, counted request
+  bool rejected = false;           // answered early (413): the rest of its body is ignored
+  bool response_complete = false;  // END_STREAM went out
+  std::optional<strategy::upload_sink> upload;
+
+  app::response_body body = app::response_body::pattern(0);
+  std::uint64_t emitted = 0;        // body bytes handed to send_data so far
+  std::uint64_t frame_offset = 0;   // body offset of the frame being sent
+
+  // /stream: bytes made available to nghttp2 so far (each chunk after the previous was written)
+  bool streaming = false;
+  std::uint64_t produced = 0;
+  bool deferred = false;
+  std::deque<strategy::owned_bytes> queued;  // --no-backpressure: owned chunk copies
+  std::uint64_t queued_front_consumed = 0;
+  std::uint64_t queued_bytes = 0;
+  bool producer_paused = false;
+
+  std::optional<strategy::fresh_buffer> batch;  // --copy=buffered: the window-limited body batch
+};
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  // `wake` asks the transport to collect output again (after asynchronous work).
+  session(app::services& app, boost::asio::any_io_executor executor, std::function<void()> wake);
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  // False on a connection error: flush what is queued (GOAWAY), then close.
+  bool receive(std::span<const std::uint8_t> bytes);
+  // The next bytes to write; empty when there is nothing to send now.
+  output_batch& collect_output();
+  // The last collected batch is on the wire: release it, let waiting streams go on.
+  void on_batch_written();
+  bool finished() const;  // neither side wants more
+
+  // ---- nghttp2 callback targets (callbacks.cpp) ----
+  int on_begin_headers(std::int32_t stream_id);
+  int on_header(std::int32_t stream_id, std::string_view name, std::string_view value);
+  int on_frame_recv(const nghttp2_frame& frame);
+  int on_data_chunk(std::int32_t stream_id, std::span<const std::uint8_t> data);
+  int on_frame_sent(const nghttp2_frame& frame);
+  int on_stream_close(std::int32_t stream_id);
+  ssize_t read_body(std::int32_t stream_id, std::size_t max_length, std::uint32_t* flags);
+  int send_body(const nghttp2_frame& frame, const std::uint8_t* frame_header, std::size_t length);
+
+ private:
+  stream_state* find(std::int32_t stream_id);
+  void on_request_complete(stream_state& stream);
+  void submit(stream_state& stream, app::response response);
+  void start_stream(stream_state& stream);
+  void produce_ahead(std::int32_t stream_id);  // --no-backpressure
+  std::size_t available(const stream_state& stream) const;
+  bool body_finished(const stream_state& stream) const;
+  void resume(stream_state& stream);
+  void send_body_buffered(stream_state& stream, const std::uint8_t* frame_header, std::size_t length);
+
+  app::services& app_;
+  boost::asio::any_io_executor executor_;
+  std::function<void()> wake_;
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<std::int32_t, std::unique_ptr<stream_state>> streams_;
+  output_batch batch_;
+  bool write_in_flight_ = false;
+};
+
+}  // namespace memgate::http2

@@ -1,0 +1,263 @@
+// The socket-free HTTP/2 session against an in-memory nghttp2 client.
+#include "http2/session.hpp"
+
+#include "app/json_documents.hpp"
+#include "app/memory_sampler.hpp"
+#include "metrics/counters.hpp"
+#include "testing/test_server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace memgate::http2 {
+namespace {
+
+struct client_stream {
+  std::string status;
+  std::string body;
+  bool closed = false;
+  std::uint32_t close_code = 0;
+};
+
+// Runs a server session and an nghttp2 client session against each other in memory.
+class exchange {
+ public:
+  explicit exchange(server_config config)
+      : config_(std::move(config)),
+        json_(config_.json),
+        sampler_(config_, {io_.get_executor()}),
+        services_{config_, json_, sampler_, draining_} {
+    server_ = std::make_shared<session>(services_, io_.get_executor(), [] {});
+    nghttp2_session_callbacks* callbacks = nullptr;
+    nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_close);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame);
+    nghttp2_session_client_new(&client_, callbacks, this);
+    nghttp2_session_callbacks_del(callbacks);
+    nghttp2_submit_settings(client_, NGHTTP2_FLAG_NONE, nullptr, 0);
+  }
+  ~exchange() { nghttp2_session_del(client_); }
+
+  std::int32_t get(const std::string& path) { return submit("GET", path, nullptr); }
+
+  std::int32_t post(const std::string& path, std::string body) {
+    upload_ = std::move(body);
+    upload_offset_ = 0;
+    nghttp2_data_provider provider{};
+    provider.read_callback = read_upload;
+    return submit("POST", path, &provider);
+  }
+
+  // Moves bytes both ways until neither side has anything left to say.
+  void pump() {
+    for (int round = 0; round < 100000; ++round) {
+      bool moved = false;
+      const std::uint8_t* data = nullptr;
+      for (ssize_t n; (n = nghttp2_session_mem_send(client_, &data)) > 0;) {
+        moved = true;
+        server_alive_ = server_->receive({data, static_cast<std::size_t>(n)}) && server_alive_;
+      }
+      auto& batch = server_->collect_output();
+      for (const auto& buffer : batch.buffers()) {
+        moved = true;
+        const auto* bytes = static_cast<const std::uint8_t*>(buffer.data());
+        wire_.append(reinterpret_cast<const char*>(bytes), buffer.size());
+        nghttp2_session_mem_recv(client_, bytes, buffer.size());
+      }
+      if (!batch.empty()) server_->on_batch_written();
+      moved = io_.poll() > 0 || moved;
+      io_.restart();
+      if (!moved) return;
+    }
+    FAIL() << "the exchange did not settle";
+  }
+
+  client_stream& response(std::int32_t id) { return streams_[id]; }
+  const std::string& wire() const { return wire_; }
+  bool server_alive() const { return server_alive_; }
+  std::uint32_t goaway_code() const { return goaway_code_; }
+  session& server() { return *server_; }
+
+ private:
+  std::int32_t submit(const char* method, const std::string& path, const nghttp2_data_provider* provider) {
+    auto nv = [](std::string_view name, std::string_view value) {
+      return nghttp2_nv{(std::uint8_t*)name.data(), (std::uint8_t*)value.data(), name.size(), value.size(),
+                        NGHTTP2_NV_FLAG_NONE};
+    };
+    const nghttp2_nv headers[] = {nv(":method", method), nv(":scheme", "http"), nv(":authority", "test"),
+                                  nv(":path", path)};
+    return nghttp2_submit_request(client_, nullptr, headers, 4, provider, nullptr);
+  }
+
+  static exchange& of(void* user_data) { return *static_cast<exchange*>(user_data); }
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name, std::size_t name_length,
+                       const std::uint8_t* value, std::size_t value_length, std::uint8_t, void* user_data) {
+    if (std::string_view(reinterpret_cast<const char*>(name), name_length) == ":status") {
+      of(user_data).streams_[frame->hd.stream_id].status.assign(reinterpret_cast<const char*>(value), value_length);
+    }
+    return 0;
+  }
+  static int on_data(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data, std::size_t length,
+                     void* user_data) {
+    of(user_data).streams_[id].body.append(reinterpret_cast<const char*>(data), length);
+    return 0;
+  }
+  static int on_close(nghttp2_session*, std::int32_t id, std::uint32_t code, void* user_data) {
+    auto& stream = of(user_data).streams_[id];
+    stream.closed = true;
+    stream.close_code = code;
+    return 0;
+  }
+  static int on_frame(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type == NGHTTP2_GOAWAY) of(user_data).goaway_code_ = frame->goaway.error_code;
+    return 0;
+  }
+  static ssize_t read_upload(nghttp2_session*, std::int32_t, std::uint8_t* buffer, std::size_t length,
+                             std::uint32_t* flags, nghttp2_data_source*, void* user_data) {
+    auto& self = of(user_data);
+    const std::size_t n = std::min(length, self.upload_.size() - self.upload_offset_);
+    std::memcpy(buffer, self.upload_.data() + self.upload_offset_, n);
+    self.upload_offset_ += n;
+    if (self.upload_offset_ == self.upload_.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+
+  server_config config_;
+  boost::asio::io_context io_;
+  std::atomic<bool> draining_{false};
+  app::json_documents json_;
+  app::memory_sampler sampler_;
+  app::services services_;
+  std::shared_ptr<session> server_;
+  nghttp2_session* client_ = nullptr;
+  std::map<std::int32_t, client_stream> streams_;
+  std::string wire_;
+  std::string upload_;
+  std::size_t upload_offset_ = 0;
+  bool server_alive_ = true;
+  std::uint32_t goaway_code_ = 0;
+};
+
+server_config with(copy_strategy copy, bool backpressure = true) {
+  server_config config;
+  config.copy = copy;
+  config.no_backpressure = !backpressure;
+  return config;
+}
+
+TEST(Http2Session, StrategiesPutIdenticalBytesOnTheWireAndOnlyBufferedCopies) {
+  std::string wires[2];
+  std::int64_t copied[2];
+  for (int i = 0; i < 2; ++i) {
+    exchange h2(with(i == 0 ? copy_strategy::writev : copy_strategy::buffered));
+    const auto before = metrics::total(metrics::counter::bytes_copied);
+    const auto a = h2.get("/bytes/200000");
+    const auto b = h2.get("/bytes/65536");
+    h2.pump();
+    copied[i] = metrics::total(metrics::counter::bytes_copied) - before;
+    EXPECT_EQ(h2.response(a).status, "200");
+    EXPECT_EQ(h2.response(a).body, testing::pattern_string(0, 200000));
+    EXPECT_EQ(h2.response(b).body, testing::pattern_string(0, 65536));
+    wires[i] = h2.wire();
+  }
+  EXPECT_EQ(wires[0], wires[1]);
+  EXPECT_EQ(copied[0], 0);
+  EXPECT_EQ(copied[1], 200000 + 65536);
+}
+
+TEST(Http2Session, StreamsDeliverThePatternUnderEveryStrategy) {
+  for (auto copy : {copy_strategy::writev, copy_strategy::buffered}) {
+    for (bool backpressure : {true, false}) {
+      exchange h2(with(copy, backpressure));
+      const auto id = h2.get("/stream/250000?chunk=3000");
+      h2.pump();
+      EXPECT_EQ(h2.response(id).status, "200");
+      EXPECT_EQ(h2.response(id).body, testing::pattern_string(0, 250000))
+          << to_string(copy) << " backpressure " << backpressure;
+      EXPECT_TRUE(h2.response(id).closed);
+    }
+  }
+}
+
+TEST(Http2Session, UploadAnswersCountAndCrc) {
+  exchange h2(with(copy_strategy::writev));
+  const auto id = h2.post("/upload", testing::pattern_string(0, 3'000'000));
+  h2.pump();
+  ASSERT_EQ(h2.response(id).status, "200");
+  const auto json = boost::json::parse(h2.response(id).body).as_object();
+  EXPECT_EQ(json.at("bytes").as_int64(), 3'000'000);
+  EXPECT_EQ(json.at("crc32").as_int64(), 1534205190);
+}
+
+TEST(Http2Session, BufferedUploadPastTheLimitGets413) {
+  auto config = with(copy_strategy::writev);
+  config.request_body = request_body_strategy::buffered;
+  config.limits.max_buffered_body_bytes = 50'000;
+  exchange h2(config);
+  const auto id = h2.post("/upload", testing::pattern_string(0, 200'000));
+  h2.pump();
+  EXPECT_EQ(h2.response(id).status, "413");
+  EXPECT_TRUE(h2.response(id).closed);
+  EXPECT_TRUE(h2.server_alive());
+}
+
+TEST(Http2Session, ErrorsAreStatusesNotConnectionFailures) {
+  exchange h2(with(copy_strategy::writev));
+  const auto missing = h2.get("/nowhere");
+  const auto bad = h2.get("/bytes/xyz");
+  const auto fine = h2.get("/json?items=3");
+  h2.pump();
+  EXPECT_EQ(h2.response(missing).status, "404");
+  EXPECT_EQ(h2.response(bad).status, "400");
+  EXPECT_EQ(h2.response(fine).status, "200");
+  EXPECT_EQ(boost::json::parse(h2.response(fine).body).at("count").as_int64(), 3);
+}
+
+TEST(Http2Session, MemSamplesAfterTheTrimFanOut) {
+  exchange h2(with(copy_strategy::writev));
+  const auto id = h2.get("/mem");
+  h2.pump();
+  ASSERT_EQ(h2.response(id).status, "200");
+  const auto mem = boost::json::parse(h2.response(id).body).as_object();
+  EXPECT_TRUE(mem.at("trimmed").as_bool());
+  EXPECT_GT(mem.at("rss_bytes").as_int64(), 0);
+}
+
+TEST(Http2Session, ABadPrefaceEndsTheConnectionWithGoaway) {
+  server_config config;
+  boost::asio::io_context io;
+  std::atomic<bool> draining{false};
+  app::json_documents json(config.json);
+  app::memory_sampler sampler(config, {io.get_executor()});
+  app::services services{config, json, sampler, draining};
+  auto server = std::make_shared<session>(services, io.get_executor(), [] {});
+  const std::string not_a_preface = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  EXPECT_FALSE(server->receive({reinterpret_cast<const std::uint8_t*>(not_a_preface.data()), not_a_preface.size()}));
+  std::string out;
+  for (const auto& buffer : server->collect_output().buffers()) out.append(static_cast<const char*>(buffer.data()), buffer.size());
+  // A GOAWAY frame (type 0x7) is among what the server still sends.
+  bool goaway = false;
+  for (std::size_t pos = 0; pos + 9 <= out.size();) {
+    const std::size_t length = (std::uint8_t(out[pos]) << 16) | (std::uint8_t(out[pos + 1]) << 8) | std::uint8_t(out[pos + 2]);
+    goaway = goaway || out[pos + 3] == 0x7;
+    pos += 9 + length;
+  }
+  EXPECT_TRUE(goaway);
+}
+
+TEST(Http2Session, RequestsAreCountedOnceTheResponseEnds) {
+  exchange h2(with(copy_strategy::writev));
+  const auto before = metrics::total(metrics::counter::h2_requests);
+  for (int i = 0; i < 5; ++i) h2.get("/bytes/10");
+  h2.get("/healthz");
+  h2.pump();
+  EXPECT_EQ(metrics::total(metrics::counter::h2_requests) - before, 5);
+}
+
+}  // namespace
+}  // namespace memgate::http2

@@ -1,0 +1,23 @@
+#pragma once
+// Every limit the server enforces, with its default. Each one is a flag (config.cpp).
+#include <cstddef>
+#include <cstdint>
+
+namespace memgate {
+
+struct server_limits {
+  std::size_t max_header_bytes = 8 * 1024;                      // h1 header section (431 beyond)
+  std::uint64_t max_buffered_body_bytes = 64ull << 20;           // --request-body=buffered (413 beyond)
+  std::uint64_t max_generated_body_bytes = 1ull << 30;           // /bytes/N and /stream/N with finite N
+  std::size_t max_json_items = 100'000;                          // /json?items=N
+  std::uint32_t header_read_timeout_ms = 10'000;                 // slowloris bound
+  std::uint32_t idle_timeout_ms = 60'000;                        // keep-alive idle
+  std::uint32_t send_timeout_ms = 30'000;                        // peer that stops reading
+  std::uint32_t max_concurrent_streams = 100;                    // h2 SETTINGS_MAX_CONCURRENT_STREAMS
+  std::uint32_t max_header_list_bytes = 64 * 1024;               // h2 SETTINGS_MAX_HEADER_LIST_SIZE
+  std::uint32_t max_connections = 10'000;
+  std::uint32_t shutdown_grace_ms = 2'000;                       // SIGTERM: in-flight responses may finish
+  std::uint64_t no_backpressure_queue_cap_bytes = 256ull << 20;  // --no-backpressure: per response, so the machine survives
+};
+
+}  // namespace memgate

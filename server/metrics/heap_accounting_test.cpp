@@ -1,0 +1,70 @@
+#include "metrics/heap_accounting.hpp"
+
+#include "metrics/counters.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace memgate::metrics {
+namespace {
+
+std::int64_t live() { return total(counter::live_heap_bytes); }
+
+// Keeps the compiler from eliding a new/delete pair, which C++ allows.
+char* volatile escape;
+
+TEST(HeapAccounting, NewAndDeleteMoveLiveHeap) {
+  const auto before = live();
+  const auto allocations = total(counter::allocations);
+  escape = new char[1 << 20];
+  const auto during = live();
+  const auto allocated = total(counter::allocations);
+  delete[] escape;
+  EXPECT_GE(during - before, 1 << 20);
+  EXPECT_GT(allocated, allocations);
+  EXPECT_EQ(live(), before);
+}
+
+TEST(HeapAccounting, FreeOnAnotherThreadStillBalances) {
+  const auto before = live();
+  std::int64_t during = 0;
+  {
+    std::vector<std::unique_ptr<int[]>> blocks;
+    std::thread producer([&] {
+      for (int i = 0; i < 1000; ++i) blocks.emplace_back(new int[100]);
+    });
+    producer.join();
+    during = live();
+  }  // freed here, on this thread
+  EXPECT_GE(during - before, 1000 * 400);
+  EXPECT_EQ(live(), before);
+}
+
+TEST(HeapAccounting, NghttpMemAndReallocAreCounted) {
+  const auto before = live();
+  nghttp2_mem* mem = counted_nghttp2_mem();
+  void* block = mem->malloc(1000, mem->mem_user_data);
+  EXPECT_GE(live() - before, 1000);
+  block = mem->realloc(block, 100000, mem->mem_user_data);
+  EXPECT_GE(live() - before, 100000);
+  mem->free(block, mem->mem_user_data);
+  EXPECT_EQ(live(), before);
+}
+
+TEST(HeapAccounting, AlignedNewIsCounted) {
+  struct alignas(256) wide {
+    char bytes[512];
+  };
+  const auto before = live();
+  auto* value = new wide;
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(value) % 256, 0u);
+  EXPECT_GE(live() - before, 512);
+  delete value;
+  EXPECT_EQ(live(), before);
+}
+
+}  // namespace
+}  // namespace memgate::metrics

@@ -1,0 +1,185 @@
+"""The refserver binaries as processes: flags, ports, signals, protocols over real sockets.
+
+Unit and protocol-level tests live in GoogleTest (server/**/*_test.cpp); these
+check what only a running process shows.
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(os.environ.get("MEMGATE_BUILD_DIR", ROOT / "build")) / "bin"
+ALLOCATORS = ["glibc", "jemalloc", "mimalloc"]
+
+
+def binary(allocator):
+    path = BIN / f"refserver-{allocator}"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: build with `bash ci/build.sh`")
+    return path
+
+
+class Server:
+    def __init__(self, allocator="glibc", *args):
+        self.process = subprocess.Popen(
+            [binary(allocator), "--port", "0", "--threads", "2", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = self.process.stdout.readline()
+        assert first.startswith("listening on 127.0.0.1:"), first + self.process.stderr.read()
+        self.port = int(first.rsplit(":", 1)[1])
+
+    def get(self, target, method="GET", body=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        connection.request(method, target, body=body)
+        response = connection.getresponse()
+        return response.status, response.read()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            return self.process.wait(timeout=10)
+        return self.process.returncode
+
+
+@pytest.fixture
+def server(request):
+    started = Server(*getattr(request, "param", ("glibc",)))
+    yield started
+    started.stop()
+
+
+def pattern(length):
+    return bytes(i % 251 for i in range(length))
+
+
+@pytest.mark.parametrize("allocator", ALLOCATORS)
+def test_each_allocator_serves_and_reports_itself(allocator):
+    server = Server(allocator)
+    try:
+        status, body = server.get("/bytes/65536")
+        assert status == 200 and body == pattern(65536)
+        status, body = server.get("/mem")
+        mem = json.loads(body)
+        assert mem["allocator"] == allocator
+        assert mem["trimmed"] is True
+        assert mem["requests"]["h1"] == 1
+        assert mem["rss_bytes"] > 0 and mem["live_heap_bytes"] > 0
+        assert mem["allocator_native"]
+    finally:
+        assert server.stop() == 0
+
+
+def test_sigterm_drains_and_exits_zero(server):
+    assert server.get("/healthz")[0] == 200
+    started = time.monotonic()
+    assert server.stop() == 0
+    assert time.monotonic() - started < 5
+
+
+def test_bad_flag_exits_2_naming_it():
+    result = subprocess.run([binary("glibc"), "--copy=sideways"], capture_output=True, text=True, timeout=10)
+    assert result.returncode == 2
+    assert "--copy=sideways" in result.stderr
+
+
+def test_port_in_use_exits_1_naming_the_port(server):
+    result = subprocess.run([binary("glibc"), "--port", str(server.port)], capture_output=True, text=True,
+                            timeout=10)
+    assert result.returncode == 1
+    assert f"127.0.0.1:{server.port}" in result.stderr
+    assert "in use" in result.stderr
+
+
+def test_unreadable_certificate_exits_1(tmp_path):
+    missing = tmp_path / "missing.pem"
+    result = subprocess.run([binary("glibc"), "--tls-cert", missing, "--tls-key", missing], capture_output=True,
+                            text=True, timeout=10)
+    assert result.returncode == 1
+    assert str(missing) in result.stderr
+
+
+@pytest.mark.parametrize("server", [("glibc", "--copy=writev"), ("glibc", "--copy=buffered")], indirect=True)
+def test_bytes_copied_follows_the_strategy(server):
+    before = json.loads(server.get("/mem?trim=0")[1])
+    for _ in range(20):
+        status, body = server.get("/bytes/1048576")
+        assert status == 200 and len(body) == 1048576
+    after = json.loads(server.get("/mem?trim=0")[1])
+    copied = after["bytes_copied"] - before["bytes_copied"]
+    expected = 0 if after["config"]["copy"] == "writev" else 20 * 1048576
+    assert copied == expected
+    assert after["write_calls"] > before["write_calls"]
+
+
+def test_upload_answers_count_and_crc(server):
+    body = os.urandom(1_500_000)
+    status, answer = server.get("/upload", method="POST", body=body)
+    assert status == 200
+    assert json.loads(answer) == {"bytes": len(body), "crc32": zlib.crc32(body)}
+
+
+def test_h2c_prior_knowledge_and_h1_serve_identical_bytes(server):
+    h2 = pytest.importorskip("h2.connection")
+    import h2.config
+    import h2.events
+
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    connection.initiate_connection()
+    connection.send_headers(1, [(":method", "GET"), (":path", "/bytes/65536"), (":scheme", "http"),
+                                (":authority", "localhost")], end_stream=True)
+    sock.sendall(connection.data_to_send())
+    body, status, done = b"", None, False
+    while not done:
+        data = sock.recv(65536)
+        assert data, "server closed the h2c connection"
+        for event in connection.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived):
+                status = dict(event.headers)[b":status"]
+            elif isinstance(event, h2.events.DataReceived):
+                body += event.data
+                connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded):
+                done = True
+        sock.sendall(connection.data_to_send())
+    sock.close()
+    assert status == b"200"
+    assert body == server.get("/bytes/65536")[1] == pattern(65536)
+    assert json.loads(server.get("/mem?trim=0")[1])["requests"]["h2"] == 1
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True, timeout=60)
+    started = Server("glibc", "--tls-cert", str(cert), "--tls-key", str(key))
+    yield started
+    started.stop()
+
+
+@pytest.mark.parametrize("offered, chosen", [(["h2", "http/1.1"], "h2"), (["http/1.1"], "http/1.1")])
+def test_tls_alpn_picks_the_protocol(tls_server, offered, chosen):
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(offered)
+    with socket.create_connection(("127.0.0.1", tls_server.port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            assert tls.selected_alpn_protocol() == chosen
+            if chosen == "http/1.1":
+                tls.sendall(b"GET /bytes/1000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                reply = b""
+                while chunk := tls.recv(65536):
+                    reply += chunk
+                assert reply.startswith(b"HTTP/1.1 200")
+                assert reply.endswith(pattern(1000))

@@ -1,0 +1,41 @@
+#pragma once
+// Writes a whole buffer sequence with one write_some per step, counting every
+// transport write call and byte, so /mem's write_calls means the same for h1 and h2.
+#include "metrics/counters.hpp"
+
+#include <boost/asio/compose.hpp>
+#include <boost/asio/coroutine.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
+#include <boost/system/error_code.hpp>
+
+namespace memgate::transport {
+
+inline void count_write(std::size_t bytes) {
+  metrics::add(metrics::counter::write_calls);
+  metrics::add(metrics::counter::bytes_written, static_cast<std::int64_t>(bytes));
+}
+
+template <typename Stream, typename ConstBufferSequence, typename Handler>
+auto async_write_counted(Stream& stream, const ConstBufferSequence& buffers, Handler handler) {
+  using boost::system::error_code;
+  return boost::asio::async_compose<Handler, void(error_code, std::size_t)>(
+      [&stream, rest = boost::beast::buffers_suffix<ConstBufferSequence>(buffers), total = std::size_t{0},
+       coro = boost::asio::coroutine{}](auto& self, error_code ec = {}, std::size_t written = 0) mutable {
+        BOOST_ASIO_CORO_REENTER(coro) {
+          while (boost::asio::buffer_size(rest) > 0) {
+            BOOST_ASIO_CORO_YIELD stream.async_write_some(rest, std::move(self));
+            if (ec) {
+              self.complete(ec, total);
+              return;
+            }
+            count_write(written);
+            total += written;
+            rest.consume(written);
+          }
+          self.complete(error_code{}, total);
+        }
+      },
+      handler, stream);
+}
+
+}  // namespace memgate::transport

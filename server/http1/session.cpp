@@ -160,7 +160,6 @@ std::string session<Stream>::serialized_header(http::response<response_body_view
 template <typename Stream>
 void session<Stream>::respond(app::response response) {
   message_.emplace(make_message(std::move(response), false));
-  transport::expire_after_ms(stream_, app_.config.limits.send_timeout_ms);
   // The harness's own probes (/mem, /healthz) and errors never copy: bytes_copied stays about measured traffic.
   if (app_.config.copy == copy_strategy::writev || !route_.counts_as_request()) {
     serializer_.emplace(*message_);
@@ -172,12 +171,13 @@ void session<Stream>::respond(app::response response) {
   fresh.append(header);
   fresh.append_body(body, 0, body.size());
   in_flight_ = fresh.share();
-  transport::async_write_counted(stream_, net::buffer(*in_flight_),
+  transport::async_write_counted(stream_, net::buffer(*in_flight_), send_timeout_ms(),
                                  beast::bind_front_handler(&session::on_write_whole, this->shared_from_this()));
 }
 
 template <typename Stream>
 void session<Stream>::do_write_serialized() {
+  transport::expire_after_ms(stream_, send_timeout_ms());
   http::async_write_some(stream_, *serializer_,
                          beast::bind_front_handler(&session::on_write_serialized, this->shared_from_this()));
 }
@@ -224,7 +224,6 @@ void session<Stream>::do_write_chunk() {
                                              : static_cast<std::size_t>(std::min<std::uint64_t>(
                                                    route_.chunk_bytes, route_.length - stream_offset_));
   const auto body = app::response_body::pattern(stream_offset_ + length);
-  transport::expire_after_ms(stream_, app_.config.limits.send_timeout_ms);
   chunk_line_ = chunk_line(length);
   auto handler = beast::bind_front_handler(&session::on_write_chunk, this->shared_from_this());
   if (app_.config.copy == copy_strategy::writev) {
@@ -232,7 +231,7 @@ void session<Stream>::do_write_chunk() {
     stream_offset_ += length;
     std::array<net::const_buffer, 4> pieces{net::buffer(stream_header_), net::buffer(chunk_line_),
                                             net::buffer(slice.data(), slice.size()), net::buffer(crlf.data(), 2)};
-    return transport::async_write_counted(stream_, pieces, std::move(handler));
+    return transport::async_write_counted(stream_, pieces, send_timeout_ms(), std::move(handler));
   }
   strategy::fresh_buffer fresh(stream_header_.size() + chunk_line_.size() + length + 2);
   fresh.append(stream_header_);
@@ -241,7 +240,7 @@ void session<Stream>::do_write_chunk() {
   fresh.append(crlf);
   stream_offset_ += length;
   in_flight_ = fresh.share();
-  transport::async_write_counted(stream_, net::buffer(*in_flight_), std::move(handler));
+  transport::async_write_counted(stream_, net::buffer(*in_flight_), send_timeout_ms(), std::move(handler));
 }
 
 template <typename Stream>
@@ -255,7 +254,7 @@ void session<Stream>::on_write_chunk(error_code ec, std::size_t) {
 template <typename Stream>
 void session<Stream>::do_write_last_chunk() {
   std::array<net::const_buffer, 2> pieces{net::buffer(stream_header_), net::buffer(last_chunk.data(), last_chunk.size())};
-  transport::async_write_counted(stream_, pieces, [self = this->shared_from_this()](error_code ec, std::size_t) {
+  transport::async_write_counted(stream_, pieces, send_timeout_ms(), [self = this->shared_from_this()](error_code ec, std::size_t) {
     self->stream_header_.clear();
     if (ec) return transport::close_now(self->stream_);
     self->on_response_done();
@@ -298,8 +297,7 @@ void session<Stream>::do_write_queued() {
     return;
   }
   writing_queued_ = true;
-  transport::expire_after_ms(stream_, app_.config.limits.send_timeout_ms);
-  transport::async_write_counted(stream_, net::buffer(*queued_.front()),
+  transport::async_write_counted(stream_, net::buffer(*queued_.front()), send_timeout_ms(),
                                  beast::bind_front_handler(&session::on_write_queued, this->shared_from_this()));
 }
 

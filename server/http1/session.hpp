@@ -57,6 +57,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
   std::string serialized_header(boost::beast::http::response<response_body_view>& message);
   boost::beast::http::response<response_body_view> make_message(app::response response, bool chunked);
   std::string chunk_line(std::size_t length) const;
+  std::uint32_t send_timeout_ms() const { return app_.config.limits.send_timeout_ms; }
 
   Stream stream_;
   boost::beast::flat_buffer buffer_;

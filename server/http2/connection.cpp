@@ -52,9 +52,8 @@ void connection<Stream>::do_write() {
     return;
   }
   writing_ = true;
-  transport::expire_after_ms(stream_, app_.config.limits.send_timeout_ms);
   const auto& buffers = batch.buffers();  // lives in the batch until on_batch_written
-  transport::async_write_counted(stream_, std::span<const net::const_buffer>(buffers),
+  transport::async_write_counted(stream_, std::span<const net::const_buffer>(buffers), app_.config.limits.send_timeout_ms,
                                  boost::beast::bind_front_handler(&connection::on_write, this->shared_from_this()));
 }
 
@@ -63,6 +62,8 @@ void connection<Stream>::on_write(error_code ec, std::size_t) {
   writing_ = false;
   session_->on_batch_written();
   if (ec) return close();
+  // One clock for the pending read and the next write: idle unless a write is under way.
+  transport::expire_after_ms(stream_, app_.config.limits.idle_timeout_ms);
   do_write();
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // Writes a whole buffer sequence with one write_some per step, counting every
 // transport write call and byte, so /mem's write_calls means the same for h1 and h2.
+// Each step gets `stall_timeout_ms`: a slow reader may take long, a stalled one may not.
 #include "metrics/counters.hpp"
+#include "transport/streams.hpp"
 
 #include <boost/asio/compose.hpp>
 #include <boost/asio/coroutine.hpp>
@@ -16,13 +18,15 @@ inline void count_write(std::size_t bytes) {
 }
 
 template <typename Stream, typename ConstBufferSequence, typename Handler>
-auto async_write_counted(Stream& stream, const ConstBufferSequence& buffers, Handler handler) {
+auto async_write_counted(Stream& stream, const ConstBufferSequence& buffers, std::uint32_t stall_timeout_ms,
+                         Handler handler) {
   using boost::system::error_code;
   return boost::asio::async_compose<Handler, void(error_code, std::size_t)>(
-      [&stream, rest = boost::beast::buffers_suffix<ConstBufferSequence>(buffers), total = std::size_t{0},
+      [&stream, stall_timeout_ms, rest = boost::beast::buffers_suffix<ConstBufferSequence>(buffers), total = std::size_t{0},
        coro = boost::asio::coroutine{}](auto& self, error_code ec = {}, std::size_t written = 0) mutable {
         BOOST_ASIO_CORO_REENTER(coro) {
           while (boost::asio::buffer_size(rest) > 0) {
+            expire_after_ms(stream, stall_timeout_ms);
             BOOST_ASIO_CORO_YIELD stream.async_write_some(rest, std::move(self));
             if (ec) {
               self.complete(ec, total);

@@ -41,6 +41,7 @@ parsed_args parse_args(const std::vector<std::string>& args) {
   std::string copy = "writev", request_body = "streamed", json = "built";
   std::uint64_t port = 0, threads = std::max(1u, std::thread::hardware_concurrency());
   std::uint64_t max_header_bytes = lim.max_header_bytes, max_buffered_body = lim.max_buffered_body_bytes;
+  std::uint64_t max_header_fields = lim.max_header_fields;
   std::uint64_t header_timeout = lim.header_read_timeout_ms, idle_timeout = lim.idle_timeout_ms;
   std::uint64_t send_timeout = lim.send_timeout_ms, max_streams = lim.max_concurrent_streams;
   std::uint64_t max_header_list = lim.max_header_list_bytes, max_connections = lim.max_connections;
@@ -60,6 +61,7 @@ parsed_args parse_args(const std::vector<std::string>& args) {
       ("tls-cert", po::value(&config.tls_cert_path), "PEM certificate chain; enables TLS with ALPN h2,http/1.1")
       ("tls-key", po::value(&config.tls_key_path), "PEM private key")
       ("max-header-bytes", po::value(&max_header_bytes)->default_value(max_header_bytes), "h1 header section limit (431)")
+      ("max-header-fields", po::value(&max_header_fields)->default_value(max_header_fields), "h1 header fields (431)")
       ("max-buffered-body-bytes", po::value(&max_buffered_body)->default_value(max_buffered_body), "buffered request body limit (413)")
       ("header-timeout-ms", po::value(&header_timeout)->default_value(header_timeout), "time to receive a request header")
       ("idle-timeout-ms", po::value(&idle_timeout)->default_value(idle_timeout), "keep-alive idle timeout")
@@ -79,7 +81,7 @@ parsed_args parse_args(const std::vector<std::string>& args) {
       text << options;
       return {std::nullopt, text.str(), 0};
     }
-    for (const char* option : {"threads", "max-header-bytes", "max-buffered-body-bytes", "header-timeout-ms",
+    for (const char* option : {"threads", "max-header-bytes", "max-header-fields", "max-buffered-body-bytes", "header-timeout-ms",
                                "idle-timeout-ms", "send-timeout-ms", "max-concurrent-streams",
                                "max-header-list-bytes", "max-connections"}) {
       require_positive(vm, option);
@@ -96,6 +98,7 @@ parsed_args parse_args(const std::vector<std::string>& args) {
         pick(std::string("request-body"), request_body, {request_body_strategy::streamed, request_body_strategy::buffered});
     config.json = pick(std::string("json"), json, {json_mode::built, json_mode::cached});
     lim.max_header_bytes = max_header_bytes;
+    lim.max_header_fields = max_header_fields;
     lim.max_buffered_body_bytes = max_buffered_body;
     lim.header_read_timeout_ms = static_cast<std::uint32_t>(header_timeout);
     lim.idle_timeout_ms = static_cast<std::uint32_t>(idle_timeout);

@@ -7,6 +7,7 @@ namespace memgate {
 
 struct server_limits {
   std::size_t max_header_bytes = 8 * 1024;                      // h1 header section (431 beyond)
+  std::size_t max_header_fields = 100;                           // h1 header fields (431 beyond)
   std::uint64_t max_buffered_body_bytes = 64ull << 20;           // --request-body=buffered (413 beyond)
   std::uint64_t max_generated_body_bytes = 1ull << 30;           // /bytes/N and /stream/N with finite N
   std::size_t max_json_items = 100'000;                          // /json?items=N

@@ -1,5 +1,6 @@
 #include "http1/session.hpp"
 
+#include "http1/request_checks.hpp"
 #include "metrics/counters.hpp"
 #include "transport/counted_write.hpp"
 #include "transport/streams.hpp"
@@ -60,6 +61,9 @@ void session<Stream>::on_read_header(error_code ec, std::size_t) {
   if (ec) return reject(400, "malformed request: " + ec.message());
 
   const auto& request = parser_->get();
+  if (auto rejection = check_request_header(request.base(), app_.config.limits.max_header_fields)) {
+    return reject(rejection->status, std::move(rejection->reason));
+  }
   keep_alive_ = request.keep_alive() && !app_.draining.load(std::memory_order_relaxed);
   auto classified = app::classify(std::string_view(request.method_string()), std::string_view(request.target()),
                                   app_.config.limits);

@@ -115,6 +115,33 @@ TEST(Http1, MalformedRequestsGet400AndClose) {
   }
 }
 
+TEST(Http1, AmbiguousBodyLengthsAreRefusedAndNothingIsSmuggled) {
+  running_server server(config_with(copy_strategy::writev));
+  const std::string smuggled = "GET /bytes/7 HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string cases[] = {
+      "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+      "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+      "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 40\r\n\r\n",
+      "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\n",
+  };
+  for (const auto& request : cases) {
+    const auto reply = raw_exchange(server.port(), request + smuggled);
+    EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 400", 0), 0u) << request << " -> " << reply.bytes.substr(0, 60);
+    EXPECT_EQ(count_of(reply.bytes, "HTTP/1.1 "), 1u) << request;
+    EXPECT_TRUE(reply.closed_by_server) << request;
+  }
+}
+
+TEST(Http1, TooManyHeaderFieldsGet431) {
+  running_server server(config_with(copy_strategy::writev));
+  std::string request = "GET /healthz HTTP/1.1\r\n";
+  for (int i = 0; i < 101; ++i) request += "X-" + std::to_string(i) + ": 1\r\n";
+  const auto reply = raw_exchange(server.port(), request + "\r\n");
+  EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 431", 0), 0u) << reply.bytes.substr(0, 60);
+  EXPECT_TRUE(reply.closed_by_server);
+}
+
 TEST(Http1, OversizedHeaderGets431AndClose) {
   auto config = config_with(copy_strategy::writev);
   config.limits.max_header_bytes = 2048;

@@ -1,0 +1,1 @@
+"""memgate analysis: numbers from result files (compare, gate) apart from their rendering (render/)."""

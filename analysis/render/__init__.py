@@ -1,0 +1,1 @@
+"""Renderers for analysis data: table (plain text)."""

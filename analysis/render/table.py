@@ -1,0 +1,57 @@
+"""Plain-text rendering of analysis.compare.get_comparison() data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analysis.units import format_bytes, format_number
+
+
+def _cell(value: Any, kind: str, signed: bool) -> str:
+    if kind == "text":
+        return "" if value is None else str(value)
+    if value is None:
+        return "n/a"
+    if kind == "bytes":
+        return format_bytes(value, signed=signed)
+    if kind == "count":
+        return format_number(value, signed=signed)
+    if kind == "rate":
+        return format_number(value, signed=signed)
+    if kind == "us":
+        return format_number(value, signed=signed, suffix=" us")
+    return format_number(value, signed=signed, digits=2)
+
+
+def render_comparison(data: dict[str, Any]) -> str:
+    columns = data["columns"]
+    table: list[list[str]] = [[header for _, header, _ in columns]]
+    for row in data["rows"]:
+        signed = row.get("label") == "change"
+        table.append([_cell(row.get(key), kind, signed) for key, _, kind in columns])
+    widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
+    lines = []
+    for n, r in enumerate(table):
+        cells = [r[i].ljust(widths[i]) if columns[i][2] == "text" else r[i].rjust(widths[i]) for i in range(len(columns))]
+        lines.append(" | ".join(cells).rstrip())
+        if n == 0:
+            lines.append("-+-".join("-" * w for w in widths))
+    out = "\n".join(lines)
+    if data.get("notes"):
+        out += "\n\nnotes:\n" + "\n".join(f"  - {n}" for n in data["notes"])
+    if data.get("reasons"):
+        out += f"\n\nverdict {data['verdict']}:\n" + "\n".join(f"  - {r}" for r in data["reasons"])
+    else:
+        out += f"\n\nverdict {data['verdict']}"
+    return out
+
+
+def render_gate(report) -> str:
+    lines = [f"gate {report.verdict}"]
+    for problem in report.invalid:
+        lines.append(f"  INVALID: {problem}")
+    for check in report.checks:
+        lines.append(f"  {check.long_repr()}")
+    for note in report.notes:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)

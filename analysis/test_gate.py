@@ -1,0 +1,102 @@
+import copy
+import json
+import os
+
+import pytest
+
+from analysis import gate
+
+DATA = os.path.join(os.path.dirname(__file__), "testdata")
+MIB = 1 << 20
+
+
+def load(name):
+    with open(os.path.join(DATA, name)) as f:
+        return json.load(f)
+
+
+def failed_metrics(report):
+    return sorted(c.metric for c in report.failures)
+
+
+def test_clean_candidate_passes():
+    r = gate.evaluate(load("baseline_writev.json"), load("candidate_writev.json"))
+    assert r.exit_code == gate.EXIT_PASS and r.verdict == "PASS" and not r.failures
+    assert {c.metric for c in r.checks} == {"live_heap_bytes_per_request", "rss_delta_bytes", "peak_rss_growth_bytes",
+                                            "bytes_copied_per_response", "client_failures"}
+
+
+def test_buffered_fails_on_peak_rss_and_copies():
+    r = gate.evaluate(load("baseline_writev.json"), load("candidate_buffered.json"))
+    assert r.exit_code == gate.EXIT_REGRESSION
+    assert failed_metrics(r) == ["bytes_copied_per_response", "peak_rss_growth_bytes"]
+    peak = next(c for c in r.failures if c.metric == "peak_rss_growth_bytes")
+    assert peak.limit == 2 * MIB  # floor beats 2 x 230 KiB
+    text = peak.long_repr()
+    assert "4.2 MiB" in text and "230.0 KiB" in text and "limit 2.0 MiB" in text
+
+
+def test_leak_fails_on_live_heap_only():
+    r = gate.evaluate(load("baseline_writev.json"), load("candidate_leak.json"))
+    assert failed_metrics(r) == ["live_heap_bytes_per_request"]
+    c = r.failures[0]
+    assert c.candidate == pytest.approx(72.015) and c.limit == 8
+    assert "72.02 bytes/request" in c.long_repr() and "limit 8 bytes/request" in c.long_repr()
+
+
+def test_client_failures_fail():
+    r = gate.evaluate(load("baseline_writev.json"), load("candidate_failures.json"))
+    assert failed_metrics(r) == ["client_failures"]
+
+
+@pytest.mark.parametrize("which", ["baseline", "candidate"])
+def test_failed_measurement_is_invalid(which):
+    good, bad = load("baseline_writev.json"), load("failed.json")
+    args = (bad, good) if which == "baseline" else (good, bad)
+    r = gate.evaluate(*args)
+    assert r.exit_code == gate.EXIT_INVALID and r.verdict == "INVALID"
+    assert any(f"{which} is a failed measurement (server_died)" in p for p in r.invalid)
+
+
+def test_missing_metric_is_invalid():
+    cand = load("candidate_writev.json")
+    del cand["metrics"]["peak_rss_growth_bytes"]
+    r = gate.evaluate(load("baseline_writev.json"), cand)
+    assert r.exit_code == 2 and "lacks metric peak_rss_growth_bytes" in r.invalid[0]
+
+
+def test_relative_limit_uses_factor_and_noise():
+    base = load("baseline_noisy.json")  # rss 2 MiB, range 3 MiB; peak 3 MiB, range 3 MiB
+    cand = load("candidate_writev.json")
+    cand["metrics"]["rss_delta_bytes"] = 14 * MIB
+    cand["metrics"]["peak_rss_growth_bytes"] = 16 * MIB
+    r = gate.evaluate(base, cand)
+    rss = next(c for c in r.checks if c.metric == "rss_delta_bytes")
+    peak = next(c for c in r.checks if c.metric == "peak_rss_growth_bytes")
+    assert rss.limit == 3 * 2 * MIB + 3 * 3 * MIB  # 15 MiB > 8 MiB floor
+    assert rss.passed
+    assert peak.limit == 2 * 3 * MIB + 3 * 3 * MIB  # 15 MiB
+    assert not peak.passed
+    # without the noise, the same candidate fails RSS too
+    base["noise"] = {}
+    assert "rss_delta_bytes" in failed_metrics(gate.evaluate(base, cand))
+
+
+def test_scenario_thresholds_override_defaults():
+    base, cand = load("baseline_writev.json"), load("candidate_leak.json")
+    cand["config"]["thresholds"] = {"live_heap_bytes_per_request_max": 100}
+    assert gate.evaluate(base, cand).exit_code == 0
+    cand["config"]["thresholds"] = {"bogus": 1}
+    assert gate.evaluate(base, cand).exit_code == 2
+
+
+def test_absolute_rss_floor_catches_big_growth_without_baseline_growth():
+    base, cand = load("baseline_writev.json"), load("candidate_writev.json")
+    cand["metrics"]["rss_delta_bytes"] = 9 * MIB
+    assert failed_metrics(gate.evaluate(base, cand)) == ["rss_delta_bytes"]
+
+
+def test_notes_when_configs_differ():
+    base, cand = load("baseline_writev.json"), copy.deepcopy(load("candidate_writev.json"))
+    cand["config"]["endpoint"] = "/bytes/10"
+    assert any("endpoint" in n for n in gate.evaluate(base, cand).notes)

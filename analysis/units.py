@@ -1,0 +1,43 @@
+"""Binary units with signs: +20.0 MiB, −2.9 MiB (U+2212 minus)."""
+
+from __future__ import annotations
+
+MINUS = "\u2212"
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def format_bytes(value: float | None, *, signed: bool = False, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    sign = ""
+    if value < 0:
+        sign = MINUS
+    elif signed and value > 0:
+        sign = "+"
+    magnitude = abs(float(value))
+    unit = 0
+    while magnitude >= 1024 and unit < len(_UNITS) - 1:
+        magnitude /= 1024
+        unit += 1
+    if unit == 0:
+        return f"{sign}{magnitude:.0f} B" if magnitude == int(magnitude) else f"{sign}{magnitude:.{digits}f} B"
+    return f"{sign}{magnitude:.{digits}f} {_UNITS[unit]}"
+
+
+def format_number(value: float | None, *, signed: bool = False, digits: int = 1, suffix: str = "") -> str:
+    if value is None:
+        return "n/a"
+    sign = MINUS if value < 0 else ("+" if signed and value > 0 else "")
+    magnitude = abs(value)
+    text = f"{magnitude:,.0f}" if magnitude >= 1000 or float(magnitude).is_integer() else f"{magnitude:,.{digits}f}"
+    return f"{sign}{text}{suffix}"
+
+
+def format_ratio(base: float | None, cand: float | None) -> str:
+    if base is None or cand is None:
+        return "n/a"
+    if base == 0:
+        return "n/a" if cand == 0 else "new"
+    change = (cand - base) / abs(base) * 100
+    sign = MINUS if change < 0 else "+"
+    return f"{sign}{abs(change):.1f}%"

@@ -1,0 +1,5 @@
+import sys
+
+from harness.driver.cli import main
+
+sys.exit(main())

@@ -1,0 +1,88 @@
+"""A thread that samples the server every interval: /mem?trim=0 and /proc/<pid>/smaps_rollup."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from harness.driver.server import RefServer, ServerError
+
+
+def read_smaps_rollup(pid: int) -> dict[str, int]:
+    """Rss and Anonymous from /proc/<pid>/smaps_rollup, in bytes."""
+    fields = {"Rss": "rss_bytes", "Anonymous": "rss_anon_bytes"}
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in fields:
+                out[fields[key]] = int(rest.split()[0]) * 1024
+    return out
+
+
+def requests_total(mem: dict[str, Any]) -> int:
+    r = mem.get("requests") or {}
+    return int(r.get("h1", 0)) + int(r.get("h2", 0))
+
+
+class Sampler(threading.Thread):
+    """Appends timeline points until stop(); calls hook(point, server) after each (tests use it)."""
+
+    def __init__(self, server: RefServer, start_mem: dict[str, Any], interval_ms: int,
+                 hook: Callable[[dict[str, Any], RefServer], None] | None = None):
+        super().__init__(name="memgate-sampler", daemon=True)
+        self.server = server
+        self.start_requests = requests_total(start_mem)
+        self.interval_s = interval_ms / 1000.0
+        self.hook = hook
+        self.timeline: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self.crash: str | None = None
+        self._stop_event = threading.Event()
+        self._t0 = time.monotonic()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=10.0)
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except Exception as e:  # the runner turns this into a failed measurement, not a short timeline
+            self.crash = f"{type(e).__name__}: {e}"
+
+    def _loop(self) -> None:
+        next_at = time.monotonic()
+        while not self._stop_event.is_set():
+            self.sample_once()
+            next_at += self.interval_s
+            delay = next_at - time.monotonic()
+            if delay < 0:  # a slow sample: keep the period, skip what was missed
+                next_at = time.monotonic()
+                delay = 0
+            self._stop_event.wait(delay)
+
+    def sample_once(self) -> dict[str, Any] | None:
+        point: dict[str, Any] = {"t_s": round(time.monotonic() - self._t0, 4)}
+        try:
+            mem = self.server.mem(trim=False, timeout_s=min(2.0, max(0.5, self.interval_s * 5)))
+            point["requests"] = requests_total(mem) - self.start_requests
+            point["live_heap_bytes"] = mem["live_heap_bytes"]
+            point["mem_rss_bytes"] = mem["rss_bytes"]
+        except ServerError as e:
+            self.errors.append(f"t={point['t_s']}s: {e}")
+            point["requests"] = None
+            point["live_heap_bytes"] = None
+        try:
+            point.update(read_smaps_rollup(self.server.pid))
+        except (OSError, ValueError) as e:
+            self.errors.append(f"t={point['t_s']}s: smaps_rollup: {e}")
+        if point.get("requests") is None and "rss_bytes" not in point:
+            return None
+        point.setdefault("rss_bytes", point.get("mem_rss_bytes"))
+        point.setdefault("rss_anon_bytes", None)
+        self.timeline.append(point)
+        if self.hook is not None:
+            self.hook(point, self.server)
+        return point

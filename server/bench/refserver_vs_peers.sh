@@ -11,6 +11,11 @@
 #   h2c 1MiB     goodput of GET /bytes/1048576 (h2c)    iperf3 loopback, 1 stream      >= 0.95x
 #   h1 1KiB      req/s of GET /bytes/1024 (h1)          nginx, 1 worker, static 1 KiB  >= 1.0x
 #   h2c 1KiB     req/s of GET /bytes/1024 (h2c)         nghttpd -n 1, static 1 KiB     >= 0.8x
+# and, as controls without a target, 1 MiB against nginx (h1) and nghttpd (h2c) serving
+# a static 1 MiB file: iperf3 has no HTTP client to feed, h2load reads 8 KiB at a time,
+# so these say how much of the iperf3 gap any HTTP server pays with this client.
+# A second table gives each server's CPU per unit of work (from /proc schedstat),
+# which depends less on what else runs on the machine than throughput does.
 #
 # refserver runs as `refserver-glibc --threads 1 --copy=writev`. Every server (and the
 # iperf3 server, which sends: `-R`, the direction of an HTTP response) is pinned to
@@ -30,6 +35,9 @@
 #   H2_CONNS [8] H2_STREAMS [16]  h2load -c and -m for h2c 1KiB
 #   IPERF_SECONDS [3]     iperf3 -t
 #   RUN_TIMEOUT [60]      timeout (s) on every client run
+#   CONTROLS [1]          also run the control rows (0: skip them): 1 MiB against nginx
+#                         and nghttpd with the same client, which tells a slow server
+#                         from a slow client when the iperf3 ratio is low
 #   REFSERVER [<repo>/build/bin/refserver-glibc]
 #   SERVER_CPU [0] CLIENT_CPU [1]
 # Installs nginx-light, nghttp2-server, nghttp2-client and iperf3 with apt-get if
@@ -49,6 +57,7 @@ H2_CONNS="${H2_CONNS:-8}"
 H2_STREAMS="${H2_STREAMS:-16}"
 IPERF_SECONDS="${IPERF_SECONDS:-3}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-60}"
+CONTROLS="${CONTROLS:-1}"
 REFSERVER="${REFSERVER:-$repo/build/bin/refserver-glibc}"
 SERVER_CPU="${SERVER_CPU:-0}"
 CLIENT_CPU="${CLIENT_CPU:-1}"
@@ -72,6 +81,8 @@ ensure_tools() {
   command -v iperf3 >/dev/null || missing+=(iperf3)
   command -v taskset >/dev/null || missing+=(util-linux)
   command -v curl >/dev/null || missing+=(curl)
+  command -v pgrep >/dev/null || missing+=(procps)
+  command -v python3 >/dev/null || missing+=(python3)
   [[ ${#missing[@]} -eq 0 ]] && return 0
   local sudo=()
   [[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
@@ -105,8 +116,8 @@ free_port() {
 }
 
 wait_port() {  # wait_port PORT PID NAME
-  local i
-  for i in $(seq 1 50); do
+  local _
+  for _ in $(seq 1 50); do
     kill -0 "$2" 2>/dev/null || die "$3 exited at start (see $work/$3.log): $(tail -3 "$work/$3.log" 2>/dev/null)"
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     sleep 0.1
@@ -120,8 +131,10 @@ alive() {  # alive PID NAME: after each run, a dead server is a failed benchmark
 }
 
 mkdir -p "$work/www"
-python3 -c "import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range($SMALL)))" >"$work/www/1k.bin"
-chmod 755 "$work" "$work/www"; chmod 644 "$work/www/1k.bin"  # nginx's worker runs as nobody
+# The static files hold exactly what refserver's /bytes/N sends (byte i is i % 251).
+python3 -c "import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(int(sys.argv[1]))))" "$SMALL" >"$work/www/1k.bin"
+python3 -c "import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(int(sys.argv[1]))))" "$BIG" >"$work/www/1m.bin"
+chmod 755 "$work" "$work/www"; chmod 644 "$work/www/"*.bin  # nginx's worker runs as nobody
 
 # refserver: arguments in the documented order, --port 0, port from its first line.
 taskset -c "$SERVER_CPU" "$REFSERVER" --threads 1 --copy=writev --host 127.0.0.1 --port 0 >"$work/refserver.log" 2>&1 &
@@ -178,18 +191,20 @@ wait_port "$iperf_port" "$iperf_pid" iperf3
 
 # ---- what is compared is the same size, and 200 ----------------------------
 
-check_body() {  # check_body NAME URL [curl flags]: 200, SMALL bytes, identical content
-  local name="$1" url="$2"; shift 2
+check_body() {  # check_body NAME URL FILE [curl flags]: 200, and byte for byte the same as FILE
+  local name="$1" url="$2" file="$3"; shift 3
   local out="$work/body.$name" code
   code="$(timeout 10 curl -s "$@" -o "$out" -w '%{http_code}' "$url")" || die "$name: curl $url failed"
   [[ "$code" == 200 ]] || die "$name: $url answered $code, not 200"
-  [[ "$(stat -c %s "$out")" -eq "$SMALL" ]] || die "$name: $url gave $(stat -c %s "$out") bytes, not $SMALL"
-  cmp -s "$out" "$work/www/1k.bin" || die "$name: $url body differs from the static file"
+  cmp -s "$out" "$file" || die "$name: $url gave $(stat -c %s "$out") bytes, not the $(stat -c %s "$file") of $file"
 }
-check_body ref-h1 "http://127.0.0.1:$ref_port/bytes/$SMALL"
-check_body ref-h2c "http://127.0.0.1:$ref_port/bytes/$SMALL" --http2-prior-knowledge
-check_body nginx "http://127.0.0.1:$nginx_port/1k.bin"
-check_body nghttpd "http://127.0.0.1:$nghttpd_port/1k.bin" --http2-prior-knowledge
+for f in 1k 1m; do
+  size=$SMALL; [[ $f == 1m ]] && size=$BIG
+  check_body "ref-h1-$f" "http://127.0.0.1:$ref_port/bytes/$size" "$work/www/$f.bin"
+  check_body "ref-h2c-$f" "http://127.0.0.1:$ref_port/bytes/$size" "$work/www/$f.bin" --http2-prior-knowledge
+  check_body "nginx-$f" "http://127.0.0.1:$nginx_port/$f.bin" "$work/www/$f.bin"
+  check_body "nghttpd-$f" "http://127.0.0.1:$nghttpd_port/$f.bin" "$work/www/$f.bin" --http2-prior-knowledge
+done
 
 # ---- clients ---------------------------------------------------------------
 
@@ -198,7 +213,7 @@ check_body nghttpd "http://127.0.0.1:$nghttpd_port/1k.bin" --http2-prior-knowled
 # runs; CPU per unit of work depends much less on that.
 server_cpu_ns() {
   local pids=("$1") pid
-  pids+=($(pgrep -P "$1" || true))
+  mapfile -t -O 1 pids < <(pgrep -P "$1" || true)
   for pid in "${pids[@]}"; do cat /proc/"$pid"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
 
@@ -208,16 +223,17 @@ server_cpu_ns() {
 # with 2xx and DATA == requests x BODY_BYTES.
 h2load_run() {
   local label="$1" pid="$2" server="$3" size="$4" mode="$5"; shift 5
-  local out="$work/h2load.$label.txt" n cpu0 cpu1
+  local out="$work/h2load.$label.txt" n cpu0 cpu1 TIMEFORMAT='%3U %3S'
   n="$(printf '%s\n' "$@" | awk '/^-n$/ { getline; print }' | head -1)"
   cpu0="$(server_cpu_ns "$pid")"
-  if ! timeout "$RUN_TIMEOUT" taskset -c "$CLIENT_CPU" h2load "$@" >"$out" 2>&1; then
+  if ! { time timeout "$RUN_TIMEOUT" taskset -c "$CLIENT_CPU" h2load "$@" >"$out" 2>&1; } 2>"$out.time"; then
     alive "$pid" "$server"
     die "$label: h2load failed or timed out after ${RUN_TIMEOUT}s: $(grep -E 'requests:|status codes:' "$out" | tr '\n' ' ')"
   fi
   cpu1="$(server_cpu_ns "$pid")"
   alive "$pid" "$server"
-  awk -v n="$n" -v size="$size" -v mode="$mode" -v label="$label" -v cpu="$((cpu1 - cpu0))" '
+  awk -v n="$n" -v size="$size" -v mode="$mode" -v label="$label" -v cpu="$((cpu1 - cpu0))" \
+    -v client="$(awk '{ print $1 + $2 }' "$out.time")" '
     /^finished in/ { rps = $4 + 0 }
     /^requests:/   { total = $2; ok = $8; failed = $10; errored = $12; tmo = $14 }
     /^status codes:/ { s2 = $3; s3 = $5; s4 = $7; s5 = $9 }
@@ -229,25 +245,29 @@ h2load_run() {
       if (d + 0 != n * size) bad = bad " data bytes " d " != " n " x " size ";"
       if (rps <= 0) bad = bad " no req/s;"
       if (bad != "") { print label ":" bad > "/dev/stderr"; exit 1 }
-      if (mode == "goodput") printf "%.0f %.1f\n", d * rps / ok, cpu / 1e6 / (d / 1073741824)
-      else printf "%.2f %.2f\n", rps, cpu / 1e3 / ok
+      if (mode == "goodput") printf "%.0f %.1f %.1f\n", d * rps / ok, cpu / 1e6 / (d / 1073741824), client * 1e3 / (d / 1073741824)
+      else printf "%.2f %.2f %.2f\n", rps, cpu / 1e3 / ok, client * 1e6 / ok
     }' "$out" || die "$label: h2load output failed the checks (kept in $out)"
 }
 
-iperf_run() {  # prints "bytes/s received by the client, server CPU ms/GiB"; the pinned server sends (-R)
-  local label="$1" out="$work/iperf3.$1.json" cpu0 cpu1
+iperf_run() {  # prints "bytes/s received by the client, server and client CPU ms/GiB"; the pinned server sends (-R)
+  local label="$1" out="$work/iperf3.$1.json" cpu0 cpu1 TIMEFORMAT='%3U %3S'
   cpu0="$(server_cpu_ns "$iperf_pid")"
-  timeout "$RUN_TIMEOUT" taskset -c "$CLIENT_CPU" iperf3 -c 127.0.0.1 -p "$iperf_port" -R -P 1 -t "$IPERF_SECONDS" -J \
-    >"$out" 2>&1 || { alive "$iperf_pid" iperf3; die "$label: iperf3 failed: $(head -c 300 "$out")"; }
+  { time timeout "$RUN_TIMEOUT" taskset -c "$CLIENT_CPU" iperf3 -c 127.0.0.1 -p "$iperf_port" -R -P 1 -t "$IPERF_SECONDS" -J \
+    >"$out" 2>&1; } 2>"$out.time" || { alive "$iperf_pid" iperf3; die "$label: iperf3 failed: $(head -c 300 "$out")"; }
   cpu1="$(server_cpu_ns "$iperf_pid")"
   alive "$iperf_pid" iperf3
   python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["end"]["sum_received"]
-print("%.0f %.1f" % (r["bits_per_second"] / 8, int(sys.argv[2]) / 1e6 / (r["bytes"] / 2**30)))' "$out" "$((cpu1 - cpu0))" ||
+gib = r["bytes"] / 2**30
+print("%.0f %.1f %.1f" % (r["bits_per_second"] / 8, int(sys.argv[2]) / 1e6 / gib, float(sys.argv[3]) * 1e3 / gib))' \
+    "$out" "$((cpu1 - cpu0))" "$(awk '{ print $1 + $2 }' "$out.time")" ||
     die "$label: could not read iperf3's report ($out)"
 }
 
 ref_h1_big()  { h2load_run "$1" "$ref_pid" refserver "$BIG" goodput --h1 -n "$BIG_REQUESTS" -c 1 "http://127.0.0.1:$ref_port/bytes/$BIG"; }
 ref_h2_big()  { h2load_run "$1" "$ref_pid" refserver "$BIG" goodput -n "$BIG_REQUESTS" -c 1 -m 1 "http://127.0.0.1:$ref_port/bytes/$BIG"; }
+nginx_big()   { h2load_run "$1" "$nginx_pid" nginx "$BIG" goodput --h1 -n "$BIG_REQUESTS" -c 1 "http://127.0.0.1:$nginx_port/1m.bin"; }
+nghttpd_big() { h2load_run "$1" "$nghttpd_pid" nghttpd "$BIG" goodput -n "$BIG_REQUESTS" -c 1 -m 1 "http://127.0.0.1:$nghttpd_port/1m.bin"; }
 ref_h1_small() { h2load_run "$1" "$ref_pid" refserver "$SMALL" rps --h1 -n "$SMALL_REQUESTS" -c "$H1_CONNS" "http://127.0.0.1:$ref_port/bytes/$SMALL"; }
 nginx_small()  { h2load_run "$1" "$nginx_pid" nginx "$SMALL" rps --h1 -n "$SMALL_REQUESTS" -c "$H1_CONNS" "http://127.0.0.1:$nginx_port/1k.bin"; }
 ref_h2_small() { h2load_run "$1" "$ref_pid" refserver "$SMALL" rps -n "$SMALL_REQUESTS" -c "$H2_CONNS" -m "$H2_STREAMS" "http://127.0.0.1:$ref_port/bytes/$SMALL"; }
@@ -272,20 +292,27 @@ log "warm-up"
 BIG_REQUESTS_SAVED="$BIG_REQUESTS" SMALL_REQUESTS_SAVED="$SMALL_REQUESTS"
 BIG_REQUESTS=200 SMALL_REQUESTS=5000
 ref_h1_big warm >/dev/null; ref_h2_big warm >/dev/null; ref_h1_small warm >/dev/null
+nginx_big warm >/dev/null; nghttpd_big warm >/dev/null
 nginx_small warm >/dev/null; ref_h2_small warm >/dev/null; nghttpd_small warm >/dev/null
 BIG_REQUESTS="$BIG_REQUESTS_SAVED" SMALL_REQUESTS="$SMALL_REQUESTS_SAVED"
 
-declare -A samples costs
-sample() {  # sample KEY RUNNER: one measured run; value and server CPU cost appended to KEY's
-  local out
+declare -A samples costs client_costs
+sample() {  # sample KEY RUNNER: one measured run; value, server and client CPU cost appended to KEY's
+  local out fields
   out="$("$2" "r$round.$1")" || exit 1
-  samples[$1]="${samples[$1]:-} ${out% *}"
-  costs[$1]="${costs[$1]:-} ${out#* }"
+  read -r -a fields <<<"$out"
+  samples[$1]="${samples[$1]:-} ${fields[0]}"
+  costs[$1]="${costs[$1]:-} ${fields[1]}"
+  client_costs[$1]="${client_costs[$1]:-} ${fields[2]}"
 }
 for round in $(seq 1 "$ROUNDS"); do
   log "round $round/$ROUNDS"
   sample ref_h1_big ref_h1_big;     sample iperf_h1 iperf_run
   sample ref_h2_big ref_h2_big;     sample iperf_h2 iperf_run
+  if [[ "$CONTROLS" == 1 ]]; then
+    sample ref_h1_big_c ref_h1_big; sample nginx_big nginx_big
+    sample ref_h2_big_c ref_h2_big; sample nghttpd_big nghttpd_big
+  fi
   sample ref_h1_small ref_h1_small; sample nginx_small nginx_small
   sample ref_h2_small ref_h2_small; sample nghttpd_small nghttpd_small
 done
@@ -301,44 +328,55 @@ fmt() {  # fmt VALUE UNIT
     else if (u == "req/s") printf "%.0f req/s", v
     else printf "%.1f %s", v, u }'
 }
-range() { echo "$(fmt "$(echo "$1" | lo)" "$2")..$(fmt "$(echo "$1" | hi)" "$2" | sed 's/ .*//')"; }
+range() { echo "$(fmt "$(echo "$1" | lo)" "$2" | sed 's/ .*//')..$(fmt "$(echo "$1" | hi)" "$2")"; }
 
-line='-----------+-------------+-----------------+-------------+--------+--------+------+-----------------------+----------------------'
+line='-----------+--------------+-----------------+--------------+--------+--------+------+-----------------------+----------------------'
 echo "throughput: medians of $ROUNDS rounds (refserver and peer alternated within each round); 1MiB rows are body bytes/s"
-printf '%-10s | %-11s | %-15s | %-11s | %-6s | %-6s | %-4s | %-21s | %s\n' \
+printf '%-10s | %-12s | %-15s | %-12s | %-6s | %-6s | %-4s | %-21s | %s\n' \
   case refserver peer "peer value" ratio target met? "refserver min..max" "peer min..max"
 echo "$line"
 row() {  # row CASE REF_KEY PEER_KEY PEER_NAME UNIT TARGET
   local ma mb ratio met
   ma="$(echo "${samples[$2]}" | median)"; mb="$(echo "${samples[$3]}" | median)"
   ratio="$(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')"
-  met="$(awk -v a="$ma" -v b="$mb" -v t="$6" 'BEGIN { print (a / b >= t) ? "yes" : "NO" }')"
-  printf '%-10s | %-11s | %-15s | %-11s | %-6s | %-6s | %-4s | %-21s | %s\n' "$1" "$(fmt "$ma" "$5")" "$4" \
-    "$(fmt "$mb" "$5")" "${ratio}x" ">=$6" "$met" "$(range "${samples[$2]}" "$5")" "$(range "${samples[$3]}" "$5")"
+  met="$(awk -v a="$ma" -v b="$mb" -v t="$6" 'BEGIN { print (t == "-") ? "-" : (a / b >= t) ? "yes" : "NO" }')"
+  printf '%-10s | %-12s | %-15s | %-12s | %-6s | %-6s | %-4s | %-21s | %s\n' "$1" "$(fmt "$ma" "$5")" "$4" \
+    "$(fmt "$mb" "$5")" "${ratio}x" "$([[ $6 == - ]] && echo - || echo ">=$6")" "$met" "$(range "${samples[$2]}" "$5")" "$(range "${samples[$3]}" "$5")"
 }
 row "h1 1MiB" ref_h1_big iperf_h1 "iperf3 -R" "B/s" 0.95
 row "h2c 1MiB" ref_h2_big iperf_h2 "iperf3 -R" "B/s" 0.95
+if [[ "$CONTROLS" == 1 ]]; then
+  row "h1 1MiB" ref_h1_big_c nginx_big "nginx (control)" "B/s" "-"
+  row "h2c 1MiB" ref_h2_big_c nghttpd_big "nghttpd (ctrl)" "B/s" "-"
+fi
 row "h1 1KiB" ref_h1_small nginx_small "nginx 1 worker" "req/s" 1.0
 row "h2c 1KiB" ref_h2_small nghttpd_small "nghttpd -n 1" "req/s" 0.8
 
 echo
-echo "server CPU per unit of work (medians; less sensitive to other load than throughput): peer/refserver > 1 means refserver is cheaper"
-printf '%-10s | %-14s | %-15s | %-14s | %s\n' case refserver peer "peer" "peer/refserver"
-echo '-----------+----------------+-----------------+----------------+---------------'
+echo "CPU per unit of work (medians; depends less on other load than throughput does)"
+echo "server: schedstat of the server's threads; peer/ref > 1 means refserver is cheaper. client: user+sys of the client"
+printf '%-10s | %-13s | %-15s | %-13s | %-8s | %-17s | %s\n' case "refserver" peer "peer" "peer/ref" "client with ref" "client with peer"
+echo '-----------+---------------+-----------------+---------------+----------+-------------------+-----------------'
 cost_row() {  # cost_row CASE REF_KEY PEER_KEY PEER_NAME UNIT
   local ca cb
   ca="$(echo "${costs[$2]}" | median)"; cb="$(echo "${costs[$3]}" | median)"
-  printf '%-10s | %-14s | %-15s | %-14s | %s\n' "$1" "$(fmt "$ca" "$5")" "$4" "$(fmt "$cb" "$5")" \
-    "$(awk -v a="$ca" -v b="$cb" 'BEGIN { printf "%.2fx", b / a }')"
+  printf '%-10s | %-13s | %-15s | %-13s | %-8s | %-17s | %s\n' "$1" "$(fmt "$ca" "$5")" "$4" "$(fmt "$cb" "$5")" \
+    "$(awk -v a="$ca" -v b="$cb" 'BEGIN { printf "%.2fx", b / a }')" \
+    "$(fmt "$(echo "${client_costs[$2]}" | median)" "$5")" "$(fmt "$(echo "${client_costs[$3]}" | median)" "$5")"
 }
 cost_row "h1 1MiB" ref_h1_big iperf_h1 "iperf3 -R" "ms/GiB"
 cost_row "h2c 1MiB" ref_h2_big iperf_h2 "iperf3 -R" "ms/GiB"
+if [[ "$CONTROLS" == 1 ]]; then
+  cost_row "h1 1MiB" ref_h1_big_c nginx_big "nginx (control)" "ms/GiB"
+  cost_row "h2c 1MiB" ref_h2_big_c nghttpd_big "nghttpd (ctrl)" "ms/GiB"
+fi
 cost_row "h1 1KiB" ref_h1_small nginx_small "nginx 1 worker" "us/req"
 cost_row "h2c 1KiB" ref_h2_small nghttpd_small "nghttpd -n 1" "us/req"
 
 echo
-echo "raw samples (value, then server CPU cost), in run order:"
-for key in ref_h1_big iperf_h1 ref_h2_big iperf_h2 ref_h1_small nginx_small ref_h2_small nghttpd_small; do
-  printf '  %-14s%s  |%s\n' "$key" "${samples[$key]}" "${costs[$key]}"
+echo "raw samples in run order (value | server CPU cost | client CPU cost):"
+controls=""; [[ "$CONTROLS" == 1 ]] && controls="ref_h1_big_c nginx_big ref_h2_big_c nghttpd_big"
+for key in ref_h1_big iperf_h1 ref_h2_big iperf_h2 $controls ref_h1_small nginx_small ref_h2_small nghttpd_small; do
+  printf '  %-14s%s  |%s  |%s\n' "$key" "${samples[$key]}" "${costs[$key]}" "${client_costs[$key]}"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -16,6 +16,12 @@ struct server_limits {
   std::uint32_t send_timeout_ms = 30'000;                        // peer that stops reading
   std::uint32_t max_concurrent_streams = 100;                    // h2 SETTINGS_MAX_CONCURRENT_STREAMS
   std::uint32_t max_header_list_bytes = 64 * 1024;               // h2 SETTINGS_MAX_HEADER_LIST_SIZE
+  // nghttp2's own defences, set explicitly rather than trusted (issue 10 makes them flags):
+  std::size_t h2_max_outbound_acks = 1000;        // queued SETTINGS/PING ACKs before the peer is cut off
+  std::size_t h2_max_settings_entries = 32;       // entries in one SETTINGS frame
+  std::size_t h2_max_continuations = 8;           // CONTINUATION frames per header block (CVE-2024-28182)
+  std::uint64_t h2_reset_burst = 1000;            // RST_STREAM token bucket (CVE-2023-44487)
+  std::uint64_t h2_resets_per_second = 33;
   std::uint32_t max_connections = 10'000;
   std::uint32_t shutdown_grace_ms = 2'000;                       // SIGTERM: in-flight responses may finish
   std::uint64_t no_backpressure_queue_cap_bytes = 256ull << 20;  // --no-backpressure: per response, so the machine survives

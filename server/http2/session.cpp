@@ -33,6 +33,10 @@ session::session(app::services& app, boost::asio::any_io_executor executor, std:
   nghttp2_option* option = nullptr;
   nghttp2_option_new(&option);
   nghttp2_option_set_max_send_header_block_length(option, 64 * 1024);
+  nghttp2_option_set_max_outbound_ack(option, limits.h2_max_outbound_acks);
+  nghttp2_option_set_max_settings(option, limits.h2_max_settings_entries);
+  nghttp2_option_set_max_continuations(option, limits.h2_max_continuations);
+  nghttp2_option_set_stream_reset_rate_limit(option, limits.h2_reset_burst, limits.h2_resets_per_second);
   nghttp2_session_server_new3(&session_, server_callbacks(), this, option, metrics::counted_nghttp2_mem());
   nghttp2_option_del(option);
   const std::array<nghttp2_settings_entry, 3> settings{{

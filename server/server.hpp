@@ -36,8 +36,10 @@ class server {
   void wait_for_drained(std::chrono::steady_clock::time_point deadline);
 
   server_config config_;
-  boost::asio::io_context control_;  // accepts connections and handles signals
+  // Declared before control_ so it is destroyed after it: a pending accept holds
+  // a socket bound to a worker's io_context.
   transport::worker_pool workers_;
+  boost::asio::io_context control_;  // accepts connections and handles signals
   std::optional<boost::asio::ssl::context> tls_;
   std::atomic<bool> draining_{false};
   app::json_documents json_;

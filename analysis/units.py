@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 MINUS = "\u2212"
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
@@ -41,3 +43,20 @@ def format_ratio(base: float | None, cand: float | None) -> str:
     change = (cand - base) / abs(base) * 100
     sign = MINUS if change < 0 else "+"
     return f"{sign}{abs(change):.1f}%"
+
+
+def format_cell(value: Any, kind: str, signed: bool = False) -> str:
+    """One table cell, the same in the text table, report.md and report.html."""
+    if kind == "text":
+        return "" if value is None else str(value)
+    if value is None:
+        return "n/a"
+    if kind == "bytes":
+        return format_bytes(value, signed=signed)
+    if kind == "count":
+        return format_number(value, signed=signed)
+    if kind == "rate":
+        return format_number(value, signed=signed)
+    if kind == "us":
+        return format_number(value, signed=signed, suffix=" us")
+    return format_number(value, signed=signed, digits=2)

@@ -6,7 +6,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${MEMGATE_BUILD_DIR:-$root/build}
 
 launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Relative paths in the cache key: another checkout of the same sources (a fresh
+  # clone, ci/gate.sh's worktrees) hits the cache.
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
+fi
 werror=OFF
 [[ -n "${CI:-}" ]] && werror=ON
 

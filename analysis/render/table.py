@@ -4,23 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from analysis.units import format_bytes, format_number
-
-
-def _cell(value: Any, kind: str, signed: bool) -> str:
-    if kind == "text":
-        return "" if value is None else str(value)
-    if value is None:
-        return "n/a"
-    if kind == "bytes":
-        return format_bytes(value, signed=signed)
-    if kind == "count":
-        return format_number(value, signed=signed)
-    if kind == "rate":
-        return format_number(value, signed=signed)
-    if kind == "us":
-        return format_number(value, signed=signed, suffix=" us")
-    return format_number(value, signed=signed, digits=2)
+from analysis.units import format_cell
 
 
 def render_comparison(data: dict[str, Any]) -> str:
@@ -28,7 +12,7 @@ def render_comparison(data: dict[str, Any]) -> str:
     table: list[list[str]] = [[header for _, header, _ in columns]]
     for row in data["rows"]:
         signed = row.get("label") == "change"
-        table.append([_cell(row.get(key), kind, signed) for key, _, kind in columns])
+        table.append([format_cell(row.get(key), kind, signed) for key, _, kind in columns])
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
     lines = []
     for n, r in enumerate(table):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import signal
 import sys
 from typing import Any
 
@@ -46,6 +47,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _shard(text: str) -> tuple[int, int]:
+    from harness.driver.matrix import parse_shard
+    try:
+        return parse_shard(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _endpoint_text(cfg: dict[str, Any]) -> str:
+    mix = cfg.get("endpoints") or []
+    if len(mix) > 1:
+        return " + ".join(f"{e['path']} x{e['weight']}" for e in mix)
+    return cfg["endpoint"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="memgate", description="Memory-regression harness for HTTP/1.1 and HTTP/2 servers.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -71,6 +87,30 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("baseline", metavar="BASELINE.json")
     gate.add_argument("candidate", metavar="CANDIDATE.json")
 
+    scen = sub.add_parser("scenarios", help="scenario files: check")
+    scen_sub = scen.add_subparsers(dest="scenarios_command", required=True, metavar="ACTION")
+    check = scen_sub.add_parser("check", help="validate scenario files (default: scenarios/**/*.toml); exit 2 on any error")
+    check.add_argument("files", nargs="*", metavar="FILE")
+
+    mat = sub.add_parser("matrix", help="run every case of the given scenario files into a results directory")
+    mat.add_argument("files", nargs="+", metavar="FILE")
+    mat.add_argument("-o", "--output", metavar="DIR", help="results directory (default results/matrix-<timestamp>); "
+                     "an existing one is resumed")
+    mat.add_argument("--shard", type=_shard, metavar="i/N", help="run the i-th of N deterministic slices")
+    mat.add_argument("--set", dest="overrides", action="append", type=_set_item, default=[], metavar="KEY=VALUE",
+                     help="override a key in every case (wins over the matrix axes)")
+    mat.add_argument("--repeat", type=_positive_int, metavar="K", help="replicates for every case")
+
+    mrg = sub.add_parser("merge", help="join shard results directories into one")
+    mrg.add_argument("dirs", nargs="+", metavar="DIR")
+    mrg.add_argument("-o", "--output", required=True, metavar="DIR")
+
+    rep = sub.add_parser("report", help="report.md, report.html and report.json for a baseline/candidate pair; "
+                         "exit 0 no regression, 1 regression, 2 invalid input")
+    rep.add_argument("baseline", metavar="BASELINE", help="results directory (with index.json) or result file")
+    rep.add_argument("candidate", metavar="CANDIDATE", help="results directory (with index.json) or result file")
+    rep.add_argument("-o", "--output", default=".", metavar="DIR", help="where the reports go (default: .)")
+
     base = sub.add_parser("baseline", help="manage stored baselines")
     base_sub = base.add_subparsers(dest="baseline_command", required=True, metavar="ACTION")
     update = base_sub.add_parser("update", help="run a scenario and store its result as a baseline")
@@ -86,7 +126,7 @@ def default_output(name: str) -> str:
 def summarize(result: dict[str, Any]) -> str:
     cfg = result["config"]
     head = (f"scenario {result['scenario']['name']} ({cfg['protocol']}, {cfg['allocator']}, copy={cfg['copy']}, "
-            f"{cfg['method']} {cfg['endpoint']}, {len(result['replicates'])} replicate(s))")
+            f"{cfg['method']} {_endpoint_text(cfg)}, {len(result['replicates'])} replicate(s))")
     if result["status"] != "ok":
         f = result["failure"]
         lines = [head, f"  FAILED ({f['kind']}): {f['message']}"]
@@ -189,6 +229,96 @@ def cmd_baseline_update(args: argparse.Namespace, out=sys.stdout, err=sys.stderr
     return code
 
 
+def shipped_scenarios() -> list[str]:
+    import glob
+    return sorted(glob.glob(os.path.join(REPO_ROOT, "scenarios", "**", "*.toml"), recursive=True))
+
+
+def cmd_scenarios_check(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
+    files = args.files or shipped_scenarios()
+    if not files:
+        _emit("memgate: no scenario files found", err)
+        return EXIT_FAILED
+    bad = 0
+    names: dict[str, str] = {}
+    for path in files:
+        try:
+            cases = scenario_mod.load_cases(path)
+            for c in cases:
+                if c.name in names and names[c.name] != path:
+                    raise scenario_mod.ScenarioError(path, "name", f"case {c.name!r} also comes from {names[c.name]}")
+                names[c.name] = path
+                if not c.config["description"].strip():
+                    raise scenario_mod.ScenarioError(path, "description", "empty: say which real-world failure this scenario guards against")
+        except scenario_mod.ScenarioError as e:
+            bad += 1
+            _emit(f"FAIL {e}", err)
+            continue
+        _emit(f"ok   {path}: {len(cases)} case(s)" + (f" ({', '.join(c.name for c in cases)})" if len(cases) > 1 else ""), out)
+    _emit(f"{len(files) - bad} of {len(files)} scenario file(s) valid", out if not bad else err)
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+def cmd_matrix(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
+    from harness.driver import matrix
+    overrides = list(args.overrides) + ([("repeat", args.repeat)] if args.repeat else [])
+    try:
+        cases = matrix.collect(args.files, overrides)
+    except scenario_mod.ScenarioError as e:
+        _emit(f"memgate: bad scenario: {e}", err)
+        return EXIT_FAILED
+    outdir = args.output or os.path.join(REPO_ROOT, "results", "matrix-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
+    matrix.install_sigterm_as_interrupt()
+    mark = matrix.mark_children()
+    try:
+        index = matrix.run_matrix(cases, args.files, outdir, shard=args.shard, progress=err)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
+        killed = matrix.kill_marked_children(mark)
+        if killed:
+            _emit(f"memgate: killed {len(killed)} leftover child process(es): {killed}", err)
+        _emit(f"memgate: interrupted; finished cases are kept in {outdir}: run the same command again to resume", err)
+        return 130
+    _emit(f"index: {os.path.join(outdir, matrix.INDEX)}", out)
+    return EXIT_FAILED if any(e["status"] == "failed" for e in index["cases"]) else EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
+    from harness.driver import matrix
+    try:
+        index, problems = matrix.merge(args.dirs, args.output)
+    except matrix.MatrixError as e:
+        _emit(f"memgate: cannot merge: {e}", err)
+        return EXIT_FAILED
+    for p in problems:
+        _emit(f"memgate: incomplete: {p}", err)
+    done = sum(e["status"] == "ok" for e in index["cases"])
+    _emit(f"merged {len(args.dirs)} director(ies): {done} of {index['total_cases']} case(s) ok; "
+          f"index: {os.path.join(args.output, matrix.INDEX)}", out)
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
+    from analysis import report as report_mod
+    from analysis.render import html as html_render, markdown as md_render
+    try:
+        baseline = report_mod.load_side(args.baseline)
+        candidate = report_mod.load_side(args.candidate)
+    except report_mod.ReportInputError as e:
+        _emit(f"memgate: invalid input: {e}", err)
+        return gate_mod.EXIT_INVALID
+    data = report_mod.build_report(baseline, candidate)
+    os.makedirs(args.output, exist_ok=True)
+    paths = {}
+    for name, text in (("report.md", md_render.render(data)), ("report.html", html_render.render(data)),
+                       ("report.json", report_mod.to_json(data))):
+        paths[name] = os.path.join(args.output, name)
+        report_mod.write_text_atomic(paths[name], text)
+    _emit(data["summary"]["line"], out)
+    _emit("reports: " + ", ".join(paths.values()), out)
+    return data["summary"]["exit_code"]
+
+
 def main(argv: list[str] | None = None) -> int:
     return _dispatch(argv)
 
@@ -204,5 +334,13 @@ def _dispatch(argv: list[str] | None) -> int:
         return cmd_gate(args)
     if args.command == "baseline":
         return cmd_baseline_update(args)
+    if args.command == "scenarios":
+        return cmd_scenarios_check(args)
+    if args.command == "matrix":
+        return cmd_matrix(args)
+    if args.command == "merge":
+        return cmd_merge(args)
+    if args.command == "report":
+        return cmd_report(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return EXIT_FAILED

@@ -21,13 +21,24 @@ class LoadgenError(RuntimeError):
         super().__init__(message)
 
 
-def url_for(config: dict[str, Any], port: int) -> str:
+def url_for(config: dict[str, Any], port: int, path: str | None = None) -> str:
     scheme = "https" if config["protocol"] == "h2-tls" else "http"
-    return f"{scheme}://127.0.0.1:{port}{config['endpoint']}"
+    return f"{scheme}://127.0.0.1:{port}{path or config['endpoint']}"
+
+
+def url_args(config: dict[str, Any], port: int) -> list[str]:
+    """One --url per endpoint of the mix, and --weights when there is more than one."""
+    mix = config.get("endpoints") or [{"path": config["endpoint"], "weight": 1}]
+    argv: list[str] = []
+    for e in mix:
+        argv += ["--url", url_for(config, port, e["path"])]
+    if len(mix) > 1:
+        argv += ["--weights", ",".join(str(e["weight"]) for e in mix)]
+    return argv
 
 
 def argv_for(binary: str, config: dict[str, Any], port: int, requests: int) -> list[str]:
-    argv = [binary, "--url", url_for(config, port), "--protocol", config["protocol"],
+    argv = [binary, *url_args(config, port), "--protocol", config["protocol"],
             "--requests", str(requests), "--connections", str(config["connections"]),
             "--time-limit-s", f"{config['time_limit_s']:g}", "--method", config["method"]]
     if config["protocol"] == "h1":

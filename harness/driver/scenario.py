@@ -45,6 +45,10 @@ THRESHOLD_KEYS = (
 )
 
 
+# loadgen's --weights bound (harness/loadgen/options.cpp).
+MAX_WEIGHT_TOTAL = 1_000_000
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot run: names the source, the key and the reason."""
 
@@ -104,7 +108,8 @@ KEYS: dict[str, Key] = {
     "copy": Key("str", "writev", _one_of(COPY_STRATEGIES), "server --copy"),
     "request_body": Key("str", "streamed", _one_of(REQUEST_BODIES), "server --request-body"),
     "method": Key("str", "GET", _one_of(METHODS), "GET or POST"),
-    "endpoint": Key("str", "/bytes/65536", _endpoint, "request path"),
+    "endpoint": Key("str", "/bytes/65536", _endpoint, "request path (or use endpoints for a weighted mix)"),
+    "endpoints": Key("list[table]", None, None, "weighted mix: [{path = \"/bytes/64\", weight = 3}, ...]; loadgen --url ... --weights"),
     "upload_bytes": Key("int", 0, _at_least(0), "POST body size"),
     "connections": Key("int", 4, _at_least(1), "client connections"),
     "streams": Key("int", None, _at_least(1), "concurrent streams per h2 connection; default 1 for h1, 10 for h2"),
@@ -135,6 +140,8 @@ def _type_error(kind: str, value: Any) -> str | None:
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     elif kind == "table":
         ok = isinstance(value, dict)
+    elif kind == "list[table]":
+        ok = isinstance(value, list) and all(isinstance(v, dict) for v in value)
     else:  # pragma: no cover - programming error
         raise AssertionError(kind)
     if ok:
@@ -166,6 +173,7 @@ class Scenario:
     config: dict[str, Any]
     source: str  # file path or "--set"
     path: str | None
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # a matrix case's axis values
 
     @property
     def name(self) -> str:
@@ -205,6 +213,8 @@ def resolve(raw: dict[str, Any], source: str, path: str | None = None) -> Scenar
         config["name"] = os.path.splitext(os.path.basename(path))[0] if path else "adhoc"
         if _name(config["name"]):
             config["name"] = re.sub(r"[^A-Za-z0-9._-]", "_", config["name"]) or "adhoc"
+    config["endpoints"] = _resolve_endpoints(source, raw, config)
+    config["endpoint"] = config["endpoints"][0]["path"]
     if config["streams"] is None:
         config["streams"] = 1 if config["protocol"] == "h1" else 10
     if isinstance(config["time_limit_s"], int):
@@ -212,6 +222,42 @@ def resolve(raw: dict[str, Any], source: str, path: str | None = None) -> Scenar
     _validate_thresholds(source, config["thresholds"])
     _check_combinations(source, raw, config)
     return Scenario(config=config, source=source, path=path)
+
+
+def _resolve_endpoints(source: str, raw: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """endpoints (a weighted mix) or endpoint (one path) -> [{path, weight}, ...]."""
+    if "endpoints" not in raw:
+        return [{"path": config["endpoint"], "weight": 1}]
+    if "endpoint" in raw:
+        raise ScenarioError(source, "endpoints", "set either endpoint (one path) or endpoints (a mix), not both")
+    mix = raw["endpoints"]
+    if not mix:
+        raise ScenarioError(source, "endpoints", "an empty mix; give at least one {path = ..., weight = ...}")
+    out = []
+    total = 0
+    for i, item in enumerate(mix):
+        where = f"endpoints[{i}]"
+        for k in item:
+            if k not in ("path", "weight"):
+                raise ScenarioError(source, f"{where}.{k}", "unknown key; an endpoint has path and weight")
+        if "path" not in item:
+            raise ScenarioError(source, f"{where}.path", "missing; every endpoint needs a path")
+        path = item["path"]
+        err = _type_error("str", path) or _endpoint(path)
+        if err:
+            raise ScenarioError(source, f"{where}.path", err)
+        weight = item.get("weight", 1)
+        err = _type_error("int", weight) or _at_least(1)(weight)
+        if err:
+            raise ScenarioError(source, f"{where}.weight", err)
+        total += weight
+        out.append({"path": path, "weight": weight})
+    if total > MAX_WEIGHT_TOTAL:
+        raise ScenarioError(source, "endpoints", f"weights sum to {total}; loadgen accepts at most {MAX_WEIGHT_TOTAL}")
+    paths = [e["path"] for e in out]
+    if len(set(paths)) != len(paths):
+        raise ScenarioError(source, "endpoints", f"a path appears twice in {paths}; merge them into one weight")
+    return out
 
 
 def _check_combinations(source: str, raw: dict[str, Any], c: dict[str, Any]) -> None:
@@ -222,14 +268,16 @@ def _check_combinations(source: str, raw: dict[str, Any], c: dict[str, Any]) -> 
         raise ScenarioError(source, "streams", f"streams={c['streams']} needs HTTP/2 (h2c or h2-tls); protocol is h1, use pipeline instead")
     if c["method"] == "GET" and c["upload_bytes"] > 0:
         raise ScenarioError(source, "upload_bytes", f"upload_bytes={c['upload_bytes']} needs method POST; method is GET")
-    if c["method"] == "POST" and not c["endpoint"].startswith("/upload"):
-        raise ScenarioError(source, "endpoint", f"method POST is only served at /upload; endpoint is {c['endpoint']!r}")
+    key = "endpoints" if "endpoints" in raw else "endpoint"
+    for path in (e["path"] for e in c["endpoints"]):
+        if c["method"] == "POST" and not path.startswith("/upload"):
+            raise ScenarioError(source, key, f"method POST is only served at /upload; {key} has {path!r}")
+        if c["method"] == "GET" and path.startswith("/upload"):
+            raise ScenarioError(source, "method", "/upload accepts POST only; set method = \"POST\" and upload_bytes")
+        if path.startswith(("/mem", "/healthz")):
+            raise ScenarioError(source, key, f"{path!r} is a control endpoint the server does not count as a request")
     if c["method"] == "POST" and c["upload_bytes"] == 0:
         raise ScenarioError(source, "upload_bytes", "method POST needs upload_bytes > 0")
-    if c["method"] == "GET" and c["endpoint"].startswith("/upload"):
-        raise ScenarioError(source, "method", "/upload accepts POST only; set method = \"POST\" and upload_bytes")
-    if c["endpoint"].startswith(("/mem", "/healthz")):
-        raise ScenarioError(source, "endpoint", f"{c['endpoint']!r} is a control endpoint the server does not count as a request")
     for arg in c["server_args"]:
         flag = arg.split("=", 1)[0]
         if flag in DRIVER_OWNED_FLAGS:
@@ -238,19 +286,34 @@ def _check_combinations(source: str, raw: dict[str, Any], c: dict[str, Any]) -> 
             raise ScenarioError(source, "server_args", f"{arg!r} is not a --flag (write flags as --name=value)")
 
 
+def _read(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ScenarioError(path, None, "no such scenario file") from None
+    except IsADirectoryError:
+        raise ScenarioError(path, None, "is a directory, not a scenario file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(path, None, f"not valid TOML: {e}") from None
+
+
 def load(path: str | None, overrides: list[tuple[str, Any]] | None = None) -> Scenario:
-    """Reads a scenario file (or none) and applies --set overrides in order."""
+    """Reads a scenario file (or none) and applies --set overrides in order. A [matrix] file is refused."""
     raw: dict[str, Any] = {}
     source = "--set"
     if path is not None:
         source = path
-        try:
-            with open(path, "rb") as f:
-                raw = tomllib.load(f)
-        except FileNotFoundError:
-            raise ScenarioError(path, None, "no such scenario file") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ScenarioError(path, None, f"not valid TOML: {e}") from None
+        raw = _read(path)
+        if "matrix" in raw:
+            n = len(load_cases(path, overrides))
+            raise ScenarioError(path, "matrix", f"this file expands to {n} case(s); run it with ./memgate matrix {path}")
+    return _apply_overrides(raw, source, path, overrides)
+
+
+def _apply_overrides(raw: dict[str, Any], source: str, path: str | None,
+                     overrides: list[tuple[str, Any]] | None, *, resolve_it: bool = True) -> Any:
+    raw = dict(raw)
     for key, value in overrides or []:
         if "." in key:
             table, _, sub = key.partition(".")
@@ -264,7 +327,140 @@ def load(path: str | None, overrides: list[tuple[str, Any]] | None = None) -> Sc
             raw[key] = value
         if key not in KEYS and not key.startswith("thresholds."):
             raise ScenarioError("--set", key, f"unknown key; known keys: {', '.join(KEYS)}")
-    return resolve(raw, source + (" (with --set)" if path and overrides else ""), path)
+    source = source + (" (with --set)" if path and overrides else "")
+    if not resolve_it:
+        return raw, source
+    return resolve(raw, source, path)
+
+
+# -- matrices ---------------------------------------------------------------------------------
+# Axes may vary any scenario key except these (they describe the file, not a case).
+NOT_AXES = ("name", "description", "matrix")
+
+
+def _case_name(base: str, params: dict[str, Any]) -> str:
+    parts = [base]
+    for key, value in params.items():
+        text = value if isinstance(value, str) else _json_text(value)
+        text = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "x"
+        parts.append(f"{key}-{text}")
+    return ".".join(parts)
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "_".join(_json_text(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "_".join(f"{k}_{_json_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def expand_matrix(source: str, matrix: Any) -> list[dict[str, Any]]:
+    """[matrix] -> the list of cases (each a dict of axis values), in a fixed order.
+
+    Axes (key = [values...]) expand to their cross product, in the order the axes are
+    written; `exclude` entries drop every case whose values match all the entry's keys;
+    `include` entries add one case each (after the product), unless an identical case
+    exists. With no axes, the cases are the include entries alone.
+    """
+    if not isinstance(matrix, dict):
+        raise ScenarioError(source, "matrix", f"expected a table, got {type(matrix).__name__}")
+    axes: dict[str, list[Any]] = {}
+    for key, values in matrix.items():
+        if key in ("exclude", "include"):
+            continue
+        if key in NOT_AXES:
+            raise ScenarioError(source, f"matrix.{key}", f"{key} cannot be an axis (each case's name is made from its axes)")
+        if key not in KEYS:
+            raise ScenarioError(source, f"matrix.{key}", f"unknown axis; an axis is a scenario key, one of: {', '.join(k for k in KEYS if k not in NOT_AXES)}")
+        if not isinstance(values, list) or not values:
+            raise ScenarioError(source, f"matrix.{key}", f"an axis is a non-empty list of values, got {values!r}")
+        seen = []
+        for v in values:
+            if v in seen:
+                raise ScenarioError(source, f"matrix.{key}", f"value {v!r} appears twice")
+            seen.append(v)
+        axes[key] = values
+    rules: dict[str, list[dict[str, Any]]] = {}
+    for rule in ("exclude", "include"):
+        entries = matrix.get(rule, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and e for e in entries):
+            raise ScenarioError(source, f"matrix.{rule}", "expected a list of non-empty tables, e.g. [{protocol = \"h1\", streams = 10}]")
+        rules[rule] = entries
+    for i, entry in enumerate(rules["exclude"]):
+        for key, value in entry.items():
+            if key not in axes:
+                raise ScenarioError(source, f"matrix.exclude[{i}].{key}", f"not an axis of this matrix (axes: {', '.join(axes) or 'none'})")
+            if value not in axes[key]:
+                raise ScenarioError(source, f"matrix.exclude[{i}].{key}", f"{value!r} is not a value of the axis ({axes[key]!r}): the rule never matches")
+    for i, entry in enumerate(rules["include"]):
+        for key in entry:
+            if key == "name":
+                err = _type_error("str", entry[key]) or _name(entry[key])
+                if err:
+                    raise ScenarioError(source, f"matrix.include[{i}].name", err)
+            elif key not in KEYS or key in NOT_AXES:
+                raise ScenarioError(source, f"matrix.include[{i}].{key}", "unknown key; an include entry sets scenario keys (and may give its case a name)")
+    cases: list[dict[str, Any]] = []
+    if axes:
+        combos: list[dict[str, Any]] = [{}]
+        for key, values in axes.items():
+            combos = [{**c, key: v} for c in combos for v in values]
+        used = [0] * len(rules["exclude"])
+        for combo in combos:
+            hit = [i for i, e in enumerate(rules["exclude"]) if all(combo[k] == v for k, v in e.items())]
+            for i in hit:
+                used[i] += 1
+            if not hit:
+                cases.append(combo)
+        for i, n in enumerate(used):
+            if n == 0:  # pragma: no cover - unreachable after the value checks above, kept as a guard
+                raise ScenarioError(source, f"matrix.exclude[{i}]", "matches no case")
+    for entry in rules["include"]:
+        if entry not in cases:
+            cases.append(dict(entry))  # a "name" key stays in the entry: load_cases turns it into the case name
+    if not cases:
+        raise ScenarioError(source, "matrix", "expands to no case (no axes and no include, or everything excluded)")
+    return cases
+
+
+def load_cases(path: str, overrides: list[tuple[str, Any]] | None = None) -> list[Scenario]:
+    """Every case a file stands for: one Scenario for a plain file, the expanded matrix otherwise.
+
+    --set overrides apply to the base keys and then win over the axes too (a way to run a
+    whole matrix at small request counts).
+    """
+    raw = _read(path)
+    matrix = raw.pop("matrix", None)
+    base_raw, source = _apply_overrides(raw, path, path, overrides, resolve_it=False)
+    if matrix is None:
+        return [resolve(base_raw, source, path)]
+    base_name = base_raw.get("name")
+    if base_name is None:
+        base_name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.splitext(os.path.basename(path))[0]) or "matrix"
+    elif _type_error("str", base_name) or _name(base_name):
+        raise ScenarioError(source, "name", _type_error("str", base_name) or _name(base_name))
+    forced = {k for k, _ in overrides or []}
+    out: list[Scenario] = []
+    names: set[str] = set()
+    for params in expand_matrix(source, matrix):
+        label = params.pop("name", None)
+        case_raw = {**base_raw, **{k: v for k, v in params.items() if k not in forced}}
+        if "endpoint" in params and "endpoints" in case_raw and "endpoints" not in params:
+            del case_raw["endpoints"]  # an endpoint axis replaces the base file's mix
+        if "endpoints" in params and "endpoint" in case_raw and "endpoint" not in params:
+            del case_raw["endpoint"]
+        case_raw["name"] = f"{base_name}.{label}" if label else _case_name(base_name, params)
+        where = f"{source} [matrix case {', '.join(f'{k}={v!r}' for k, v in params.items())}]"
+        sc = resolve(case_raw, where, path)
+        sc.params = {k: v for k, v in params.items() if k not in forced}  # what the matrix varies, as run
+        if sc.name in names:
+            raise ScenarioError(where, "matrix", f"two cases share the name {sc.name!r}")
+        names.add(sc.name)
+        out.append(sc)
+    return out
 
 
 def from_dict(raw: dict[str, Any], source: str = "<dict>") -> Scenario:

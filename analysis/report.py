@@ -1,0 +1,352 @@
+"""Numbers for `memgate report`: baseline and candidate results (directories or files) ->
+one plain, JSON-able report dict. Rendering lives in analysis/render/{markdown,html}.py.
+
+Verdict per scenario (see docs/RESULTS.md, "Reports"):
+
+* ``invalid``: a failed measurement on either side;
+* ``regression``: the gate (analysis/gate.py) fails, and, when both sides have 2+
+  replicates, the failing metric's bootstrap interval for the median difference lies
+  wholly above 0 (client failures count whatever the spread);
+* ``improvement``: no regression, and a gated metric fell by at least its materiality
+  step (below), beyond the spread when there are replicates;
+* ``unchanged``: neither; ``new`` / ``removed``: on one side only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+from analysis import gate, stats
+from analysis.units import format_bytes, format_number
+
+VERDICT_ORDER = ("regression", "invalid", "improvement", "new", "removed", "unchanged")
+
+
+class ReportInputError(ValueError):
+    pass
+
+
+# (key, header, kind, getter path in metrics); kind drives formatting in the renderers.
+COLUMNS: list[tuple[str, str, str]] = [
+    ("scenario", "Scenario", "text"),
+    ("protocol", "Protocol", "text"),
+    ("allocator", "Allocator", "text"),
+    ("strategy", "Strategy", "text"),
+    ("requests", "Requests", "count"),
+    ("live_heap_delta", "Live heap \u0394", "bytes"),
+    ("rss_delta", "RSS \u0394", "bytes"),
+    ("rss_before_trim_delta", "RSS \u0394 before trim", "bytes"),
+    ("peak_rss_growth", "Peak RSS \u0394", "bytes"),
+    ("bytes_per_request", "bytes/request", "float"),
+    ("requests_per_s", "req/s", "rate"),
+    ("latency_p99_us", "p99", "us"),
+    ("writes_per_response", "writes/response", "float"),
+    ("bytes_copied_per_response", "bytes copied/response", "bytes"),
+    ("client_failures", "Client failures", "count"),
+]
+
+# column key -> metric name in a result's metrics (numbers only)
+METRIC_OF = {
+    "requests": "requests_completed",
+    "live_heap_delta": "live_heap_delta_bytes",
+    "rss_delta": "rss_delta_bytes",
+    "rss_before_trim_delta": "rss_before_trim_delta_bytes",
+    "peak_rss_growth": "peak_rss_growth_bytes",
+    "bytes_per_request": "live_heap_bytes_per_request",
+    "requests_per_s": "requests_per_s",
+    "latency_p99_us": "latency_p99_us",
+    "writes_per_response": "write_calls_per_response",
+    "bytes_copied_per_response": "bytes_copied_per_response",
+    "client_failures": "client_failures",
+}
+
+# Gated metrics and how far one must fall to count as an improvement (threshold key or bytes).
+IMPROVEMENT_STEP = {
+    "live_heap_bytes_per_request": lambda t, base: t["live_heap_bytes_per_request_max"],
+    "rss_delta_bytes": lambda t, base: max(t["rss_delta_bytes_max"] / 8, 0.5 * abs(base)),
+    "peak_rss_growth_bytes": lambda t, base: max(t["peak_rss_growth_bytes_min"], 0.5 * abs(base)),
+    "bytes_copied_per_response": lambda t, base: t["bytes_copied_per_response_increase_max"],
+}
+
+# Delta bars in the HTML: one chart per metric across scenarios.
+BAR_METRICS = [("live_heap_delta_bytes", "Live heap \u0394"), ("rss_delta_bytes", "RSS \u0394 (after trim)"),
+               ("peak_rss_growth_bytes", "Peak RSS \u0394")]
+
+MAX_TIMELINE_POINTS = 150
+
+
+# -- inputs -----------------------------------------------------------------------------------
+def _load_result(path: str) -> dict[str, Any]:
+    from harness.driver import result_file
+    try:
+        return result_file.load(path)
+    except result_file.InvalidResult as e:
+        raise ReportInputError(str(e)) from None
+
+
+def load_side(path: str) -> dict[str, Any]:
+    """A results directory (index.json from `memgate matrix`/`merge`, or loose result files) or one
+    result file -> {"path", "kind", "results": {name: result}, "not_run": [names]}."""
+    if os.path.isdir(path):
+        index_path = os.path.join(path, "index.json")
+        results: dict[str, dict[str, Any]] = {}
+        not_run: list[str] = []
+        if os.path.exists(index_path):
+            from harness.driver.matrix import MatrixError, load_index
+            try:
+                index = load_index(path)
+            except MatrixError as e:
+                raise ReportInputError(str(e)) from None
+            for e in index["cases"]:
+                if e["status"] in ("ok", "failed"):
+                    results[e["name"]] = _load_result(os.path.join(path, e["result"]))
+                elif e["status"] == "pending":
+                    not_run.append(e["name"])
+        else:
+            for name in sorted(os.listdir(path)):
+                if name.endswith(".json") and not name.startswith((".", "report")):
+                    r = _load_result(os.path.join(path, name))
+                    results[(r.get("scenario") or {}).get("name") or name[:-5]] = r
+        if not results:
+            raise ReportInputError(f"{path}: no result files")
+        return {"path": path, "kind": "dir", "results": results, "not_run": not_run}
+    if not os.path.exists(path):
+        raise ReportInputError(f"{path}: no such result file or directory")
+    r = _load_result(path)
+    return {"path": path, "kind": "file", "results": {(r.get("scenario") or {}).get("name") or "result": r}, "not_run": []}
+
+
+# -- per scenario -----------------------------------------------------------------------------
+def _ok_replicates(result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not result:
+        return []
+    reps = [r for r in result.get("replicates") or [] if r.get("status") == "ok" and r.get("metrics")]
+    if not reps and result.get("status") == "ok" and result.get("metrics"):
+        reps = [{"metrics": result["metrics"], "timeline": []}]  # a result file without replicate details
+    return reps
+
+
+def _values(result: dict[str, Any] | None, metric: str) -> list[float]:
+    out = []
+    for r in _ok_replicates(result):
+        v = r["metrics"].get(metric)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(float(v))
+    return out
+
+
+def _row(result: dict[str, Any] | None) -> dict[str, Any]:
+    if not result:
+        return {}
+    cfg = result.get("config") or {}
+    m = result.get("metrics") or {}
+    row: dict[str, Any] = {
+        "scenario": (result.get("scenario") or {}).get("name"),
+        "protocol": cfg.get("protocol"),
+        "allocator": (result.get("allocator") or {}).get("name") or cfg.get("allocator"),
+        "strategy": f"copy={cfg.get('copy', '?')}, body={cfg.get('request_body', '?')}",
+    }
+    for key, metric in METRIC_OF.items():
+        v = m.get(metric)
+        row[key] = v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    return row
+
+
+def _change(base: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in METRIC_OF:
+        b, c = base.get(key), cand.get(key)
+        out[key] = c - b if isinstance(b, (int, float)) and isinstance(c, (int, float)) else None
+    return out
+
+
+def _metric_stats(baseline: dict[str, Any], candidate: dict[str, Any], metric: str) -> dict[str, Any]:
+    b, c = _values(baseline, metric), _values(candidate, metric)
+    mw = stats.mann_whitney_u(b, c)
+    ci = stats.bootstrap_median_difference(b, c)
+    return {
+        "baseline": b, "candidate": c,
+        "baseline_median": stats.median(b), "candidate_median": stats.median(c),
+        "difference": (stats.median(c) - stats.median(b)) if b and c else None,
+        "ci95": list(ci) if ci else None,
+        "mann_whitney_u": mw[0] if mw else None, "p_value": mw[1] if mw else None,
+    }
+
+
+def _timelines(result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per replicate: requests completed -> RSS and live heap growth since the start sample."""
+    out = []
+    for r in _ok_replicates(result):
+        start = r.get("start_sample") or {}
+        tl = [p for p in r.get("timeline") or [] if isinstance(p.get("requests"), (int, float))]
+        if not tl or "rss_bytes" not in start:
+            continue
+        step = max(1, -(-len(tl) // MAX_TIMELINE_POINTS))
+        tl = tl[::step] if tl[-1] is tl[::step][-1] else tl[::step] + [tl[-1]]
+        out.append({
+            "replicate": r.get("index"),
+            "requests": [p["requests"] for p in tl],
+            "rss_growth_bytes": [None if p.get("rss_bytes") is None else p["rss_bytes"] - start["rss_bytes"] for p in tl],
+            "live_heap_growth_bytes": [None if p.get("live_heap_bytes") is None or start.get("live_heap_bytes") is None
+                                       else p["live_heap_bytes"] - start["live_heap_bytes"] for p in tl],
+        })
+    return out
+
+
+def _spread(result: dict[str, Any] | None, metric: str) -> dict[str, Any] | None:
+    v = _values(result, metric)
+    if not v:
+        return None
+    return {"median": stats.median(v), "min": min(v), "max": max(v), "n": len(v)}
+
+
+def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict[str, Any] | None) -> dict[str, Any]:
+    base_row, cand_row = _row(baseline), _row(candidate)
+    ref = cand_row or base_row
+    entry: dict[str, Any] = {
+        "name": name,
+        "protocol": ref.get("protocol"), "allocator": ref.get("allocator"), "strategy": ref.get("strategy"),
+        "description": ((candidate or baseline or {}).get("scenario") or {}).get("description", "").strip(),
+        "baseline": base_row, "candidate": cand_row, "change": _change(base_row, cand_row),
+        "replicates": {"baseline": len(_ok_replicates(baseline)), "candidate": len(_ok_replicates(candidate))},
+        "verdict": "unchanged", "reasons": [], "notes": [], "checks": [], "stats": {},
+        "timelines": {"baseline": _timelines(baseline), "candidate": _timelines(candidate)},
+        "bars": {m: {"baseline": _spread(baseline, m), "candidate": _spread(candidate, m)} for m, _ in BAR_METRICS},
+    }
+    if baseline is None or candidate is None:
+        entry["verdict"] = "new" if baseline is None else "removed"
+        entry["notes"].append("only in the candidate: nothing to compare with" if baseline is None
+                              else "only in the baseline: the candidate did not run it")
+        return entry
+    g = gate.evaluate(baseline, candidate)
+    if g.invalid:
+        entry["verdict"] = "invalid"
+        entry["reasons"] = list(g.invalid)
+        return entry
+    entry["checks"] = [{"metric": c.metric, "passed": c.passed, "text": c.long_repr(), "baseline": c.baseline,
+                        "candidate": c.candidate, "limit": c.limit} for c in g.checks]
+    entry["notes"] += g.notes
+    for metric in sorted(set(METRIC_OF.values()) | {m for m, _ in BAR_METRICS}):
+        entry["stats"][metric] = _metric_stats(baseline, candidate, metric)
+    replicated = min(entry["replicates"].values()) >= 2
+    if not replicated:
+        entry["notes"].append("no replicates (%d baseline, %d candidate): the verdict rests on one difference, "
+                              "without a spread" % (entry["replicates"]["baseline"], entry["replicates"]["candidate"]))
+    elif min(entry["replicates"].values()) < stats.MIN_POWERFUL_REPLICATES:
+        entry["notes"].append(f"{entry['replicates']['baseline']} vs {entry['replicates']['candidate']} replicates: "
+                              f"the exact Mann-Whitney test cannot reach p < 0.05 below {stats.MIN_POWERFUL_REPLICATES} "
+                              f"per side, so the verdict uses the bootstrap interval of the median difference")
+    for c in g.failures:
+        st = entry["stats"].get(c.metric) or {}
+        ci = st.get("ci95")
+        if c.metric == "client_failures" or not replicated:
+            entry["reasons"].append(c.long_repr())
+        elif ci and ci[0] > 0:
+            entry["reasons"].append(f"{c.long_repr()}; median difference {_fmt_metric(c.metric, st['difference'])}, "
+                                    f"95% interval [{_fmt_metric(c.metric, ci[0])}, {_fmt_metric(c.metric, ci[1])}]"
+                                    + (f", Mann-Whitney p={st['p_value']:.3g}" if st.get("p_value") is not None else ""))
+        else:
+            span = f"[{_fmt_metric(c.metric, ci[0])}, {_fmt_metric(c.metric, ci[1])}]" if ci else "n/a"
+            entry["notes"].append(f"{c.metric} is over its limit but not separated from the baseline by the spread "
+                                  f"(95% interval of the median difference {span}): a standing problem, not this change")
+    if entry["reasons"]:
+        entry["verdict"] = "regression"
+        return entry
+    t = g.thresholds
+    for metric, step_of in IMPROVEMENT_STEP.items():
+        st = entry["stats"].get(metric) or {}
+        b, c = st.get("baseline_median"), st.get("candidate_median")
+        if b is None or c is None:
+            continue
+        step = step_of(t, b)
+        if b - c < step:
+            continue
+        ci = st.get("ci95")
+        if replicated and not (ci and ci[1] < 0):
+            continue
+        entry["reasons"].append(f"{metric} fell from {_fmt_metric(metric, b)} to {_fmt_metric(metric, c)} "
+                                f"(step for an improvement: {_fmt_metric(metric, step)})"
+                                + (f"; 95% interval [{_fmt_metric(metric, ci[0])}, {_fmt_metric(metric, ci[1])}]" if ci else ""))
+    if entry["reasons"]:
+        entry["verdict"] = "improvement"
+    return entry
+
+
+def _fmt_metric(metric: str, v: float | None) -> str:
+    if v is None:
+        return "n/a"
+    if metric == "live_heap_bytes_per_request":
+        return format_number(v, signed=True, digits=2) + " B/request"
+    if "bytes" in metric:
+        return format_bytes(v, signed=True)
+    return format_number(v, signed=True, digits=2)
+
+
+# -- the whole report -------------------------------------------------------------------------
+def _pairs(baseline: dict[str, Any], candidate: dict[str, Any]) -> list[tuple[str, dict | None, dict | None]]:
+    b, c = baseline["results"], candidate["results"]
+    if baseline["kind"] == "file" and candidate["kind"] == "file":
+        (bn, br), (cn, cr) = next(iter(b.items())), next(iter(c.items()))
+        return [(cn if cn == bn else f"{cn} (vs {bn})", br, cr)]
+    names = list(c) + [n for n in b if n not in c]
+    return [(n, b.get(n), c.get(n)) for n in names]
+
+
+def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[str, Any]:
+    scenarios = [compare_scenario(n, br, cr) for n, br, cr in _pairs(baseline, candidate)]
+    scenarios.sort(key=lambda s: VERDICT_ORDER.index(s["verdict"]))
+    counts = {v: sum(s["verdict"] == v for s in scenarios) for v in VERDICT_ORDER}
+    parts = [f"{counts['regression']} regression{'s' if counts['regression'] != 1 else ''}",
+             f"{counts['improvement']} improvement{'s' if counts['improvement'] != 1 else ''}",
+             f"{counts['unchanged']} unchanged"]
+    for v in ("invalid", "new", "removed"):
+        if counts[v]:
+            parts.append(f"{counts[v]} {v}")
+    exit_code = gate.EXIT_INVALID if counts["invalid"] else (gate.EXIT_REGRESSION if counts["regression"] else gate.EXIT_PASS)
+    replicated = [s for s in scenarios if s["verdict"] not in ("new", "removed") and min(s["replicates"].values()) >= 2]
+    notes = []
+    compared = [s for s in scenarios if s["verdict"] not in ("new", "removed", "invalid")]
+    if compared and not replicated:
+        notes.append("No replicates: each verdict compares one baseline run with one candidate run; rerun with "
+                     "--repeat 3 (or more) for verdicts that account for run-to-run spread.")
+    elif len(replicated) < len(compared):
+        notes.append(f"{len(compared) - len(replicated)} scenario(s) without replicates: their verdicts rest on one difference.")
+    for side, label in ((baseline, "baseline"), (candidate, "candidate")):
+        if side["not_run"]:
+            notes.append(f"{label} has case(s) not run yet: {', '.join(side['not_run'])}")
+    machine = lambda side: next(iter(side["results"].values())).get("machine_info") or {}
+    commit = lambda side: next(iter(side["results"].values())).get("commit_info") or {}
+    return {
+        "tool": "memgate", "kind": "report", "schema_version": 1,
+        "baseline": {"path": baseline["path"], "commit": commit(baseline), "machine": machine(baseline)},
+        "candidate": {"path": candidate["path"], "commit": commit(candidate), "machine": machine(candidate)},
+        "columns": [{"key": k, "header": h, "kind": kind} for k, h, kind in COLUMNS],
+        "bar_metrics": [{"metric": m, "title": t} for m, t in BAR_METRICS],
+        "summary": {"counts": counts, "line": ", ".join(parts), "exit_code": exit_code,
+                    "verdict": {0: "PASS", 1: "FAIL", 2: "INVALID"}[exit_code]},
+        "notes": notes,
+        "scenarios": scenarios,
+    }
+
+
+def to_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,139 @@
+"""memgate report: verdicts on a constructed baseline/candidate pair, statistics, markdown/html/json."""
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from analysis import report, stats
+from analysis.render import html as html_render, markdown as md_render
+from analysis.testdata.make_report_fixtures import EXPECTED
+from harness.driver.binaries import REPO_ROOT
+
+TESTDATA = os.path.join(REPO_ROOT, "analysis", "testdata")
+BASE = os.path.join(TESTDATA, "report", "baseline")
+CAND = os.path.join(TESTDATA, "report", "candidate")
+MEMGATE = os.path.join(REPO_ROOT, "memgate")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return report.build_report(report.load_side(BASE), report.load_side(CAND))
+
+
+def test_verdicts_match_the_constructed_pair(data):
+    assert {s["name"]: s["verdict"] for s in data["scenarios"]} == EXPECTED
+    assert data["summary"]["counts"]["regression"] == 2 and data["summary"]["counts"]["improvement"] == 1
+    assert data["summary"]["line"] == "2 regressions, 1 improvement, 2 unchanged, 1 invalid, 1 new"
+    assert data["summary"]["exit_code"] == 2  # an invalid measurement outranks a regression
+
+
+def test_regressions_come_first_then_invalid(data):
+    order = [s["verdict"] for s in data["scenarios"]]
+    assert order[:3] == ["regression", "regression", "invalid"]
+    assert order == sorted(order, key=report.VERDICT_ORDER.index)
+
+
+def test_regression_reasons_use_the_spread(data):
+    by = {s["name"]: s for s in data["scenarios"]}
+    leak = by["r-leak"]
+    assert any("live_heap_bytes_per_request" in r and "95% interval" in r for r in leak["reasons"])
+    st = leak["stats"]["live_heap_bytes_per_request"]
+    assert len(st["baseline"]) == 3 and st["ci95"][0] > 60 and st["p_value"] is not None
+    copy = by["r-copy"]
+    assert {r.split(":")[1].split()[0] for r in copy["reasons"]} == {"peak_rss_growth_bytes", "bytes_copied_per_response"}
+    # over the limit on both sides alike: a note, not a regression
+    standing = by["r-standing"]
+    assert standing["reasons"] == [] and any("not separated from the baseline" in n for n in standing["notes"])
+    assert by["r-fixed"]["reasons"] and all("fell from" in r for r in by["r-fixed"]["reasons"])
+
+
+def test_a_single_difference_decides_without_replicates_and_says_so():
+    b = report.load_side(os.path.join(TESTDATA, "baseline_writev.json"))
+    c = report.load_side(os.path.join(TESTDATA, "candidate_buffered.json"))
+    d = report.build_report(b, c)
+    (sc,) = d["scenarios"]
+    assert sc["verdict"] == "regression" and sc["replicates"] == {"baseline": 1, "candidate": 1}
+    assert any("no replicates" in n for n in sc["notes"]) and any("No replicates" in n for n in d["notes"])
+    same = report.build_report(b, report.load_side(os.path.join(TESTDATA, "candidate_writev.json")))
+    assert same["scenarios"][0]["verdict"] == "unchanged" and same["summary"]["exit_code"] == 0
+
+
+def test_mann_whitney_matches_known_values():
+    assert stats.mann_whitney_u([1, 2, 3], [4, 5, 6]) == (0.0, pytest.approx(0.1))
+    assert stats.mann_whitney_u([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])[1] == pytest.approx(0.0079365, rel=1e-4)  # scipy exact
+    assert stats.mann_whitney_u([6, 7, 8, 9, 10], [1, 2, 3, 4, 5])[0] == 25.0
+    assert stats.mann_whitney_u([1, 3, 5, 7], [2, 4, 6, 8])[1] == pytest.approx(0.6857, rel=1e-3)
+    assert stats.mann_whitney_u([1], [2, 3]) is None
+    u, p = stats.mann_whitney_u([1, 1, 2, 2], [1, 1, 2, 2])
+    assert u == 8 and p == pytest.approx(1.0)
+
+
+def test_bootstrap_interval_brackets_the_shift_and_is_reproducible():
+    b, c = [10.0, 11.0, 12.0, 13.0, 14.0], [20.0, 21.0, 22.0, 23.0, 24.0]
+    lo, hi = stats.bootstrap_median_difference(b, c)
+    assert 0 < lo <= 10 <= hi < 20
+    assert stats.bootstrap_median_difference(b, c) == (lo, hi)
+    lo, hi = stats.bootstrap_median_difference([70, 72, 74], [71, 73, 75])
+    assert lo < 0 < hi
+    assert stats.bootstrap_median_difference([1.0], c) is None
+
+
+def test_markdown_has_summary_columns_signs_and_order(data):
+    md = md_render.render(data)
+    assert md.splitlines()[0] == "## memgate: INVALID: 2 regressions, 1 improvement, 2 unchanged, 1 invalid, 1 new"
+    for header in ("Scenario", "Protocol", "Allocator", "Strategy", "Requests", "Live heap \u0394", "RSS \u0394",
+                   "RSS \u0394 before trim", "bytes/request", "req/s", "p99", "writes/response",
+                   "bytes copied/response", "Client failures", "Verdict"):
+        assert f"| {header} |" in md
+    headings = re.findall(r"^### (.+)$", md, flags=re.M)
+    assert headings[0].endswith("r-leak") and "REGRESSION" in headings[0] and "REGRESSION" in headings[1]
+    assert headings[-1].endswith(("r-steady", "r-standing"))
+    leak = md[md.index("### \u274c REGRESSION: r-leak"):md.index("### \u274c REGRESSION: r-copy")]
+    rows = [l for l in leak.splitlines() if l.startswith("| **")]
+    assert [r.split("|")[1].strip() for r in rows] == ["**baseline**", "**candidate**", "**change**"]
+    assert "+1.4 MiB" in rows[1] and "+1.4 MiB" in rows[2] and rows[2].rstrip().endswith("| regression |")
+    assert "\u2212" in md  # negative changes carry a real minus sign
+    copy = md[md.index("### \u274c REGRESSION: r-copy"):]
+    crows = [l for l in copy.splitlines() if l.startswith("| **")][:2]
+    assert "copy=writev" in crows[0] and "copy=buffered" in crows[1]  # each side's own strategy
+    assert "replicates: 3 baseline, 3 candidate" in leak
+
+
+def test_html_is_self_contained_with_tables_and_charts(data):
+    page = html_render.render(data)
+    assert page.startswith("<!DOCTYPE html>")
+    for forbidden in ("<script", "<link", "src=", "@import", "url("):
+        assert forbidden not in page
+    assert set(re.findall(r"https?://[^\"' ]+", page)) <= {"http://www.w3.org/2000/svg"}  # a namespace, never fetched
+    assert page.count("<table>") == len([s for s in data["scenarios"] if s["baseline"] and s["candidate"] or s["verdict"] == "new"])
+    assert "Memory growth per scenario" in page and page.count("(median, min\u2013max)</text>") == 3
+    assert page.count("RSS growth since the start sample") == page.count("Live heap growth since the start sample") >= 5
+    assert page.count("<polyline") >= 5 * 2 * 6  # 2 charts x 6 replicate lines per compared scenario
+    assert "2 regressions, 1 improvement" in page and "r-leak" in page
+    assert page.index('id="r-leak"') < page.index('id="r-steady"')
+    assert "bytes copied/response" in page and "+1.4 MiB" in page
+
+
+def test_json_has_the_same_content(data):
+    back = json.loads(report.to_json(data))
+    assert back["summary"] == data["summary"]
+    assert [s["name"] for s in back["scenarios"]] == [s["name"] for s in data["scenarios"]]
+    assert back["scenarios"][0]["timelines"]["candidate"][0]["requests"][-1] == 20000
+
+
+def test_cli_writes_three_reports_and_exits_by_verdict(tmp_path):
+    p = subprocess.run([MEMGATE, "report", BASE, CAND, "-o", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert sorted(os.listdir(tmp_path)) == ["report.html", "report.json", "report.md"]
+    assert "2 regressions, 1 improvement" in p.stdout
+    p = subprocess.run([MEMGATE, "report", os.path.join(BASE, "r-leak.json"), os.path.join(CAND, "r-leak.json"), "-o",
+                        str(tmp_path / "one")], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "1 regression," in p.stdout
+    p = subprocess.run([MEMGATE, "report", os.path.join(BASE, "r-steady.json"), os.path.join(CAND, "r-steady.json"), "-o",
+                        str(tmp_path / "two")], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "0 regressions, 0 improvements, 1 unchanged" in p.stdout
+    p = subprocess.run([MEMGATE, "report", str(tmp_path / "nothing"), CAND], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "no such result file or directory" in p.stderr

@@ -1,0 +1,315 @@
+"""Matrix runs: every case of one or more scenario files, one result file per case and an
+index.json, resumable, sliceable into shards for parallel CI jobs, and mergeable.
+
+The index (``index.json``, written atomically after every case) is the contract that
+``memgate merge`` and ``memgate report`` read:
+
+    {"schema_version": 1, "tool": "memgate", "kind": "matrix-index", "matrix_id": "...",
+     "files": [...], "total_cases": N, "shard": null | {"index": i, "count": n},
+     "cases": [{"ordinal", "name", "file", "params", "digest", "shard", "result",
+                "status", "failure_kind", "wall_s", "requests_per_s", "run_id"}, ...]}
+
+Every index lists every case of the matrix, in expansion order; ``status`` is ``ok``,
+``failed``, ``pending`` (not run yet) or ``other_shard`` (another shard runs it). An
+unsharded run and the merge of all its shards give the same index.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from typing import Any, Callable, TextIO
+
+from harness.driver import SCHEMA_VERSION, result_file
+from harness.driver.scenario import Scenario, ScenarioError, load_cases
+
+INDEX = "index.json"
+CASE_KEYS = ("ordinal", "name", "file", "params", "digest", "shard", "result", "status", "failure_kind",
+             "wall_s", "requests_per_s", "run_id")
+
+
+class MatrixError(ValueError):
+    pass
+
+
+@dataclasses.dataclass
+class Case:
+    ordinal: int
+    scenario: Scenario
+    file: str
+    digest: str
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+
+def config_digest(config: dict[str, Any]) -> str:
+    """What a result was measured with: a finished case is re-run when its resolved config changed."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def collect(files: list[str], overrides: list[tuple[str, Any]] | None = None) -> list[Case]:
+    """All cases of all files, in file order then expansion order. Raises ScenarioError."""
+    cases: list[Case] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        for sc in load_cases(path, overrides):
+            if sc.name in seen:
+                raise ScenarioError(path, "name", f"case {sc.name!r} also comes from {seen[sc.name]}; give the files distinct names")
+            seen[sc.name] = path
+            cases.append(Case(len(cases), sc, os.path.relpath(path) if not os.path.isabs(path) else path,
+                              config_digest(sc.config)))
+    return cases
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/N' with 1 <= i <= N -> (i, N). Raises ValueError quoting the text."""
+    head, sep, tail = text.partition("/")
+    try:
+        i, n = int(head), int(tail)
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected i/N, e.g. 1/4") from None
+    if not sep or n < 1 or not 1 <= i <= n:
+        raise ValueError(f"--shard {text!r}: expected i/N with 1 <= i <= N")
+    return i, n
+
+
+def shard_of(case: Case, count: int) -> int:
+    """Round-robin on the expansion order: deterministic, and neighbours (often similar cost) spread apart."""
+    return case.ordinal % count + 1
+
+
+def matrix_id(cases: list[Case]) -> str:
+    return hashlib.sha256(json.dumps([(c.name, c.digest) for c in cases]).encode()).hexdigest()[:16]
+
+
+def _entry(case: Case, status: str, shard: int | None) -> dict[str, Any]:
+    return {"ordinal": case.ordinal, "name": case.name, "file": case.file, "params": case.scenario.params,
+            "digest": case.digest, "shard": shard, "result": f"{case.name}.json", "status": status,
+            "failure_kind": None, "wall_s": None, "requests_per_s": None, "run_id": None}
+
+
+def _fill_from_result(entry: dict[str, Any], result: dict[str, Any]) -> None:
+    entry["status"] = "ok" if result.get("status") == "ok" else "failed"
+    entry["failure_kind"] = (result.get("failure") or {}).get("kind")
+    entry["wall_s"] = result.get("wall_s")
+    entry["requests_per_s"] = (result.get("metrics") or {}).get("requests_per_s")
+    entry["run_id"] = result.get("run_id")
+
+
+def _finished(outdir: str, case: Case) -> dict[str, Any] | None:
+    """The case's result in outdir when it measured successfully with the same config, else None."""
+    try:
+        result = result_file.load(os.path.join(outdir, f"{case.name}.json"))
+    except result_file.InvalidResult:
+        return None
+    if result.get("status") != "ok" or (result.get("matrix") or {}).get("digest") != case.digest:
+        return None
+    return result
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def write_index(outdir: str, index: dict[str, Any]) -> None:
+    result_file.write_atomic(os.path.join(outdir, INDEX), index)
+
+
+def new_index(cases: list[Case], files: list[str], shard: tuple[int, int] | None) -> dict[str, Any]:
+    entries = []
+    for c in cases:
+        s = shard_of(c, shard[1]) if shard else None
+        entries.append(_entry(c, "pending" if shard is None or s == shard[0] else "other_shard", s))
+    return {"schema_version": SCHEMA_VERSION, "tool": "memgate", "kind": "matrix-index", "matrix_id": matrix_id(cases),
+            "files": list(files), "total_cases": len(cases),
+            "shard": {"index": shard[0], "count": shard[1]} if shard else None, "cases": entries}
+
+
+def run_matrix(cases: list[Case], files: list[str], outdir: str, *, shard: tuple[int, int] | None = None,
+               runner: Callable[[Scenario], dict[str, Any]] | None = None, progress: TextIO = sys.stderr,
+               clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+    """Runs the cases of this shard not already finished in outdir; returns the index (also on disk).
+
+    KeyboardInterrupt (Ctrl-C, or SIGTERM via the CLI) leaves the index consistent: the case
+    in progress stays ``pending`` and the next run of the same command picks up from there.
+    """
+    if runner is None:
+        from harness.driver.runner import run_scenario
+        runner = run_scenario
+    os.makedirs(outdir, exist_ok=True)
+    index = new_index(cases, files, shard)
+    mine = [(c, e) for c, e in zip(cases, index["cases"]) if e["status"] == "pending"]
+    todo = []
+    for case, entry in mine:
+        done = _finished(outdir, case)
+        if done is not None:
+            _fill_from_result(entry, done)
+        else:
+            todo.append((case, entry))
+    write_index(outdir, index)
+    total = len(mine)
+    skipped = total - len(todo)
+    label = f" (shard {shard[0]}/{shard[1]} of {len(cases)} cases)" if shard else ""
+    _say(progress, f"matrix: {total} case(s){label} into {outdir}; {skipped} already done, {len(todo)} to run")
+    t0 = clock()
+    ran_wall = 0.0
+    for n, (case, entry) in enumerate(todo):
+        position = skipped + n + 1
+        _say(progress, f"[{position}/{total}] {case.name}: running ({_describe(case.scenario)})")
+        started = clock()
+        result = runner(case.scenario)
+        result["matrix"] = {"file": case.file, "params": case.scenario.params, "ordinal": case.ordinal,
+                            "digest": case.digest, "shard": entry["shard"]}
+        result_file.write_atomic(os.path.join(outdir, entry["result"]), result)
+        _fill_from_result(entry, result)
+        write_index(outdir, index)
+        took = clock() - started
+        ran_wall += took
+        remaining = len(todo) - n - 1
+        eta = ran_wall / (n + 1) * remaining
+        rate = entry["requests_per_s"]
+        what = (f"ok, {rate:,.0f} req/s" if entry["status"] == "ok" and rate is not None
+                else f"FAILED ({entry['failure_kind']}): {(result.get('failure') or {}).get('message', '')[:200]}")
+        _say(progress, f"[{position}/{total}] {case.name}: {what}, {took:.1f} s; elapsed {_duration(clock() - t0)}, "
+                       f"estimated remaining {_duration(eta)}")
+    failed = [e["name"] for e in index["cases"] if e["status"] == "failed"]
+    _say(progress, f"matrix: {total - len(failed)} of {total} case(s) ok" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return index
+
+
+def _describe(sc: Scenario) -> str:
+    c = sc.config
+    return f"{c['protocol']}, {c['allocator']}, copy={c['copy']}, {c['requests']:,} requests x {c['repeat']}"
+
+
+def _say(stream: TextIO, text: str) -> None:
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:  # pragma: no cover
+        pass
+
+
+MARK_ENV = "MEMGATE_MATRIX_MARK"
+
+
+def install_sigterm_as_interrupt() -> None:
+    """SIGTERM (a CI job cancelled) unwinds like Ctrl-C, so the runner's finally blocks stop the
+    server; a second SIGTERM during that cleanup is ignored (SIGKILL still works)."""
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, handler)
+
+
+def mark_children() -> str:
+    """Every child started from now on carries MEMGATE_MATRIX_MARK=<mark> in its environment."""
+    mark = os.environ.get(MARK_ENV) or hashlib.sha256(os.urandom(16)).hexdigest()[:16]
+    os.environ[MARK_ENV] = mark
+    return mark
+
+
+def kill_marked_children(mark: str) -> list[int]:
+    """After an interrupt: SIGKILL any child that still carries the mark. The runner stops its
+    server in a finally, but an interrupt landing inside subprocess.Popen (after the fork, before
+    Popen returns) leaves a child nobody holds; this /proc scan is the safety net."""
+    needle = f"{MARK_ENV}={mark}".encode()
+    killed = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            os.kill(int(entry), signal.SIGKILL)
+            killed.append(int(entry))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return killed
+
+
+# -- merge ------------------------------------------------------------------------------------
+def load_index(directory: str) -> dict[str, Any]:
+    path = os.path.join(directory, INDEX)
+    try:
+        with open(path, encoding="utf-8") as f:
+            index = json.load(f)
+    except FileNotFoundError:
+        raise MatrixError(f"{directory}: no {INDEX} (not a matrix results directory)") from None
+    except json.JSONDecodeError as e:
+        raise MatrixError(f"{path}: not JSON ({e})") from None
+    if not isinstance(index, dict) or index.get("kind") != "matrix-index" or index.get("tool") != "memgate":
+        raise MatrixError(f"{path}: not a memgate matrix index")
+    if index.get("schema_version") != SCHEMA_VERSION:
+        raise MatrixError(f"{path}: schema_version {index.get('schema_version')!r}, this memgate reads {SCHEMA_VERSION}")
+    return index
+
+
+def merge(dirs: list[str], outdir: str) -> tuple[dict[str, Any], list[str]]:
+    """Joins shard directories into outdir: the index an unsharded run gives, plus the result files.
+
+    Returns (index, problems); problems name cases no shard finished. Raises MatrixError when
+    the directories are not shards of one matrix.
+    """
+    indexes = [(d, load_index(d)) for d in dirs]
+    first_dir, first = indexes[0]
+    for d, idx in indexes[1:]:
+        if idx["matrix_id"] != first["matrix_id"]:
+            raise MatrixError(f"{d} is from another matrix than {first_dir} (matrix_id {idx['matrix_id']} vs "
+                              f"{first['matrix_id']}): same scenario files and --set/--repeat are needed")
+    os.makedirs(outdir, exist_ok=True)
+    merged = {**first, "shard": None, "files": first["files"]}
+    entries: list[dict[str, Any] | None] = [None] * first["total_cases"]
+    sources: list[str | None] = [None] * first["total_cases"]
+    for d, idx in indexes:
+        for e in idx["cases"]:
+            if e["status"] == "other_shard":
+                continue
+            current = entries[e["ordinal"]]
+            if current is not None and current["status"] == "ok" and e["status"] != "ok":
+                continue  # a finished copy of the case wins over a pending or failed one
+            if current is not None and current["status"] == "ok" and e["status"] == "ok" and sources[e["ordinal"]] != d:
+                raise MatrixError(f"case {e['name']!r} finished in both {sources[e['ordinal']]} and {d}: "
+                                  f"were the same shards given twice?")
+            entries[e["ordinal"]] = {**e, "shard": None}  # as an unsharded run writes it
+            sources[e["ordinal"]] = d
+    problems = []
+    template = first["cases"]
+    for i, e in enumerate(entries):
+        if e is None:
+            e = {**template[i], "shard": None, "status": "pending", "failure_kind": None, "wall_s": None, "requests_per_s": None,
+                 "run_id": None}
+            entries[i] = e
+            problems.append(f"case {e['name']!r} (shard {template[i]['shard']}) is in none of the directories")
+            continue
+        if e["status"] != "ok":
+            problems.append(f"case {e['name']!r} is {e['status']} in {sources[i]}")
+        src = os.path.join(sources[i], e["result"])
+        dst = os.path.join(outdir, e["result"])
+        if os.path.exists(src) and not (os.path.exists(dst) and os.path.samefile(src, dst)):
+            _copy_atomic(src, dst)
+    merged["cases"] = entries
+    write_index(outdir, merged)
+    return merged, problems
+
+
+def _copy_atomic(src: str, dst: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(dst)))
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

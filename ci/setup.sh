@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git openssl curl
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
-  libnghttp2-dev libssl-dev libjemalloc-dev libmimalloc-dev libgtest-dev
+  libnghttp2-dev libssl-dev zlib1g-dev libjemalloc-dev libmimalloc-dev libgtest-dev
   nghttp2-client python3 python3-pytest
 )
 

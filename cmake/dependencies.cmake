@@ -1,8 +1,9 @@
 # Debian packages: libboost1.81-dev libboost-json1.81-dev libnghttp2-dev libssl-dev
-# libjemalloc-dev libmimalloc-dev libgtest-dev (ci/setup.sh installs them).
+# libjemalloc-dev libmimalloc-dev libgtest-dev zlib1g-dev (ci/setup.sh installs them).
 find_package(Threads REQUIRED)
 find_package(Boost 1.81 REQUIRED COMPONENTS json program_options)
 find_package(OpenSSL 3 REQUIRED)
+find_package(ZLIB REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2>=1.52)
 

@@ -16,6 +16,10 @@ struct server_limits {
   std::uint32_t send_timeout_ms = 30'000;                        // peer that stops reading
   std::uint32_t max_concurrent_streams = 100;                    // h2 SETTINGS_MAX_CONCURRENT_STREAMS
   std::uint32_t max_header_list_bytes = 64 * 1024;               // h2 SETTINGS_MAX_HEADER_LIST_SIZE
+  // Request bodies are consumed as they arrive (or bounded by the buffered limit),
+  // so larger receive windows cost no memory and spare uploads a round trip per 64 KiB.
+  std::uint32_t h2_stream_window_bytes = 1 << 20;                // SETTINGS_INITIAL_WINDOW_SIZE
+  std::uint32_t h2_connection_window_bytes = 16 << 20;
   // nghttp2's own defences, set explicitly rather than trusted (issue 10 makes them flags):
   std::size_t h2_max_outbound_acks = 1000;        // queued SETTINGS/PING ACKs before the peer is cut off
   std::size_t h2_max_settings_entries = 32;       // entries in one SETTINGS frame

@@ -78,6 +78,9 @@ void session<Stream>::on_read_header(error_code ec, std::size_t) {
   body_sink_.emplace(route_.kind == app::endpoint::upload ? app_.config.request_body : request_body_strategy::streamed,
                      app_.config.limits.max_buffered_body_bytes);
   body_scratch_.resize(body_read_buffer_bytes);
+  // Beast reads at most the buffer's free capacity per call (512 bytes for a
+  // fresh buffer): without this, a body arrives in 513-byte recvmsg calls.
+  buffer_.reserve(body_read_buffer_bytes);
   do_read_body();
 }
 
@@ -111,6 +114,7 @@ void session<Stream>::on_read_body(error_code ec, std::size_t) {
 template <typename Stream>
 void session<Stream>::on_request_complete() {
   std::vector<std::uint8_t>().swap(body_scratch_);
+  buffer_.shrink_to_fit();  // an idle keep-alive connection holds no body-sized buffer
   switch (route_.kind) {
     case app::endpoint::upload:
       return respond(app::json_response(body_sink_->finish_json()));

@@ -39,12 +39,15 @@ session::session(app::services& app, boost::asio::any_io_executor executor, std:
   nghttp2_option_set_stream_reset_rate_limit(option, limits.h2_reset_burst, limits.h2_resets_per_second);
   nghttp2_session_server_new3(&session_, server_callbacks(), this, option, metrics::counted_nghttp2_mem());
   nghttp2_option_del(option);
-  const std::array<nghttp2_settings_entry, 3> settings{{
+  const std::array<nghttp2_settings_entry, 4> settings{{
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list_bytes},
       {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.h2_stream_window_bytes},
   }};
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                        static_cast<std::int32_t>(limits.h2_connection_window_bytes));
 }
 
 session::~session() { nghttp2_session_del(session_); }

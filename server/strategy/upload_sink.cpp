@@ -1,13 +1,14 @@
 #include "strategy/upload_sink.hpp"
 
 #include <boost/json.hpp>
+#include <zlib.h>
 
 namespace memgate::strategy {
 
 bool upload_sink::accept(std::span<const std::uint8_t> bytes) {
   bytes_ += bytes.size();
   if (strategy_ == request_body_strategy::streamed) {
-    crc_.process_bytes(bytes.data(), bytes.size());
+    crc_ = static_cast<std::uint32_t>(crc32_z(crc_, bytes.data(), bytes.size()));
     return true;
   }
   if (bytes_ > max_buffered_bytes_) return false;
@@ -17,10 +18,10 @@ bool upload_sink::accept(std::span<const std::uint8_t> bytes) {
 
 std::string upload_sink::finish_json() {
   if (strategy_ == request_body_strategy::buffered) {
-    crc_.process_bytes(held_.data(), held_.size());
+    crc_ = static_cast<std::uint32_t>(crc32_z(crc_, held_.data(), held_.size()));
     std::vector<std::uint8_t>().swap(held_);
   }
-  return boost::json::serialize(boost::json::object{{"bytes", bytes_}, {"crc32", crc_.checksum()}});
+  return boost::json::serialize(boost::json::object{{"bytes", bytes_}, {"crc32", crc_}});
 }
 
 }  // namespace memgate::strategy

@@ -70,7 +70,7 @@ status=0
 for side in base head; do
   echo "== run $side"
   rm -rf "${outdir:?}/$side"
-  MEMGATE_BUILD_DIR=$work/build-$side "$root/memgate" matrix $scenarios -o "$outdir/$side" "${matrix_args[@]}" || status=$?
+  MEMGATE_BUILD_DIR=$work/build-$side MEMGATE_SOURCE_DIR=$work/$side "$root/memgate" matrix $scenarios -o "$outdir/$side" "${matrix_args[@]}" || status=$?
   ((status == 0)) || die "the $side measurement failed (exit $status); results in $outdir/$side"
 done
 

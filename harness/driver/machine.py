@@ -45,9 +45,15 @@ def machine_info() -> dict:
     }
 
 
+def source_dir() -> str:
+    """The checkout whose binaries are measured: MEMGATE_SOURCE_DIR (ci/gate.sh sets it to
+    each ref's worktree) or this driver's own repository."""
+    return os.environ.get("MEMGATE_SOURCE_DIR") or REPO_ROOT
+
+
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", REPO_ROOT, *args], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "-C", source_dir(), *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None

@@ -241,13 +241,7 @@ def kill_marked_children(mark: str) -> list[int]:
 # -- merge ------------------------------------------------------------------------------------
 def load_index(directory: str) -> dict[str, Any]:
     path = os.path.join(directory, INDEX)
-    try:
-        with open(path, encoding="utf-8") as f:
-            index = json.load(f)
-    except FileNotFoundError:
-        raise MatrixError(f"{directory}: no {INDEX} (not a matrix results directory)") from None
-    except json.JSONDecodeError as e:
-        raise MatrixError(f"{path}: not JSON ({e})") from None
+    index = result_file.read_json(path, MatrixError, f"no {INDEX} (not a matrix results directory)")
     if not isinstance(index, dict) or index.get("kind") != "matrix-index" or index.get("tool") != "memgate":
         raise MatrixError(f"{path}: not a memgate matrix index")
     if index.get("schema_version") != SCHEMA_VERSION:

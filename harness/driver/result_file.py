@@ -34,14 +34,19 @@ def write_atomic(path: str, data: dict[str, Any]) -> None:
         raise
 
 
-def load(path: str) -> dict[str, Any]:
+def read_json(path: str, error: type[Exception], missing: str) -> Any:
+    """The JSON at path; a missing file or bad JSON raises `error` naming the path."""
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            return json.load(f)
     except FileNotFoundError:
-        raise InvalidResult(f"{path}: no such result file") from None
+        raise error(f"{path}: {missing}") from None
     except json.JSONDecodeError as e:
-        raise InvalidResult(f"{path}: not JSON ({e})") from None
+        raise error(f"{path}: not JSON ({e})") from None
+
+
+def load(path: str) -> dict[str, Any]:
+    data = read_json(path, InvalidResult, "no such result file")
     if not isinstance(data, dict) or data.get("tool") != "memgate":
         raise InvalidResult(f"{path}: not a memgate result file")
     if data.get("schema_version") != SCHEMA_VERSION:

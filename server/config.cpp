@@ -46,6 +46,7 @@ parsed_args parse_args(const std::vector<std::string>& args) {
   std::uint64_t send_timeout = lim.send_timeout_ms, max_streams = lim.max_concurrent_streams;
   std::uint64_t max_header_list = lim.max_header_list_bytes, max_connections = lim.max_connections;
   std::uint64_t grace = lim.shutdown_grace_ms;
+  std::uint64_t max_requests = lim.max_requests_per_connection;
 
   po::options_description options("refserver options");
   options.add_options()
@@ -69,6 +70,8 @@ parsed_args parse_args(const std::vector<std::string>& args) {
       ("max-concurrent-streams", po::value(&max_streams)->default_value(max_streams), "h2 SETTINGS_MAX_CONCURRENT_STREAMS")
       ("max-header-list-bytes", po::value(&max_header_list)->default_value(max_header_list), "h2 SETTINGS_MAX_HEADER_LIST_SIZE")
       ("max-connections", po::value(&max_connections)->default_value(max_connections), "open connections at most")
+      ("max-requests-per-connection", po::value(&max_requests)->default_value(max_requests),
+       "h1 keep-alive requests on one connection, then Connection: close")
       ("shutdown-grace-ms", po::value(&grace)->default_value(grace), "SIGTERM: time in-flight responses get");
 
   try {
@@ -83,7 +86,7 @@ parsed_args parse_args(const std::vector<std::string>& args) {
     }
     for (const char* option : {"threads", "max-header-bytes", "max-header-fields", "max-buffered-body-bytes", "header-timeout-ms",
                                "idle-timeout-ms", "send-timeout-ms", "max-concurrent-streams",
-                               "max-header-list-bytes", "max-connections"}) {
+                               "max-header-list-bytes", "max-connections", "max-requests-per-connection"}) {
       require_positive(vm, option);
     }
     if (port > 65535) throw po::error("--port=" + std::to_string(port) + ": must be 0..65535");
@@ -107,6 +110,7 @@ parsed_args parse_args(const std::vector<std::string>& args) {
     lim.max_header_list_bytes = static_cast<std::uint32_t>(max_header_list);
     lim.max_connections = static_cast<std::uint32_t>(max_connections);
     lim.shutdown_grace_ms = static_cast<std::uint32_t>(grace);
+    lim.max_requests_per_connection = max_requests;
   } catch (const po::error& e) {
     return {std::nullopt, std::string("refserver: ") + e.what() + " (see --help)", 2};
   }

@@ -26,6 +26,8 @@ struct server_limits {
   std::size_t h2_max_continuations = 8;           // CONTINUATION frames per header block (CVE-2024-28182)
   std::uint64_t h2_reset_burst = 1000;            // RST_STREAM token bucket (CVE-2023-44487)
   std::uint64_t h2_resets_per_second = 33;
+  std::uint64_t h2_useless_frame_budget = 1000;  // PRIORITY, empty DATA, early resets (GOAWAY ENHANCE_YOUR_CALM)
+  std::uint64_t max_requests_per_connection = 100'000;  // h1 keep-alive; the response says Connection: close
   std::uint32_t max_connections = 10'000;
   std::uint32_t shutdown_grace_ms = 2'000;                       // SIGTERM: in-flight responses may finish
   std::uint64_t no_backpressure_queue_cap_bytes = 256ull << 20;  // --no-backpressure: per response, so the machine survives

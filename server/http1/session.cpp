@@ -64,7 +64,8 @@ void session<Stream>::on_read_header(error_code ec, std::size_t) {
   if (auto rejection = check_request_header(request.base(), app_.config.limits.max_header_fields)) {
     return reject(rejection->status, std::move(rejection->reason));
   }
-  keep_alive_ = request.keep_alive() && !app_.draining.load(std::memory_order_relaxed);
+  keep_alive_ = request.keep_alive() && !app_.draining.load(std::memory_order_relaxed) &&
+                ++requests_on_connection_ < app_.config.limits.max_requests_per_connection;
   auto classified = app::classify(std::string_view(request.method_string()), std::string_view(request.target()),
                                   app_.config.limits);
   if (auto* error = std::get_if<app::route_error>(&classified)) {

@@ -67,6 +67,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
   std::optional<request_parser> parser_;
   app::route route_;
   bool keep_alive_ = false;
+  std::uint64_t requests_on_connection_ = 0;
   bool close_after_response_ = false;
   std::optional<strategy::upload_sink> body_sink_;
   std::vector<std::uint8_t> body_scratch_;

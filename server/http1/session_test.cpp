@@ -142,6 +142,19 @@ TEST(Http1, TooManyHeaderFieldsGet431) {
   EXPECT_TRUE(reply.closed_by_server);
 }
 
+TEST(Http1, KeepAliveEndsAfterTheRequestLimit) {
+  auto config = config_with(copy_strategy::writev);
+  config.limits.max_requests_per_connection = 2;
+  running_server server(config);
+  const auto reply = raw_exchange(server.port(),
+                                  "GET /bytes/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                  "GET /bytes/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                  "GET /bytes/3 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(count_of(reply.bytes, "HTTP/1.1 200"), 2u);
+  EXPECT_EQ(count_of(reply.bytes, "Connection: close"), 1u);
+  EXPECT_TRUE(reply.closed_by_server);
+}
+
 TEST(Http1, OversizedHeaderGets431AndClose) {
   auto config = config_with(copy_strategy::writev);
   config.limits.max_header_bytes = 2048;

@@ -7,6 +7,10 @@ namespace {
 
 session& of(void* user_data) { return *static_cast<session*>(user_data); }
 
+int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* header, void* user_data) {
+  return of(user_data).on_begin_frame(*header);
+}
+
 int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   return of(user_data).on_begin_headers(frame->hd.stream_id);
@@ -53,6 +57,7 @@ nghttp2_session_callbacks* server_callbacks() {
   static nghttp2_session_callbacks* const callbacks = [] {
     nghttp2_session_callbacks* cbs = nullptr;
     nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);

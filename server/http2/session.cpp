@@ -111,16 +111,38 @@ int session::on_header(std::int32_t stream_id, std::string_view name, std::strin
   stream_state* stream = find(stream_id);
   if (stream == nullptr) return 0;
   if (value.size() > max_request_line_bytes) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
+  // SETTINGS_MAX_HEADER_LIST_SIZE is advisory to the peer: enforce it while decoding
+  // (RFC 9113 sizes a field as name + value + 32), keeping nothing past the limit.
+  stream->header_list_bytes += name.size() + value.size() + 32;
+  ++stream->header_fields;
+  if (stream->header_list_bytes > app_.config.limits.max_header_list_bytes ||
+      stream->header_fields > app_.config.limits.max_header_fields) {
+    stream->header_overflow = true;
+    return 0;
+  }
   if (name == ":method") stream->method = value;
   if (name == ":path") stream->path = value;
   return 0;
 }
 
 int session::on_frame_recv(const nghttp2_frame& frame) {
+  if (frame.hd.type == NGHTTP2_RST_STREAM) {
+    // A reset of a stream the client opened and we had not answered yet.
+    const stream_state* reset = find(frame.hd.stream_id);
+    if (reset != nullptr && !reset->response_complete) note_useless_frame();
+  }
   stream_state* stream = find(frame.hd.stream_id);
   if (stream == nullptr) return 0;
   const bool end_stream = (frame.hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
   if (frame.hd.type == NGHTTP2_HEADERS && frame.headers.cat == NGHTTP2_HCAT_REQUEST) {
+    if (stream->header_overflow) {
+      stream->rejected = !end_stream;
+      submit(*stream, app::error_response({431, "request header list exceeds " +
+                                                    std::to_string(app_.config.limits.max_header_list_bytes) +
+                                                    " bytes or " + std::to_string(app_.config.limits.max_header_fields) +
+                                                    " fields"}));
+      return 0;
+    }
     auto classified = app::classify(stream->method, stream->path, app_.config.limits);
     if (auto* error = std::get_if<app::route_error>(&classified)) {
       stream->rejected = !end_stream;
@@ -326,8 +348,26 @@ int session::on_frame_sent(const nghttp2_frame& frame) {
 }
 
 int session::on_stream_close(std::int32_t stream_id) {
+  if (stream_state* stream = find(stream_id); stream != nullptr && stream->response_complete) ++served_streams_;
   streams_.erase(stream_id);
   return 0;
+}
+
+// Seen before nghttp2 parses (or, for PRIORITY with RFC 7540 priorities off,
+// silently skips) the payload.
+int session::on_begin_frame(const nghttp2_frame_hd& header) {
+  const bool empty_data = header.type == NGHTTP2_DATA && header.length == 0 &&
+                          (header.flags & NGHTTP2_FLAG_END_STREAM) == 0;
+  if (header.type == NGHTTP2_PRIORITY || empty_data) note_useless_frame();
+  return 0;
+}
+
+// Frames that cost us work and ask for nothing (PRIORITY, empty DATA, early
+// resets): past the budget, which every answered stream raises by one, GOAWAY.
+void session::note_useless_frame() {
+  if (++useless_frames_ > app_.config.limits.h2_useless_frame_budget + served_streams_) {
+    nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+  }
 }
 
 }  // namespace memgate::http2

@@ -27,7 +27,10 @@ struct stream_state {
   std::string path;
   app::route route;
   bool measured = false;           // a routed, counted request
-  bool rejected = false;           // answered early (413): the rest of its body is ignored
+  bool rejected = false;           // answered early (413, 431): the rest of its body is ignored
+  std::size_t header_list_bytes = 0;
+  std::size_t header_fields = 0;
+  bool header_overflow = false;    // past the header list limits: answered 431
   bool response_complete = false;  // END_STREAM went out
   std::optional<strategy::upload_sink> upload;
 
@@ -64,6 +67,7 @@ class session : public std::enable_shared_from_this<session> {
   bool finished() const;  // neither side wants more
 
   // ---- nghttp2 callback targets (callbacks.cpp) ----
+  int on_begin_frame(const nghttp2_frame_hd& header);
   int on_begin_headers(std::int32_t stream_id);
   int on_header(std::int32_t stream_id, std::string_view name, std::string_view value);
   int on_frame_recv(const nghttp2_frame& frame);
@@ -75,6 +79,7 @@ class session : public std::enable_shared_from_this<session> {
 
  private:
   stream_state* find(std::int32_t stream_id);
+  void note_useless_frame();
   void on_request_complete(stream_state& stream);
   void submit(stream_state& stream, app::response response);
   void start_stream(stream_state& stream);
@@ -91,6 +96,8 @@ class session : public std::enable_shared_from_this<session> {
   std::unordered_map<std::int32_t, std::unique_ptr<stream_state>> streams_;
   output_batch batch_;
   bool write_in_flight_ = false;
+  std::uint64_t useless_frames_ = 0;
+  std::uint64_t served_streams_ = 0;  // each answered stream earns one more useless frame
 };
 
 }  // namespace memgate::http2

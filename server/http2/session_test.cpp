@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <vector>
 
 namespace memgate::http2 {
 namespace {
@@ -43,7 +44,16 @@ class exchange {
   }
   ~exchange() { nghttp2_session_del(client_); }
 
-  std::int32_t get(const std::string& path) { return submit("GET", path, nullptr); }
+  std::int32_t get(const std::string& path, std::vector<std::pair<std::string, std::string>> extra = {}) {
+    extra_headers_ = std::move(extra);
+    return submit("GET", path, nullptr);
+  }
+
+  // Raw PRIORITY frames (nghttp2's client would drop them: the server turned RFC 7540 priorities off).
+  void send_priority_frames(std::uint8_t stream_id, int count) {
+    const std::uint8_t frame[] = {0, 0, 5, NGHTTP2_PRIORITY, 0, 0, 0, 0, stream_id, 0, 0, 0, 0, 16};
+    for (int i = 0; i < count; ++i) server_alive_ = server_->receive({frame, sizeof frame}) && server_alive_;
+  }
 
   std::int32_t post(const std::string& path, std::string body) {
     upload_ = std::move(body);
@@ -89,9 +99,10 @@ class exchange {
       return nghttp2_nv{(std::uint8_t*)name.data(), (std::uint8_t*)value.data(), name.size(), value.size(),
                         NGHTTP2_NV_FLAG_NONE};
     };
-    const nghttp2_nv headers[] = {nv(":method", method), nv(":scheme", "http"), nv(":authority", "test"),
-                                  nv(":path", path)};
-    return nghttp2_submit_request(client_, nullptr, headers, 4, provider, nullptr);
+    std::vector<nghttp2_nv> headers{nv(":method", method), nv(":scheme", "http"), nv(":authority", "test"),
+                                    nv(":path", path)};
+    for (const auto& [name, value] : extra_headers_) headers.push_back(nv(name, value));
+    return nghttp2_submit_request(client_, nullptr, headers.data(), headers.size(), provider, nullptr);
   }
 
   static exchange& of(void* user_data) { return *static_cast<exchange*>(user_data); }
@@ -139,6 +150,7 @@ class exchange {
   std::string wire_;
   std::string upload_;
   std::size_t upload_offset_ = 0;
+  std::vector<std::pair<std::string, std::string>> extra_headers_;
   bool server_alive_ = true;
   std::uint32_t goaway_code_ = 0;
 };
@@ -248,6 +260,37 @@ TEST(Http2Session, ABadPrefaceEndsTheConnectionWithGoaway) {
     pos += 9 + length;
   }
   EXPECT_TRUE(goaway);
+}
+
+TEST(Http2Session, HeaderListsPastTheLimitGet431WithoutHoldingThem) {
+  exchange h2(with(copy_strategy::writev));
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 150; ++i) many.emplace_back("x-field-" + std::to_string(i), "1");
+  const auto too_many = h2.get("/bytes/10", many);
+  const auto too_big = h2.get("/bytes/10", {{"x-big-1", std::string(6000, 'a')}, {"x-big-2", std::string(6000, 'b')},
+                                            {"x-big-3", std::string(6000, 'c')}});
+  const auto fine = h2.get("/bytes/10", {{"x-small", "1"}});
+  h2.pump();
+  EXPECT_EQ(h2.response(too_many).status, "431");
+  EXPECT_EQ(h2.response(fine).status, "200");
+  EXPECT_TRUE(h2.server_alive());
+  (void)too_big;  // 18 KiB: within 64 KiB, answered normally
+  EXPECT_EQ(h2.response(too_big).status, "200");
+}
+
+TEST(Http2Session, UselessFramesPastTheBudgetEndTheConnection) {
+  auto config = with(copy_strategy::writev);
+  config.limits.h2_useless_frame_budget = 50;
+  exchange h2(config);
+  const auto id = h2.get("/bytes/10");
+  h2.pump();
+  ASSERT_EQ(h2.response(id).status, "200");
+  h2.send_priority_frames(3, 20);  // within the budget: nothing happens
+  h2.pump();
+  EXPECT_EQ(h2.goaway_code(), 0u);
+  h2.send_priority_frames(3, 100);
+  h2.pump();
+  EXPECT_EQ(h2.goaway_code(), static_cast<std::uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
 }
 
 TEST(Http2Session, RequestsAreCountedOnceTheResponseEnds) {

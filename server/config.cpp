@@ -2,6 +2,8 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 #include <thread>
 
@@ -27,11 +29,35 @@ Enum pick(const std::string& option, const std::string& value, std::initializer_
   throw po::error("--" + option + "=" + value + ": expected one of " + known);
 }
 
-void require_positive(const po::variables_map& vm, const char* option) {
-  if (vm.count(option) && vm[option].as<std::uint64_t>() == 0) {
-    throw po::error(std::string("--") + option + " must be greater than 0");
+// A limit flag bound straight to its field; every limit must be a positive whole number.
+class limit_flags {
+ public:
+  explicit limit_flags(po::options_description& options) : options_(options) {}
+
+  template <typename Field>
+  limit_flags& add(const char* name, Field& field, const char* help) {
+    options_.add_options()(name, po::value(&field)->default_value(field), help);
+    names_.emplace_back(name);
+    return *this;
   }
-}
+
+  // po::value<unsigned> would read "-1" as the largest value: check the words as typed.
+  void check(const po::parsed_options& parsed) const {
+    for (const auto& option : parsed.options) {
+      if (std::find(names_.begin(), names_.end(), option.string_key) == names_.end()) continue;
+      for (const auto& word : option.value) {
+        const bool digits = !word.empty() && std::all_of(word.begin(), word.end(), [](unsigned char c) { return std::isdigit(c); });
+        if (!digits || std::all_of(word.begin(), word.end(), [](char c) { return c == '0'; })) {
+          throw po::error("--" + option.string_key + "=" + word + ": expected a whole number greater than 0");
+        }
+      }
+    }
+  }
+
+ private:
+  po::options_description& options_;
+  std::vector<std::string> names_;
+};
 
 }  // namespace
 
@@ -40,13 +66,6 @@ parsed_args parse_args(const std::vector<std::string>& args) {
   server_limits& lim = config.limits;
   std::string copy = "writev", request_body = "streamed", json = "built";
   std::uint64_t port = 0, threads = std::max(1u, std::thread::hardware_concurrency());
-  std::uint64_t max_header_bytes = lim.max_header_bytes, max_buffered_body = lim.max_buffered_body_bytes;
-  std::uint64_t max_header_fields = lim.max_header_fields;
-  std::uint64_t header_timeout = lim.header_read_timeout_ms, idle_timeout = lim.idle_timeout_ms;
-  std::uint64_t send_timeout = lim.send_timeout_ms, max_streams = lim.max_concurrent_streams;
-  std::uint64_t max_header_list = lim.max_header_list_bytes, max_connections = lim.max_connections;
-  std::uint64_t grace = lim.shutdown_grace_ms;
-  std::uint64_t max_requests = lim.max_requests_per_connection;
 
   po::options_description options("refserver options");
   options.add_options()
@@ -60,35 +79,43 @@ parsed_args parse_args(const std::vector<std::string>& args) {
       ("inject-leak", po::value(&config.inject_leak_bytes)->default_value(0), "leak this many heap bytes per request")
       ("no-backpressure", po::bool_switch(&config.no_backpressure), "/stream queues chunks without waiting for the socket")
       ("tls-cert", po::value(&config.tls_cert_path), "PEM certificate chain; enables TLS with ALPN h2,http/1.1")
-      ("tls-key", po::value(&config.tls_key_path), "PEM private key")
-      ("max-header-bytes", po::value(&max_header_bytes)->default_value(max_header_bytes), "h1 header section limit (431)")
-      ("max-header-fields", po::value(&max_header_fields)->default_value(max_header_fields), "h1 header fields (431)")
-      ("max-buffered-body-bytes", po::value(&max_buffered_body)->default_value(max_buffered_body), "buffered request body limit (413)")
-      ("header-timeout-ms", po::value(&header_timeout)->default_value(header_timeout), "time to receive a request header")
-      ("idle-timeout-ms", po::value(&idle_timeout)->default_value(idle_timeout), "keep-alive idle timeout")
-      ("send-timeout-ms", po::value(&send_timeout)->default_value(send_timeout), "time a write may stall")
-      ("max-concurrent-streams", po::value(&max_streams)->default_value(max_streams), "h2 SETTINGS_MAX_CONCURRENT_STREAMS")
-      ("max-header-list-bytes", po::value(&max_header_list)->default_value(max_header_list), "h2 SETTINGS_MAX_HEADER_LIST_SIZE")
-      ("max-connections", po::value(&max_connections)->default_value(max_connections), "open connections at most")
-      ("max-requests-per-connection", po::value(&max_requests)->default_value(max_requests),
-       "h1 keep-alive requests on one connection, then Connection: close")
-      ("shutdown-grace-ms", po::value(&grace)->default_value(grace), "SIGTERM: time in-flight responses get");
+      ("tls-key", po::value(&config.tls_key_path), "PEM private key");
+  limit_flags limits(options);
+  limits.add("max-header-bytes", lim.max_header_bytes, "h1 header section (431)")
+      .add("max-header-fields", lim.max_header_fields, "header fields, h1 and h2 (431)")
+      .add("max-buffered-body-bytes", lim.max_buffered_body_bytes, "buffered request body (413)")
+      .add("header-timeout-ms", lim.header_read_timeout_ms, "time to receive a request header")
+      .add("idle-timeout-ms", lim.idle_timeout_ms, "keep-alive idle timeout")
+      .add("send-timeout-ms", lim.send_timeout_ms, "time one write may stall")
+      .add("max-concurrent-streams", lim.max_concurrent_streams, "h2 SETTINGS_MAX_CONCURRENT_STREAMS")
+      .add("max-header-list-bytes", lim.max_header_list_bytes, "h2 SETTINGS_MAX_HEADER_LIST_SIZE, enforced (431)")
+      .add("max-connections", lim.max_connections, "open connections at most")
+      .add("max-requests-per-connection", lim.max_requests_per_connection,
+           "h1 keep-alive requests on one connection, then Connection: close")
+      .add("shutdown-grace-ms", lim.shutdown_grace_ms, "SIGTERM: time in-flight responses get")
+      .add("h2-stream-window-bytes", lim.h2_stream_window_bytes, "h2 SETTINGS_INITIAL_WINDOW_SIZE")
+      .add("h2-connection-window-bytes", lim.h2_connection_window_bytes, "h2 connection receive window")
+      .add("h2-max-outbound-acks", lim.h2_max_outbound_acks, "queued SETTINGS/PING ACKs before the peer is cut off")
+      .add("h2-max-settings-entries", lim.h2_max_settings_entries, "entries in one SETTINGS frame")
+      .add("h2-max-continuations", lim.h2_max_continuations, "CONTINUATION frames per header block")
+      .add("h2-reset-burst", lim.h2_reset_burst, "RST_STREAM token bucket size")
+      .add("h2-resets-per-second", lim.h2_resets_per_second, "RST_STREAM token refill rate")
+      .add("h2-useless-frame-budget", lim.h2_useless_frame_budget,
+           "PRIORITY, empty DATA and early resets before GOAWAY ENHANCE_YOUR_CALM");
 
   try {
     po::variables_map vm;
     std::vector<std::string> argv(args.begin(), args.end());
-    po::store(po::command_line_parser(argv).options(options).run(), vm);
+    const auto parsed = po::command_line_parser(argv).options(options).run();
+    po::store(parsed, vm);
     po::notify(vm);
     if (vm.count("help")) {
       std::ostringstream text;
       text << options;
       return {std::nullopt, text.str(), 0};
     }
-    for (const char* option : {"threads", "max-header-bytes", "max-header-fields", "max-buffered-body-bytes", "header-timeout-ms",
-                               "idle-timeout-ms", "send-timeout-ms", "max-concurrent-streams",
-                               "max-header-list-bytes", "max-connections", "max-requests-per-connection"}) {
-      require_positive(vm, option);
-    }
+    limits.check(parsed);
+    if (threads == 0) throw po::error("--threads must be greater than 0");
     if (port > 65535) throw po::error("--port=" + std::to_string(port) + ": must be 0..65535");
     if (threads > 256) throw po::error("--threads=" + std::to_string(threads) + ": at most 256");
     if (config.tls_cert_path.empty() != config.tls_key_path.empty()) {
@@ -100,17 +127,6 @@ parsed_args parse_args(const std::vector<std::string>& args) {
     config.request_body =
         pick(std::string("request-body"), request_body, {request_body_strategy::streamed, request_body_strategy::buffered});
     config.json = pick(std::string("json"), json, {json_mode::built, json_mode::cached});
-    lim.max_header_bytes = max_header_bytes;
-    lim.max_header_fields = max_header_fields;
-    lim.max_buffered_body_bytes = max_buffered_body;
-    lim.header_read_timeout_ms = static_cast<std::uint32_t>(header_timeout);
-    lim.idle_timeout_ms = static_cast<std::uint32_t>(idle_timeout);
-    lim.send_timeout_ms = static_cast<std::uint32_t>(send_timeout);
-    lim.max_concurrent_streams = static_cast<std::uint32_t>(max_streams);
-    lim.max_header_list_bytes = static_cast<std::uint32_t>(max_header_list);
-    lim.max_connections = static_cast<std::uint32_t>(max_connections);
-    lim.shutdown_grace_ms = static_cast<std::uint32_t>(grace);
-    lim.max_requests_per_connection = max_requests;
   } catch (const po::error& e) {
     return {std::nullopt, std::string("refserver: ") + e.what() + " (see --help)", 2};
   }

@@ -21,7 +21,8 @@ TEST(Config, DefaultsAreTheDocumentedOnes) {
 
 TEST(Config, ReadsEverySwitch) {
   const auto parsed = parse({"--port", "8080", "--threads=3", "--copy=buffered", "--request-body=buffered",
-                             "--json=cached", "--inject-leak=64", "--no-backpressure", "--max-header-bytes=4096"});
+                             "--json=cached", "--inject-leak=64", "--no-backpressure", "--max-header-bytes=4096",
+                             "--h2-useless-frame-budget=7", "--max-requests-per-connection=3"});
   ASSERT_TRUE(parsed.config) << parsed.message;
   EXPECT_EQ(parsed.config->port, 8080);
   EXPECT_EQ(parsed.config->threads, 3u);
@@ -31,6 +32,8 @@ TEST(Config, ReadsEverySwitch) {
   EXPECT_EQ(parsed.config->inject_leak_bytes, 64u);
   EXPECT_TRUE(parsed.config->no_backpressure);
   EXPECT_EQ(parsed.config->limits.max_header_bytes, 4096u);
+  EXPECT_EQ(parsed.config->limits.h2_useless_frame_budget, 7u);
+  EXPECT_EQ(parsed.config->limits.max_requests_per_connection, 3u);
 }
 
 struct rejected_case {
@@ -55,7 +58,10 @@ INSTANTIATE_TEST_SUITE_P(BadFlags, ConfigRejects,
                                            rejected_case{{"--threads=many"}, "threads"},
                                            rejected_case{{"--tls-cert=a.pem"}, "go together"},
                                            rejected_case{{"--frobnicate"}, "frobnicate"},
-                                           rejected_case{{"--max-header-bytes=0"}, "max-header-bytes"}));
+                                           rejected_case{{"--max-header-bytes=0"}, "max-header-bytes"},
+                                           rejected_case{{"--max-header-bytes=-1"}, "--max-header-bytes=-1"},
+                                           rejected_case{{"--idle-timeout-ms=5000000000"}, "idle-timeout-ms"},
+                                           rejected_case{{"--h2-reset-burst=0"}, "--h2-reset-burst=0"}));
 
 TEST(Config, HelpExitsZeroWithTheOptions) {
   const auto parsed = parse({"--help"});

@@ -111,10 +111,30 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("candidate", metavar="CANDIDATE", help="results directory (with index.json) or result file")
     rep.add_argument("-o", "--output", default=".", metavar="DIR", help="where the reports go (default: .)")
 
+    prof = sub.add_parser("profile", help="run a scenario under an allocation profiler: top sites, profile.md and profile.json")
+    prof.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="scenario file; without it, defaults plus --set")
+    prof.add_argument("--set", dest="overrides", action="append", type=_set_item, default=[], metavar="KEY=VALUE",
+                      help="override a scenario key; the value is TOML, a bare word is a string")
+    prof.add_argument("--against", metavar="BASELINE", help="a profile.json (or its directory), or a result JSON whose "
+                      "config is profiled first: rank the sites that grew")
+    prof.add_argument("-o", "--output", metavar="DIR", help="where profile.md and profile.json go "
+                      "(default results/profile-<scenario>-<timestamp>)")
+    prof.add_argument("--profiler", choices=("heaptrack", "jemalloc"),
+                      help="default: jemalloc for allocator=jemalloc, else heaptrack")
+    prof.add_argument("--no-overhead", dest="overhead", action="store_false",
+                      help="skip the unprofiled runs that measure the profiler's throughput overhead")
+    prof.add_argument("--overhead-runs", type=_positive_int, default=3, metavar="K",
+                      help="plain runs (and K-1 extra profiled ones) for the overhead ratio (default 3)")
+
     base = sub.add_parser("baseline", help="manage stored baselines")
     base_sub = base.add_subparsers(dest="baseline_command", required=True, metavar="ACTION")
     update = base_sub.add_parser("update", help="run a scenario and store its result as a baseline")
     add_run_args(update, scenario_required=True)
+    abuse = sub.add_parser("abuse", help="attack a refserver with every abuse case; exit 0 all pass, 1 one fails, 2 could not run")
+    abuse.add_argument("--quick", action="store_true", help="small counts (the README test command's run)")
+    abuse.add_argument("--allocator", default="glibc", choices=("glibc", "jemalloc", "mimalloc"))
+    abuse.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    abuse.add_argument("--case", dest="cases", action="append", metavar="NAME", help="run only this case (repeatable)")
     return p
 
 
@@ -342,5 +362,11 @@ def _dispatch(argv: list[str] | None) -> int:
         return cmd_merge(args)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "profile":
+        from harness.profile import cmd_profile
+        return cmd_profile(args, sys.stdout, sys.stderr)
+    if args.command == "abuse":
+        from harness.abuse.runner import run_suite
+        return run_suite(args.quick, args.allocator, args.cases or None, args.json)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return EXIT_FAILED

@@ -41,6 +41,10 @@ class Hooks:
     """Optional callbacks, for tests and the pytest plugin."""
     on_server_started: Callable[[RefServer], None] | None = None
     on_sample: Callable[[dict[str, Any], RefServer], None] | None = None
+    # (argv, env) -> (argv, env) for the server only, e.g. a profiler's LD_PRELOAD or MALLOC_CONF (harness/profile).
+    wrap_server: Callable[[list[str], dict[str, str]], tuple[list[str], dict[str, str]]] | None = None
+    # "measure_start" after the start sample, "measure_end" after the end sample.
+    on_phase: Callable[[str, RefServer], None] | None = None
 
 
 def plan_pinning(pin: bool) -> dict[str, Any]:
@@ -147,7 +151,10 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
         if config["protocol"] == "h2-tls":
             tls_dir = tempfile.mkdtemp(prefix="memgate-tls-")
             tls_files = make_self_signed(tls_dir)
-        server = RefServer(server_argv(server_bin, config, tls_files), tls=tls_files is not None, env=env,
+        srv_argv, srv_env = server_argv(server_bin, config, tls_files), env
+        if hooks.wrap_server:
+            srv_argv, srv_env = hooks.wrap_server(list(srv_argv), dict(env))
+        server = RefServer(srv_argv, tls=tls_files is not None, env=srv_env,
                            cpus=set(pinning["server_cpus"]) if pinning["enabled"] else None)
         rep["server"] = {"argv": server.argv}
         server.start()
@@ -192,6 +199,8 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
         rep["allocator"] = {"name": start.get("allocator"), "version": start.get("allocator_version")}
         rep["server_config"] = start.get("config")
         rep["start_sample"] = _sample_view(start)
+        if hooks.on_phase:
+            hooks.on_phase("measure_start", server)
 
         sampler = Sampler(server, start, config["sample_interval_ms"], hook=hooks.on_sample)
         sampler.start()
@@ -207,6 +216,8 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
         rep["loadgen"] = report
         end = server.mem(trim=True)
         rep["end_sample"] = _sample_view(end)
+        if hooks.on_phase:
+            hooks.on_phase("measure_end", server)
         rep["metrics"] = compute_metrics(start, end, sampler.timeline, report)
         if report.get("requests_failed"):
             rep["warnings"].append(f"{report['requests_failed']} client failures: {report.get('failures')}")

@@ -1,0 +1,94 @@
+"""The abuse suite in quick mode against refserver-glibc, one test per case, and the CLI entry.
+
+A case that the current server fails is xfail(strict=True) with the finding, so the
+lead's fix turns it into an XPASS (a failure) and the marker must go.
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+from harness.abuse import attacks, runner
+from harness.driver.binaries import REPO_ROOT
+
+KNOWN_FAILURES = {
+    "hpack_bomb": (
+        "control p99 5.8x-13x its baseline (29-65 ms vs ~1 ms): each HEADERS block inserts one 4038-byte "
+        "entry and references it (index 62) 10,000 times, 40 MB of decoded fields per 10 KB block; the server "
+        "answers 431 to every one of 20 blocks and keeps the connection open, so the worker decodes every "
+        "bomb in full. RSS stays flat (+0.3 MiB): the cost is CPU, not memory. Want: stop decoding past "
+        "SETTINGS_MAX_HEADER_LIST_SIZE and GOAWAY ENHANCE_YOUR_CALM after a few oversized header lists"),
+}
+
+
+def _case_params():
+    for name in attacks.CASES:
+        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[name])] if name in KNOWN_FAILURES else []
+        yield pytest.param(name, marks=marks, id=name)
+
+
+@pytest.mark.parametrize("name", list(_case_params()))
+def test_case_quick(name):
+    result = runner.run_case(name, "glibc", quick=True)
+    summary = json.dumps(result.as_dict(), indent=1)
+    assert result.error is None, summary
+    assert result.alive and result.healthz, summary
+    assert result.rss_before > 0 and result.rss_peak >= result.rss_before, summary
+    cut = result.cutoff
+    assert cut["accepted"] > 0, summary
+    if name == "smuggling":
+        assert set(cut["statuses"]) == {"400"} and cut["closed"], summary
+    if name == "oversized_h1_headers":
+        assert set(cut["statuses"]) == {"431"} and cut["closed"], summary
+    if name == "slowloris":
+        assert cut["closed"] and cut["summary"].count("100/100 closed"), summary
+    if name in ("rapid_reset", "settings_flood", "useless_frames"):
+        # GOAWAY ENHANCE_YOUR_CALM, or a close whose reset discarded the GOAWAY in our receive buffer
+        assert cut["goaway"] in ("ENHANCE_YOUR_CALM", None) and (cut["goaway"] or cut["closed"]), summary
+    assert result.passed, "\n".join(result.failures) + "\n" + summary
+
+
+def _memgate(*args, timeout=60):
+    return subprocess.run([os.path.join(REPO_ROOT, "memgate"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO_ROOT)
+
+
+def test_cli_runs_a_case_writes_json_and_exits_0(tmp_path):
+    out = tmp_path / "abuse.json"
+    proc = _memgate("abuse", "--quick", "--case", "smuggling", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "smuggling" in proc.stdout and "1/1 cases pass" in proc.stdout
+    data = json.loads(out.read_text())
+    assert data["passed"] is True and data["cases"][0]["case"] == "smuggling"
+    assert data["cases"][0]["rss_before_bytes"] > 0
+
+
+def test_suite_exits_1_when_a_case_fails(monkeypatch, capsys):
+    def fake(name, allocator, quick):
+        r = runner.CaseResult(name, rss_before=1, rss_peak=1, rss_after=1, alive=True, healthz=True)
+        r.failures.append("RSS grew 40.0 MiB during the attack (limit 32)")
+        return r
+    monkeypatch.setattr(runner, "run_case", fake)
+    assert runner.run_suite(True, "glibc", ["smuggling"]) == 1
+    assert "FAIL smuggling: RSS grew" in capsys.readouterr().out
+
+
+def test_cli_exits_2_for_an_unknown_case_or_missing_binary():
+    assert _memgate("abuse", "--case", "nope").returncode == 2
+    env_run = subprocess.run([os.path.join(REPO_ROOT, "memgate"), "abuse", "--quick", "--case", "smuggling"],
+                             capture_output=True, text=True, timeout=30, cwd=REPO_ROOT,
+                             env=dict(os.environ, MEMGATE_BUILD_DIR="/nonexistent"))
+    assert env_run.returncode == 2 and "missing binary" in env_run.stderr
+
+
+def test_judge_applies_the_issue_thresholds():
+    mib = runner.MiB
+    ok = runner.CaseResult("x", rss_before=10 * mib, rss_peak=41 * mib, rss_after=14 * mib,
+                           control_base_p99=0.001, control_attack_p99=0.009, alive=True, healthz=True)
+    ok.judge()
+    assert ok.passed, ok.failures  # 31 MiB growth, +4 MiB after, 9 ms vs the 5 ms floor
+    bad = runner.CaseResult("y", rss_before=10 * mib, rss_peak=42 * mib, rss_after=14 * mib + 1,
+                            control_base_p99=0.001, control_attack_p99=0.010, alive=True, healthz=True)
+    bad.judge()
+    assert len(bad.failures) == 3, bad.failures

@@ -1,0 +1,223 @@
+"""Raw HTTP/2 and HTTP/1.1 over loopback sockets for conformance and abuse tests.
+
+Frames are built with hyperframe (or by hand where hyperframe refuses to build an
+invalid frame) and header blocks with hpack; every socket operation has a timeout.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+
+from hpack import Encoder
+from hyperframe.frame import Frame
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+# RFC 9113 section 7
+NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR = 0x0, 0x1, 0x2, 0x3
+SETTINGS_TIMEOUT, STREAM_CLOSED, FRAME_SIZE_ERROR, REFUSED_STREAM = 0x4, 0x5, 0x6, 0x7
+CANCEL, COMPRESSION_ERROR, CONNECT_ERROR, ENHANCE_YOUR_CALM = 0x8, 0x9, 0xA, 0xB
+ERROR_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
+               4: "SETTINGS_TIMEOUT", 5: "STREAM_CLOSED", 6: "FRAME_SIZE_ERROR", 7: "REFUSED_STREAM",
+               8: "CANCEL", 9: "COMPRESSION_ERROR", 10: "CONNECT_ERROR", 11: "ENHANCE_YOUR_CALM",
+               12: "INADEQUATE_SECURITY", 13: "HTTP_1_1_REQUIRED"}
+
+# frame types
+DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
+END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
+
+# settings ids
+HEADER_TABLE_SIZE, ENABLE_PUSH, MAX_CONCURRENT_STREAMS, INITIAL_WINDOW_SIZE = 1, 2, 3, 4
+MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE, NO_RFC7540_PRIORITIES = 5, 6, 9
+
+
+def error_name(code: int | None) -> str:
+    if code is None:
+        return "-"
+    return ERROR_NAMES.get(code, hex(code))
+
+
+def raw_frame(ftype: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
+    """A frame header plus payload, with no validation (for frames hyperframe will not build)."""
+    n = len(payload)
+    return struct.pack(">BHBBI", (n >> 16) & 0xFF, n & 0xFFFF, ftype, flags, stream_id & 0x7FFFFFFF) + payload
+
+
+def settings_payload(values: dict[int, int]) -> bytes:
+    return b"".join(struct.pack(">HI", k, v) for k, v in values.items())
+
+
+def request_headers(path: str = "/healthz", method: str = "GET", extra: list[tuple[str, str]] | None = None,
+                    authority: str = "127.0.0.1") -> list[tuple[str, str]]:
+    return [(":method", method), (":scheme", "http"), (":path", path), (":authority", authority)] + list(extra or [])
+
+
+@dataclass
+class Outcome:
+    """What the server sent back until it closed, sent GOAWAY, reset the watched stream, or time ran out."""
+    frames: list = field(default_factory=list)
+    goaway: int | None = None          # GOAWAY error code
+    goaway_last_stream: int | None = None
+    resets: dict = field(default_factory=dict)  # stream id -> RST_STREAM error code
+    status: dict = field(default_factory=dict)  # stream id -> :status
+    closed: bool = False
+    timed_out: bool = False
+    settings: dict = field(default_factory=dict)  # the server's (non-ACK) SETTINGS
+
+    def describe(self) -> str:
+        parts = []
+        if self.goaway is not None:
+            parts.append(f"GOAWAY {error_name(self.goaway)}")
+        if self.resets:
+            codes = sorted({error_name(c) for c in self.resets.values()})
+            parts.append(f"RST_STREAM x{len(self.resets)} {'/'.join(codes)}")
+        if self.status:
+            parts.append("status " + "/".join(sorted({str(s) for s in self.status.values()})))
+        if self.closed:
+            parts.append("close")
+        if self.timed_out:
+            parts.append("no answer")
+        return ", ".join(parts) or "-"
+
+
+class H2Client:
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 5.0):
+        assert host in ("127.0.0.1", "::1", "localhost"), "loopback only"
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.encoder = Encoder()
+        self.buf = b""
+        self.outcome = Outcome()
+        self.bytes_sent = 0
+        self.frames_sent = 0
+
+    # sending
+    def send(self, data: bytes | Frame) -> None:
+        if isinstance(data, Frame):
+            data = data.serialize()
+        self.sock.sendall(data)
+        self.bytes_sent += len(data)
+        self.frames_sent += 1
+
+    def start(self, settings: dict[int, int] | None = None, preface: bytes = PREFACE) -> None:
+        self.send(preface + raw_frame(SETTINGS, 0, 0, settings_payload(settings or {})))
+
+    def handshake(self, settings: dict[int, int] | None = None, timeout: float = 5.0) -> dict[int, int]:
+        """Preface + our SETTINGS; waits for the server's SETTINGS and ACKs them."""
+        self.start(settings)
+        deadline = time.monotonic() + timeout
+        while not self.outcome.settings and time.monotonic() < deadline:
+            if self.read_frame(deadline - time.monotonic()) is None:
+                break
+        assert self.outcome.settings, "server sent no SETTINGS"
+        self.send(raw_frame(SETTINGS, ACK, 0))
+        return self.outcome.settings
+
+    def block(self, headers: list[tuple[str, str]]) -> bytes:
+        return self.encoder.encode(headers)
+
+    def headers(self, stream_id: int, headers: list[tuple[str, str]], end_stream: bool = True) -> None:
+        flags = END_HEADERS | (END_STREAM if end_stream else 0)
+        self.send(raw_frame(HEADERS, flags, stream_id, self.block(headers)))
+
+    def data(self, stream_id: int, payload: bytes, end_stream: bool = False) -> None:
+        self.send(raw_frame(DATA, END_STREAM if end_stream else 0, stream_id, payload))
+
+    # receiving
+    def _recv_exact(self, n: int, timeout: float) -> bytes | None:
+        while len(self.buf) < n:
+            self.sock.settimeout(max(timeout, 0.001))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                self.outcome.timed_out = True
+                return None
+            except (ConnectionResetError, BrokenPipeError):
+                chunk = b""
+            if not chunk:
+                self.outcome.closed = True
+                return None
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_frame(self, timeout: float = 2.0):
+        header = self._recv_exact(9, timeout)
+        if header is None:
+            return None
+        length, ftype, flags, stream_id = struct.unpack(">I", b"\0" + header[:3])[0], header[3], header[4], \
+            struct.unpack(">I", header[5:9])[0] & 0x7FFFFFFF
+        payload = self._recv_exact(length, timeout)
+        if payload is None:
+            return None
+        frame = (ftype, flags, stream_id, payload)
+        self.outcome.frames.append(frame)
+        if ftype == GOAWAY and len(payload) >= 8:
+            self.outcome.goaway_last_stream, self.outcome.goaway = struct.unpack(">II", payload[:8])
+            self.outcome.goaway_last_stream &= 0x7FFFFFFF
+        elif ftype == RST_STREAM and len(payload) == 4:
+            self.outcome.resets[stream_id] = struct.unpack(">I", payload)[0]
+        elif ftype == SETTINGS and not flags & ACK:
+            for i in range(0, len(payload) - 5, 6):
+                k, v = struct.unpack(">HI", payload[i:i + 6])
+                self.outcome.settings[k] = v
+        elif ftype == HEADERS and payload:
+            from hpack import Decoder
+            if not hasattr(self, "decoder"):
+                self.decoder = Decoder()
+            try:
+                for name, value in self.decoder.decode(payload if not flags & 0x8 else payload[1:-payload[0] or None]):
+                    if name in (b":status", ":status"):
+                        self.outcome.status[stream_id] = int(value)
+            except Exception:
+                pass
+        return frame
+
+    def wait(self, stream_id: int | None = None, timeout: float = 3.0, until_goaway: bool = True) -> Outcome:
+        """Read until GOAWAY, a RST_STREAM on stream_id, a response status on stream_id, close or timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.read_frame(deadline - time.monotonic()) is None:
+                break
+            o = self.outcome
+            if until_goaway and o.goaway is not None:
+                break
+            if stream_id is not None and (stream_id in o.resets or stream_id in o.status):
+                break
+        else:
+            self.outcome.timed_out = True
+        return self.outcome
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def h1_request(port: int, raw: bytes, timeout: float = 5.0, read_limit: int = 1 << 20) -> tuple[bytes, bool]:
+    """Sends raw bytes, reads until close or timeout; returns (bytes received, closed by server)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        try:
+            s.sendall(raw)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        got, closed = b"", False
+        deadline = time.monotonic() + timeout
+        while len(got) < read_limit and time.monotonic() < deadline:
+            s.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            got += chunk
+        return got, closed

@@ -100,6 +100,8 @@ parsed_args parse_args(const std::vector<std::string>& args) {
       .add("h2-max-continuations", lim.h2_max_continuations, "CONTINUATION frames per header block")
       .add("h2-reset-burst", lim.h2_reset_burst, "RST_STREAM token bucket size")
       .add("h2-resets-per-second", lim.h2_resets_per_second, "RST_STREAM token refill rate")
+      .add("h2-max-oversized-header-lists", lim.h2_max_oversized_header_lists,
+           "streams reset for an oversized header list before GOAWAY ENHANCE_YOUR_CALM")
       .add("h2-useless-frame-budget", lim.h2_useless_frame_budget,
            "PRIORITY, empty DATA and early resets before GOAWAY ENHANCE_YOUR_CALM");
 

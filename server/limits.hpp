@@ -26,6 +26,7 @@ struct server_limits {
   std::size_t h2_max_continuations = 8;           // CONTINUATION frames per header block (CVE-2024-28182)
   std::uint64_t h2_reset_burst = 1000;            // RST_STREAM token bucket (CVE-2023-44487)
   std::uint64_t h2_resets_per_second = 33;
+  std::uint64_t h2_max_oversized_header_lists = 8;  // streams reset for their header list, then GOAWAY
   std::uint64_t h2_useless_frame_budget = 1000;  // PRIORITY, empty DATA, early resets (GOAWAY ENHANCE_YOUR_CALM)
   std::uint64_t max_requests_per_connection = 100'000;  // h1 keep-alive; the response says Connection: close
   std::uint32_t max_connections = 10'000;

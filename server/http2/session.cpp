@@ -117,8 +117,13 @@ int session::on_header(std::int32_t stream_id, std::string_view name, std::strin
   ++stream->header_fields;
   if (stream->header_list_bytes > app_.config.limits.max_header_list_bytes ||
       stream->header_fields > app_.config.limits.max_header_fields) {
-    stream->header_overflow = true;
-    return 0;
+    // Reset the stream now: nghttp2 then skips the callbacks and header validation
+    // for the rest of the block, which is where an HPACK bomb spends our CPU.
+    // A peer that keeps sending oversized lists is cut off.
+    if (++oversized_header_lists_ > app_.config.limits.h2_max_oversized_header_lists) {
+      nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+    }
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   if (name == ":method") stream->method = value;
   if (name == ":path") stream->path = value;
@@ -135,14 +140,6 @@ int session::on_frame_recv(const nghttp2_frame& frame) {
   if (stream == nullptr) return 0;
   const bool end_stream = (frame.hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
   if (frame.hd.type == NGHTTP2_HEADERS && frame.headers.cat == NGHTTP2_HCAT_REQUEST) {
-    if (stream->header_overflow) {
-      stream->rejected = !end_stream;
-      submit(*stream, app::error_response({431, "request header list exceeds " +
-                                                    std::to_string(app_.config.limits.max_header_list_bytes) +
-                                                    " bytes or " + std::to_string(app_.config.limits.max_header_fields) +
-                                                    " fields"}));
-      return 0;
-    }
     auto classified = app::classify(stream->method, stream->path, app_.config.limits);
     if (auto* error = std::get_if<app::route_error>(&classified)) {
       stream->rejected = !end_stream;

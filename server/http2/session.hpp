@@ -27,10 +27,9 @@ struct stream_state {
   std::string path;
   app::route route;
   bool measured = false;           // a routed, counted request
-  bool rejected = false;           // answered early (413, 431): the rest of its body is ignored
+  bool rejected = false;           // answered early (413): the rest of its body is ignored
   std::size_t header_list_bytes = 0;
   std::size_t header_fields = 0;
-  bool header_overflow = false;    // past the header list limits: answered 431
   bool response_complete = false;  // END_STREAM went out
   std::optional<strategy::upload_sink> upload;
 
@@ -98,6 +97,7 @@ class session : public std::enable_shared_from_this<session> {
   bool write_in_flight_ = false;
   std::uint64_t useless_frames_ = 0;
   std::uint64_t served_streams_ = 0;  // each answered stream earns one more useless frame
+  std::uint64_t oversized_header_lists_ = 0;
 };
 
 }  // namespace memgate::http2

@@ -30,7 +30,7 @@ void connection<Stream>::run() {
 
 template <typename Stream>
 void connection<Stream>::do_read() {
-  transport::expire_after_ms(stream_, app_.config.limits.idle_timeout_ms);
+  refresh_deadline();
   stream_.async_read_some(net::buffer(read_buffer_),
                           boost::beast::bind_front_handler(&connection::on_read, this->shared_from_this()));
 }
@@ -48,7 +48,8 @@ void connection<Stream>::do_write() {
   if (writing_) return;
   auto& batch = session_->collect_output();
   if (batch.empty()) {
-    if (closing_ || session_->finished()) close();
+    if (closing_ || session_->finished()) return close();
+    refresh_deadline();
     return;
   }
   writing_ = true;
@@ -62,9 +63,25 @@ void connection<Stream>::on_write(error_code ec, std::size_t) {
   writing_ = false;
   session_->on_batch_written();
   if (ec) return close();
-  // One clock for the pending read and the next write: idle unless a write is under way.
-  transport::expire_after_ms(stream_, app_.config.limits.idle_timeout_ms);
+  stall_deadline_armed_ = false;  // the peer took bytes: progress
+  refresh_deadline();
   do_write();
+}
+
+// One clock for the connection. A write under way has its own stall timeout; a
+// response held back only by the peer's flow-control window gets the send timeout,
+// armed once, so frames the peer keeps sending do not extend it; otherwise idle.
+template <typename Stream>
+void connection<Stream>::refresh_deadline() {
+  if (writing_) return;
+  const auto& limits = app_.config.limits;
+  if (session_->blocked_by_peer_window()) {
+    if (!stall_deadline_armed_) transport::expire_after_ms(stream_, limits.send_timeout_ms);
+    stall_deadline_armed_ = true;
+    return;
+  }
+  stall_deadline_armed_ = false;
+  transport::expire_after_ms(stream_, limits.idle_timeout_ms);
 }
 
 template <typename Stream>

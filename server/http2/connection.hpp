@@ -28,6 +28,7 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   void do_write();
   void on_write(error_code ec, std::size_t bytes);
   void close();
+  void refresh_deadline();
 
   Stream stream_;
   boost::beast::flat_buffer already_read_;
@@ -37,6 +38,7 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   std::array<std::uint8_t, 16 * 1024> read_buffer_{};
   bool writing_ = false;
   bool closing_ = false;  // a connection error: flush the GOAWAY, then close
+  bool stall_deadline_armed_ = false;
 };
 
 template <typename Stream>

@@ -93,6 +93,15 @@ bool session::finished() const {
   return nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
 }
 
+bool session::blocked_by_peer_window() const {
+  const bool connection_window_closed = nghttp2_session_get_remote_window_size(session_) <= 0;
+  for (const auto& [id, stream] : streams_) {
+    if (stream->response_complete || available(*stream) == 0) continue;
+    if (connection_window_closed || nghttp2_session_get_stream_remote_window_size(session_, id) <= 0) return true;
+  }
+  return false;
+}
+
 stream_state* session::find(std::int32_t stream_id) {
   const auto found = streams_.find(stream_id);
   return found == streams_.end() ? nullptr : found->second.get();

@@ -64,6 +64,8 @@ class session : public std::enable_shared_from_this<session> {
   // The last collected batch is on the wire: release it, let waiting streams go on.
   void on_batch_written();
   bool finished() const;  // neither side wants more
+  // Body bytes are ready but the peer's window (stream or connection) is closed.
+  bool blocked_by_peer_window() const;
 
   // ---- nghttp2 callback targets (callbacks.cpp) ----
   int on_begin_frame(const nghttp2_frame_hd& header);

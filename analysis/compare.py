@@ -23,6 +23,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("latency_p99_us", "p99", "us"),
     ("writes_per_response", "writes/resp", "float"),
     ("bytes_copied_per_response", "copied/resp", "bytes"),
+    ("allocations_per_request", "allocs/req", "float"),
     ("verdict", "Verdict", "text"),
 ]
 
@@ -45,6 +46,7 @@ def _values(result: dict[str, Any]) -> dict[str, Any]:
         "latency_p99_us": m.get("latency_p99_us"),
         "writes_per_response": m.get("write_calls_per_response"),
         "bytes_copied_per_response": m.get("bytes_copied_per_response"),
+        "allocations_per_request": m.get("allocations_per_request"),
     }
 
 

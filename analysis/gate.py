@@ -15,6 +15,8 @@ Default thresholds (a scenario's [thresholds] table overrides any of them):
 | peak_rss_growth_bytes_min | 2 MiB | peak_rss_growth_bytes <= max(2 MiB, peak_rss_growth_factor*baseline + k*noise) |
 | peak_rss_growth_factor | 2 | |
 | bytes_copied_per_response_increase_max | 1024 | bytes_copied_per_response <= baseline + 1024 |
+| allocations_per_request_factor | 1.25 | allocations_per_request <= max(factor x baseline, baseline + 2) + k*noise |
+| allocated_bytes_per_request_factor | 1.25 | allocated_bytes_per_request <= max(factor x baseline, baseline + 4 KiB) + k*noise |
 | client_failures_max | 0 | client_failures <= 0 |
 | noise_k | 3 | |
 """
@@ -35,6 +37,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "peak_rss_growth_bytes_min": 2 * MIB,
     "peak_rss_growth_factor": 2.0,
     "bytes_copied_per_response_increase_max": 1024.0,
+    "allocations_per_request_factor": 1.25,
+    "allocated_bytes_per_request_factor": 1.25,
     "client_failures_max": 0.0,
     "noise_k": 3.0,
 }
@@ -166,6 +170,19 @@ def evaluate(baseline: dict[str, Any], candidate: dict[str, Any],
                             ccopy <= limit))
     else:
         notes.append("bytes_copied_per_response missing: not checked")
+
+    # Allocation churn per request: a regression RSS can hide (jemalloc's retained
+    # memory, glibc reusing freed chunks) still costs CPU and fragmentation.
+    for metric, factor_key, slack, unit in (
+            ("allocations_per_request", "allocations_per_request_factor", 2.0, "count"),
+            ("allocated_bytes_per_request", "allocated_bytes_per_request_factor", 4096.0, "bytes/request")):
+        if b.get(metric) is None or c.get(metric) is None:
+            notes.append(f"{metric} missing: not checked")
+            continue
+        noise = _noise(baseline, candidate, metric)
+        limit = max(t[factor_key] * b[metric], b[metric] + slack) + k * noise
+        rule = f"max({factor_key} {t[factor_key]:g} x baseline, baseline + {slack:g}) + {k:g} x noise {noise:.2f}"
+        checks.append(Check(metric, unit, b[metric], c[metric], limit, rule, c[metric] <= limit))
 
     checks.append(Check("client_failures", "count", b.get("client_failures"), c.get("client_failures", 0),
                         t["client_failures_max"], f"client_failures_max {t['client_failures_max']:g}",

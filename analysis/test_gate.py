@@ -100,3 +100,27 @@ def test_notes_when_configs_differ():
     base, cand = load("baseline_writev.json"), copy.deepcopy(load("candidate_writev.json"))
     cand["config"]["endpoint"] = "/bytes/10"
     assert any("endpoint" in n for n in gate.evaluate(base, cand).notes)
+
+
+def _with_allocations(result, allocations, allocated_bytes):
+    result = copy.deepcopy(result)
+    result["metrics"]["allocations_per_request"] = allocations
+    result["metrics"]["allocated_bytes_per_request"] = allocated_bytes
+    return result
+
+
+def test_allocation_churn_fails_the_gate_even_when_memory_is_flat():
+    baseline = _with_allocations(load("baseline_writev.json"), 12.0, 3000.0)
+    same = _with_allocations(load("candidate_writev.json"), 12.5, 3100.0)
+    assert gate.evaluate(baseline, same).exit_code == gate.EXIT_PASS
+    churn = _with_allocations(load("candidate_writev.json"), 30.0, 3100.0)
+    assert failed_metrics(gate.evaluate(baseline, churn)) == ["allocations_per_request"]
+    copies = _with_allocations(load("candidate_writev.json"), 12.0, 3000.0 + 262144)
+    report = gate.evaluate(baseline, copies)
+    assert failed_metrics(report) == ["allocated_bytes_per_request"]
+    assert "allocated_bytes_per_request_factor 1.25 x baseline" in report.failures[0].long_repr()
+
+
+def test_results_without_allocation_figures_are_noted_not_failed():
+    r = gate.evaluate(load("baseline_writev.json"), load("candidate_writev.json"))
+    assert any("allocations_per_request missing" in n for n in r.notes)

@@ -121,6 +121,8 @@ def compute_metrics(start: dict[str, Any], end: dict[str, Any], timeline: list[d
             "rss_anon_bytes": fit.growth_per_request(timeline, "rss_anon_bytes"),
             "live_heap_bytes": fit.growth_per_request(timeline, "live_heap_bytes"),
         },
+        "allocations_per_request": _per(counter_delta("allocations"), served_total),
+        "allocated_bytes_per_request": _per(counter_delta("allocated_bytes"), served_total),
         "write_calls_per_response": _per(counter_delta("write_calls"), served_total),
         "bytes_copied_per_response": _per(counter_delta("bytes_copied"), served_total),
         "bytes_written_per_response": _per(counter_delta("bytes_written"), served_total),

@@ -40,6 +40,8 @@ THRESHOLD_KEYS = (
     "peak_rss_growth_bytes_min",
     "peak_rss_growth_factor",
     "bytes_copied_per_response_increase_max",
+    "allocations_per_request_factor",
+    "allocated_bytes_per_request_factor",
     "client_failures_max",
     "noise_k",
 )

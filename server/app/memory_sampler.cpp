@@ -29,6 +29,7 @@ std::string render(const server_config& config, bool trimmed, const metrics::res
   report["vm_hwm_bytes"] = metrics::read_peak_rss_bytes();
   report["live_heap_bytes"] = total(counter::live_heap_bytes);
   report["allocations"] = total(counter::allocations);
+  report["allocated_bytes"] = total(counter::allocated_bytes);
   report["deallocations"] = total(counter::deallocations);
   report["allocator_native"] = alloc::native_stats();
   report["requests"] = {{"h1", total(counter::h1_requests)}, {"h2", total(counter::h2_requests)}};

@@ -8,6 +8,7 @@ namespace memgate::metrics {
 enum class counter : int {
   live_heap_bytes,
   allocations,
+  allocated_bytes,  // cumulative: what allocation-heavy code churns through
   deallocations,
   h1_requests,
   h2_requests,

@@ -13,7 +13,9 @@ namespace memgate::metrics {
 namespace {
 
 void note_allocated(void* block) noexcept {
-  add(counter::live_heap_bytes, static_cast<std::int64_t>(malloc_usable_size(block)));
+  const auto size = static_cast<std::int64_t>(malloc_usable_size(block));
+  add(counter::live_heap_bytes, size);
+  add(counter::allocated_bytes, size);
   add(counter::allocations);
 }
 

@@ -19,12 +19,14 @@ char* volatile escape;
 TEST(HeapAccounting, NewAndDeleteMoveLiveHeap) {
   const auto before = live();
   const auto allocations = total(counter::allocations);
+  const auto allocated_bytes = total(counter::allocated_bytes);
   escape = new char[1 << 20];
   const auto during = live();
   const auto allocated = total(counter::allocations);
   delete[] escape;
   EXPECT_GE(during - before, 1 << 20);
   EXPECT_GT(allocated, allocations);
+  EXPECT_GE(total(counter::allocated_bytes) - allocated_bytes, 1 << 20);  // cumulative: the free does not undo it
   EXPECT_EQ(live(), before);
 }
 

@@ -5,30 +5,19 @@ import os
 import pytest
 
 from harness.driver import binaries
+from harness.driver.processes import pids_with_environ
 from harness.driver.runner import RUN_ID_ENV
 
 
 def processes_with_run_id(run_id: str) -> list[tuple[int, str]]:
-    """(pid, cmdline) of live processes whose environment carries MEMGATE_RUN_ID=run_id (no psutil)."""
-    needle = f"{RUN_ID_ENV}={run_id}".encode()
+    """(pid, cmdline) of live processes whose environment carries MEMGATE_RUN_ID=run_id."""
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
+    for pid in pids_with_environ(RUN_ID_ENV, run_id):
         try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                env = f.read().split(b"\0")
-            if needle not in env:
-                continue
-            with open(f"/proc/{entry}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-            if state == "Z":
-                continue
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                found.append((pid, f.read().replace(b"\0", b" ").decode(errors="replace")))
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        found.append((int(entry), cmd))
     return found
 
 

@@ -28,6 +28,7 @@ import time
 from typing import Any, Callable, TextIO
 
 from harness.driver import SCHEMA_VERSION, result_file
+from harness.driver.processes import pids_with_environ
 from harness.driver.scenario import Scenario, ScenarioError, load_cases
 
 INDEX = "index.json"
@@ -222,19 +223,13 @@ def kill_marked_children(mark: str) -> list[int]:
     """After an interrupt: SIGKILL any child that still carries the mark. The runner stops its
     server in a finally, but an interrupt landing inside subprocess.Popen (after the fork, before
     Popen returns) leaves a child nobody holds; this /proc scan is the safety net."""
-    needle = f"{MARK_ENV}={mark}".encode()
     killed = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
+    for pid in pids_with_environ(MARK_ENV, mark):
         try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if needle not in f.read().split(b"\0"):
-                    continue
-            os.kill(int(entry), signal.SIGKILL)
-            killed.append(int(entry))
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
             continue
+        killed.append(pid)
     return killed
 
 

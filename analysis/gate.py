@@ -9,7 +9,8 @@ Default thresholds (a scenario's [thresholds] table overrides any of them):
 
 | threshold | default | check |
 |---|---|---|
-| live_heap_bytes_per_request_max | 8 | live_heap_delta_bytes / requests <= 8 + k*noise |
+| live_heap_bytes_per_request_max | 8 | live_heap_delta_bytes / requests <= 8 + k*noise, or live_heap_delta_bytes <= the floor |
+| live_heap_delta_bytes_floor | 64 KiB | live heap growth this small is bookkeeping noise, whatever the request count |
 | rss_delta_bytes_max | 8 MiB | rss_delta_bytes <= max(8 MiB, rss_delta_factor*baseline + k*noise) |
 | rss_delta_factor | 3 | |
 | peak_rss_growth_bytes_min | 2 MiB | peak_rss_growth_bytes <= max(2 MiB, peak_rss_growth_factor*baseline + k*noise) |
@@ -32,6 +33,7 @@ MIB = 1024 * 1024
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "live_heap_bytes_per_request_max": 8.0,
+    "live_heap_delta_bytes_floor": 64 * 1024,
     "rss_delta_bytes_max": 8 * MIB,
     "rss_delta_factor": 3.0,
     "peak_rss_growth_bytes_min": 2 * MIB,
@@ -125,13 +127,26 @@ def _noise(baseline: dict[str, Any], candidate: dict[str, Any], metric: str) -> 
     return float(max(ranges))
 
 
+def _ceiling_exceeded(result: dict[str, Any]) -> dict[str, Any] | None:
+    f = result.get("failure") or {}
+    return f if result.get("status") != "ok" and f.get("kind") == "memory_ceiling" else None
+
+
 def evaluate(baseline: dict[str, Any], candidate: dict[str, Any],
              overrides: dict[str, float] | None = None) -> GateReport:
-    invalid = validate(baseline, "baseline") + validate(candidate, "candidate")
+    ceiling = _ceiling_exceeded(candidate)
+    invalid = validate(baseline, "baseline") + ([] if ceiling else validate(candidate, "candidate"))
     try:
         t = thresholds_for(candidate, overrides)
     except ValueError as e:
         return GateReport([], invalid + [str(e)], dict(DEFAULT_THRESHOLDS), [])
+    if ceiling and not invalid:
+        # The server outgrew the scenario's memory ceiling and was stopped: the clearest
+        # regression there is, not a measurement that merely went wrong.
+        peak = (baseline.get("metrics") or {}).get("peak_rss_bytes")
+        return GateReport([Check("peak_rss_bytes", "bytes", peak, ceiling.get("rss_bytes"), ceiling.get("limit_bytes", 0),
+                                 "memory_ceiling_mib: the run was stopped at the ceiling", False)],
+                          [], t, [ceiling.get("message", "memory ceiling exceeded")])
     notes: list[str] = []
     if invalid:
         return GateReport([], invalid, t, notes)
@@ -143,13 +158,17 @@ def evaluate(baseline: dict[str, Any], candidate: dict[str, Any],
             notes.append(f"baseline and candidate differ in {key}: {bc.get(key)!r} vs {cc.get(key)!r}")
     checks: list[Check] = []
 
-    # live heap per request: absolute, a leak is a leak whatever the baseline does.
+    # live heap per request: absolute, a leak is a leak whatever the baseline does. Below
+    # the floor, growth is bookkeeping (a run of a few hundred uploads grows by a few
+    # hundred bytes, tens of bytes per request).
     noise = _noise(baseline, candidate, "live_heap_bytes_per_request")
     limit = t["live_heap_bytes_per_request_max"] + k * noise
+    floor = t["live_heap_delta_bytes_floor"]
     checks.append(Check("live_heap_bytes_per_request", "bytes/request", b.get("live_heap_bytes_per_request"),
                         c["live_heap_bytes_per_request"], limit,
-                        f"live_heap_bytes_per_request_max {t['live_heap_bytes_per_request_max']:g} + {k:g} x noise {noise:.2f}",
-                        c["live_heap_bytes_per_request"] <= limit))
+                        f"live_heap_bytes_per_request_max {t['live_heap_bytes_per_request_max']:g} + {k:g} x noise {noise:.2f}, "
+                        f"unless live heap grew by at most live_heap_delta_bytes_floor {format_bytes(floor)}",
+                        c["live_heap_bytes_per_request"] <= limit or c["live_heap_delta_bytes"] <= floor))
 
     def growth_check(metric: str, floor_key: str, factor_key: str) -> Check:
         """Growth in bytes: at most max(floor, factor x baseline + k x noise)."""

@@ -124,3 +124,27 @@ def test_allocation_churn_fails_the_gate_even_when_memory_is_flat():
 def test_results_without_allocation_figures_are_noted_not_failed():
     r = gate.evaluate(load("baseline_writev.json"), load("candidate_writev.json"))
     assert any("allocations_per_request missing" in n for n in r.notes)
+
+
+def test_live_heap_floor_forgives_bookkeeping_in_short_runs_but_not_a_leak():
+    base = load("baseline_writev.json")
+    cand = copy.deepcopy(load("candidate_writev.json"))
+    cand["metrics"].update(requests_completed=32, live_heap_delta_bytes=440, live_heap_bytes_per_request=440 / 32)
+    assert gate.evaluate(base, cand).exit_code == gate.EXIT_PASS
+    cand["metrics"].update(live_heap_delta_bytes=32 * 4096, live_heap_bytes_per_request=4096)
+    r = gate.evaluate(base, cand)
+    assert failed_metrics(r) == ["live_heap_bytes_per_request"]
+    assert "live_heap_delta_bytes_floor 64.0 KiB" in r.failures[0].long_repr()
+
+
+def test_a_candidate_stopped_at_its_memory_ceiling_is_a_regression_not_invalid():
+    base = load("baseline_writev.json")
+    stopped = {"tool": "memgate", "status": "failed", "metrics": None,
+               "failure": {"kind": "memory_ceiling", "rss_bytes": 300 * MIB, "limit_bytes": 256 * MIB,
+                           "message": "server RSS reached 300 MiB, over the memory ceiling of 256 MiB"}}
+    r = gate.evaluate(base, stopped)
+    assert r.exit_code == gate.EXIT_REGRESSION
+    assert [(c.metric, c.candidate, c.limit) for c in r.failures] == [("peak_rss_bytes", 300 * MIB, 256 * MIB)]
+    assert "over the memory ceiling" in r.notes[0]
+    # As the baseline, a stopped run measured nothing to compare with.
+    assert gate.evaluate(stopped, base).exit_code == gate.EXIT_INVALID

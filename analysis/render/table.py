@@ -7,10 +7,11 @@ from typing import Any
 from analysis.units import format_cell
 
 
-def render_comparison(data: dict[str, Any]) -> str:
-    columns = data["columns"]
+def render_rows(columns: list[tuple[str, str, str]], rows: list[dict[str, Any]]) -> str:
+    """An aligned table: columns are (key, header, kind); text left-aligned, figures right-aligned.
+    A row whose label is "change" shows signed figures."""
     table: list[list[str]] = [[header for _, header, _ in columns]]
-    for row in data["rows"]:
+    for row in rows:
         signed = row.get("label") == "change"
         table.append([format_cell(row.get(key), kind, signed) for key, _, kind in columns])
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
@@ -20,7 +21,11 @@ def render_comparison(data: dict[str, Any]) -> str:
         lines.append(" | ".join(cells).rstrip())
         if n == 0:
             lines.append("-+-".join("-" * w for w in widths))
-    out = "\n".join(lines)
+    return "\n".join(lines)
+
+
+def render_comparison(data: dict[str, Any]) -> str:
+    out = render_rows(data["columns"], data["rows"])
     if data.get("notes"):
         out += "\n\nnotes:\n" + "\n".join(f"  - {n}" for n in data["notes"])
     if data.get("reasons"):

@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a key in every case (wins over the matrix axes)")
     mat.add_argument("--repeat", type=_positive_int, metavar="K", help="replicates for every case")
 
+    twin = sub.add_parser("twin", help="prove the gate catches each scenario's failure: clean twice and the bad twin, "
+                          "gated against the clean run; exit 0 as expected, 1 not, 2 a clean run failed")
+    twin.add_argument("files", nargs="+", metavar="FILE", help="scenario files with a bad_twin table")
+    twin.add_argument("--case", dest="cases", action="append", metavar="NAME", help="only this case (repeatable)")
+    twin.add_argument("--set", dest="overrides", action="append", type=_set_item, default=[], metavar="KEY=VALUE",
+                      help="override a key in every case and its twin (e.g. smaller request counts)")
+    twin.add_argument("-o", "--output", metavar="DIR", help="results directory (default results/twin-<timestamp>)")
+
     mrg = sub.add_parser("merge", help="join shard results directories into one")
     mrg.add_argument("dirs", nargs="+", metavar="DIR")
     mrg.add_argument("-o", "--output", required=True, metavar="DIR")
@@ -166,8 +174,18 @@ def summarize(result: dict[str, Any]) -> str:
         f"peak {format_bytes(m['peak_rss_bytes'])} ({format_bytes(m['peak_rss_growth_bytes'], signed=True)}), "
         f"VmHWM {format_bytes(m['vm_hwm_bytes'])}",
         f"  writes/response {format_number(m['write_calls_per_response'], digits=2)}, "
-        f"bytes copied/response {format_bytes(m['bytes_copied_per_response'])}",
+        f"bytes copied/response {format_bytes(m['bytes_copied_per_response'])}, "
+        f"peak RSS \u0394 per connection {format_bytes(m.get('peak_rss_growth_per_connection_bytes'))}",
     ]
+    if m.get("held_connections"):
+        lines.append(f"  {format_number(m['held_connections'])} idle connections held: "
+                     f"RSS {format_bytes(m['rss_per_held_connection_bytes'])} and live heap "
+                     f"{format_bytes(m['live_heap_per_held_connection_bytes'])} per connection")
+    if m.get("requests_cancelled"):
+        lines.append(f"  {format_number(m['requests_cancelled'])} responses cancelled by the client")
+    if m.get("loopback_tcp_bytes_per_s"):
+        lines.append(f"  moved {format_bytes(m['transfer_bytes_per_s'])}/s, {m['throughput_vs_loopback']:.2f} x the loopback "
+                     f"TCP limit measured in this run ({format_bytes(m['loopback_tcp_bytes_per_s'])}/s)")
     for w in result.get("warnings") or []:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
@@ -303,6 +321,30 @@ def cmd_matrix(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
     return EXIT_FAILED if any(e["status"] == "failed" for e in index["cases"]) else EXIT_OK
 
 
+def cmd_twin(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
+    from harness.driver import twin
+    try:
+        cases = [c for f in args.files for c in scenario_mod.load_cases(f, args.overrides)]
+    except scenario_mod.ScenarioError as e:
+        _emit(f"memgate: bad scenario: {e}", err)
+        return twin.EXIT_FAILED
+    if args.cases:
+        unknown = sorted(set(args.cases) - {c.name for c in cases})
+        if unknown:
+            _emit(f"memgate: no case named {', '.join(unknown)}; cases: {', '.join(c.name for c in cases)}", err)
+            return twin.EXIT_FAILED
+        cases = [c for c in cases if c.name in args.cases]
+    without = [c.name for c in cases if not c.config["bad_twin"]]
+    if without:
+        _emit(f"memgate: {', '.join(without)}: no bad_twin table, nothing to prove", err)
+        return twin.EXIT_FAILED
+    outdir = args.output or os.path.join(REPO_ROOT, "results", "twin-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
+    summary = twin.run_twins(cases, outdir, progress=lambda line: _emit(line, err))
+    _emit(twin.render(summary), out)
+    _emit(f"results: {outdir}", out)
+    return summary["exit_code"]
+
+
 def cmd_merge(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
     from harness.driver import matrix
     try:
@@ -360,6 +402,8 @@ def _dispatch(argv: list[str] | None) -> int:
         return cmd_matrix(args)
     if args.command == "merge":
         return cmd_merge(args)
+    if args.command == "twin":
+        return cmd_twin(args)
     if args.command == "report":
         return cmd_report(args)
     if args.command == "profile":

@@ -6,7 +6,9 @@ import json
 import os
 import signal
 import subprocess
-from typing import Any
+import threading
+import time
+from typing import Any, Callable
 
 from harness.driver.affinity import pinned
 
@@ -37,7 +39,7 @@ def url_args(config: dict[str, Any], port: int) -> list[str]:
     return argv
 
 
-def argv_for(binary: str, config: dict[str, Any], port: int, requests: int) -> list[str]:
+def argv_for(binary: str, config: dict[str, Any], port: int, requests: int, *, hold: bool = False) -> list[str]:
     argv = [binary, *url_args(config, port), "--protocol", config["protocol"],
             "--requests", str(requests), "--connections", str(config["connections"]),
             "--time-limit-s", f"{config['time_limit_s']:g}", "--method", config["method"]]
@@ -51,26 +53,46 @@ def argv_for(binary: str, config: dict[str, Any], port: int, requests: int) -> l
         argv += ["--upload-bytes", str(config["upload_bytes"])]
     if config["protocol"] == "h2-tls":
         argv += ["--insecure"]
+    if config["cancel_after_bytes"]:
+        argv += ["--cancel-after-bytes", str(config["cancel_after_bytes"])]
+    if config["read_rate_bytes_per_s"]:
+        argv += ["--read-rate", str(config["read_rate_bytes_per_s"])]
+    if hold:
+        argv += ["--hold"]
     return argv
 
 
 def run(argv: list[str], *, env: dict[str, str], cpus: set[int] | None, time_limit_s: float,
-        on_start=None) -> dict[str, Any]:
-    """Runs loadgen to completion or kills its group; returns its report plus exit_code and argv."""
+        on_start=None, on_holding: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Runs loadgen to completion or kills its group; returns its report plus exit_code and argv.
 
+    With on_holding (loadgen --hold), on_holding(n) runs while loadgen holds its n connections
+    idle; closing loadgen's stdin afterwards lets it close them and report.
+    """
     full_argv, preexec = pinned(argv, cpus)
-    proc = subprocess.Popen(full_argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(full_argv, stdin=subprocess.PIPE if on_holding else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, start_new_session=True, preexec_fn=preexec, close_fds=True)
     if on_start is not None:
         on_start(proc.pid)
+    deadline = time.monotonic() + time_limit_s + KILL_GRACE_S
+    streams = _Drain(proc, watch_for=HOLDING_PREFIX if on_holding else None)
     try:
-        out, err = proc.communicate(timeout=time_limit_s + KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        proc.communicate()
-        raise LoadgenError("timeout", f"loadgen did not finish within {time_limit_s + KILL_GRACE_S:g} s and was killed") from None
+        if on_holding:
+            held = streams.wait_for_line(deadline)
+            try:
+                if held is not None:
+                    on_holding(_held_count(held))
+            finally:
+                proc.stdin.close()
+        if not streams.wait(deadline):
+            _kill_group(proc)
+            streams.wait(time.monotonic() + 5)
+            raise LoadgenError("timeout", f"loadgen did not finish within {time_limit_s + KILL_GRACE_S:g} s and was killed")
+        proc.wait()
     finally:
         _kill_group(proc)  # nothing it started may outlive it
+    out, err = streams.stdout(), streams.stderr()
     code = proc.returncode
     stderr_tail = err.decode(errors="replace")[-2000:].strip()
     if code == 2:
@@ -86,6 +108,59 @@ def run(argv: list[str], *, env: dict[str, str], cpus: set[int] | None, time_lim
     if stderr_tail:
         report["stderr_tail"] = stderr_tail
     return report
+
+
+HOLDING_PREFIX = b"HOLDING "
+
+
+def _held_count(line: bytes) -> int:
+    try:
+        return int(line[len(HOLDING_PREFIX):].strip())
+    except ValueError:
+        raise LoadgenError("crash", f"loadgen's hold line is not 'HOLDING <connections>': {line[:100]!r}") from None
+
+
+class _Drain:
+    """Reads a child's stdout and stderr to EOF on two threads (a full pipe would stall it),
+    and hands over the first stderr line that starts with watch_for."""
+
+    def __init__(self, proc: subprocess.Popen, watch_for: bytes | None):
+        self._out: list[bytes] = []
+        self._err: list[bytes] = []
+        self._watch_for = watch_for
+        self._line: bytes | None = None
+        self._seen = threading.Event()
+        self._threads = [threading.Thread(target=self._read_all, args=(proc.stdout, self._out), daemon=True),
+                         threading.Thread(target=self._read_lines, args=(proc.stderr,), daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _read_all(self, f, chunks: list[bytes]) -> None:
+        for chunk in iter(lambda: f.read(65536), b""):
+            chunks.append(chunk)
+
+    def _read_lines(self, f) -> None:
+        for line in f:
+            self._err.append(line)
+            if self._watch_for and self._line is None and line.startswith(self._watch_for):
+                self._line = line
+                self._seen.set()
+        self._seen.set()  # EOF: whoever waits for the line stops waiting
+
+    def wait_for_line(self, deadline: float) -> bytes | None:
+        self._seen.wait(max(0.0, deadline - time.monotonic()))
+        return self._line
+
+    def wait(self, deadline: float) -> bool:
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
+    def stdout(self) -> bytes:
+        return b"".join(self._out)
+
+    def stderr(self) -> bytes:
+        return b"".join(self._err)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

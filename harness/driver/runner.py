@@ -19,8 +19,9 @@ import time
 import uuid
 from typing import Any, Callable
 
-from harness.driver import SCHEMA_VERSION, VERSION, fit, loadgen
+from harness.driver import SCHEMA_VERSION, VERSION, fit, loadgen, loopback
 from harness.driver.binaries import MissingBinary, loadgen_binary, server_binary
+from harness.driver.ceiling import MemoryCeiling, ceiling_bytes
 from harness.driver.machine import commit_info, machine_info
 from harness.driver.sampler import Sampler, requests_total
 from harness.driver.scenario import Scenario
@@ -85,16 +86,31 @@ def _per(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
+def in_flight(config: dict[str, Any]) -> int:
+    """Requests a scenario keeps in flight at once: connections x streams (h2) or x pipeline depth (h1)."""
+    depth = config["pipeline"] if config["protocol"] == "h1" else config["streams"]
+    return config["connections"] * depth
+
+
 def compute_metrics(start: dict[str, Any], end: dict[str, Any], timeline: list[dict[str, Any]],
-                    report: dict[str, Any]) -> dict[str, Any]:
-    """Deltas, per-request growth and per-response counters from two /mem samples, a timeline and loadgen's report."""
+                    report: dict[str, Any], config: dict[str, Any], *, watched_peak_rss: int = 0,
+                    held: dict[str, Any] | None = None, loopback_bytes_per_s: float | None = None) -> dict[str, Any]:
+    """Deltas, per-request growth and per-response counters from two /mem samples, a timeline and loadgen's report.
+
+    Normalised figures divide by what a scenario scales: connections, requests in flight,
+    connections held idle (hold_connections), and the loopback TCP limit for throughput.
+    """
     served = {p: int(end["requests"].get(p, 0)) - int(start["requests"].get(p, 0)) for p in ("h1", "h2")}
     served_total = served["h1"] + served["h2"]
     completed = int(report.get("requests_completed", 0))
     live_heap_delta = end["live_heap_bytes"] - start["live_heap_bytes"]
     rss_delta = end["rss_bytes"] - start["rss_bytes"]
     timeline_peak = max((p["rss_bytes"] for p in timeline if p.get("rss_bytes") is not None), default=0)
-    peak = max(timeline_peak, end.get("rss_before_trim_bytes", 0))
+    peak = max(timeline_peak, watched_peak_rss, end.get("rss_before_trim_bytes", 0))
+    peak_growth = peak - start["rss_bytes"]
+    moved = report.get("bytes_received", 0) + report.get("bytes_sent", 0)  # uploads send, downloads receive
+    moved_per_s = _per(moved, report.get("elapsed_s"))
+    held_count = int(held["connections_held"]) if held else None
     latency = report.get("latency_us") or {}
 
     def counter_delta(name: str) -> int | None:
@@ -112,7 +128,13 @@ def compute_metrics(start: dict[str, Any], end: dict[str, Any], timeline: list[d
         "rss_anon_delta_bytes": end.get("rss_anon_bytes", 0) - start.get("rss_anon_bytes", 0),
         "rss_before_trim_delta_bytes": end.get("rss_before_trim_bytes", end["rss_bytes"]) - start["rss_bytes"],
         "peak_rss_bytes": peak,
-        "peak_rss_growth_bytes": peak - start["rss_bytes"],
+        "peak_rss_growth_bytes": peak_growth,
+        "peak_rss_growth_per_connection_bytes": _per(peak_growth, config["connections"]),
+        "peak_rss_growth_per_stream_bytes": _per(peak_growth, in_flight(config)),
+        "held_connections": held_count,
+        "rss_per_held_connection_bytes": _per(held["rss_bytes"] - start["rss_bytes"], held_count) if held else None,
+        "live_heap_per_held_connection_bytes": (
+            _per(held["live_heap_bytes"] - start["live_heap_bytes"], held_count) if held else None),
         "vm_hwm_bytes": end.get("vm_hwm_bytes"),
         "live_heap_bytes_per_request": _per(live_heap_delta, completed),
         "rss_bytes_per_request": _per(rss_delta, completed),
@@ -127,7 +149,11 @@ def compute_metrics(start: dict[str, Any], end: dict[str, Any], timeline: list[d
         "bytes_copied_per_response": _per(counter_delta("bytes_copied"), served_total),
         "bytes_written_per_response": _per(counter_delta("bytes_written"), served_total),
         "leaked_bytes_delta": counter_delta("leaked_bytes"),
+        "requests_cancelled": report.get("requests_cancelled"),
         "requests_per_s": report.get("requests_per_s"),
+        "transfer_bytes_per_s": moved_per_s,
+        "loopback_tcp_bytes_per_s": loopback_bytes_per_s,
+        "throughput_vs_loopback": _per(moved_per_s, loopback_bytes_per_s),
         "latency_p50_us": latency.get("p50"),
         "latency_p99_us": latency.get("p99"),
         "elapsed_s": report.get("elapsed_s"),
@@ -146,9 +172,20 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
     server: RefServer | None = None
     tls_dir: str | None = None
     sampler: Sampler | None = None
+    watch: MemoryCeiling | None = None
     try:
         server_bin = server_binary(config["allocator"])
         loadgen_bin = loadgen_binary()
+        loopback_figures = None
+        if config["loopback_tcp_baseline"]:
+            # Before the server starts, pinned as server (sender) and loadgen (receiver) will be.
+            try:
+                loopback_figures = loopback.measure(
+                    1.0, set(pinning["server_cpus"]) if pinning["enabled"] else None,
+                    set(pinning["loadgen_cpus"]) if pinning["enabled"] else None, config["connections"])
+            except loopback.LoopbackError as e:
+                raise MeasurementFailed("loopback_baseline", str(e)) from None
+            rep["loopback_tcp"] = loopback_figures
         tls_files = None
         if config["protocol"] == "h2-tls":
             tls_dir = tempfile.mkdtemp(prefix="memgate-tls-")
@@ -160,6 +197,9 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
                            cpus=set(pinning["server_cpus"]) if pinning["enabled"] else None)
         rep["server"] = {"argv": server.argv}
         server.start()
+        watch = MemoryCeiling(server.pid, ceiling_bytes(config))
+        watch.start()
+        rep["memory_ceiling_bytes"] = watch.limit_bytes
         rep["pids"]["server"] = server.pid
         rep["server"].update({"pid": server.pid, "port": server.port})
         if pinning["enabled"]:
@@ -178,10 +218,11 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
                 except OSError:
                     pass
 
-        def run_loadgen(requests: int, phase: str) -> dict[str, Any]:
-            argv = loadgen.argv_for(loadgen_bin, config, server.port, requests)
+        def run_loadgen(requests: int, phase: str, on_holding=None) -> dict[str, Any]:
+            argv = loadgen.argv_for(loadgen_bin, config, server.port, requests, hold=on_holding is not None)
             try:
-                report = loadgen.run(argv, env=env, cpus=lg_cpus, time_limit_s=config["time_limit_s"], on_start=note_loadgen)
+                report = loadgen.run(argv, env=env, cpus=lg_cpus, time_limit_s=config["time_limit_s"],
+                                     on_start=note_loadgen, on_holding=on_holding)
             except loadgen.LoadgenError as e:
                 _raise_if_server_gone(server, phase)
                 raise MeasurementFailed(f"loadgen_{e.kind}", f"{phase}: {e}") from None
@@ -197,6 +238,7 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
             warm = run_loadgen(config["warmup_requests"], "warm-up")
             rep["warmup"] = {k: warm.get(k) for k in ("requests_completed", "requests_failed", "elapsed_s", "requests_per_s")}
 
+        _wait_client_connections_closed(server, rep)
         start = server.mem(trim=True)
         rep["allocator"] = {"name": start.get("allocator"), "version": start.get("allocator_version")}
         rep["server_config"] = start.get("config")
@@ -204,10 +246,15 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
         if hooks.on_phase:
             hooks.on_phase("measure_start", server)
 
+        def sample_held(connections: int) -> None:
+            rep["held_sample"] = {**_sample_view(server.mem(trim=True)), "connections_held": connections}
+
+        watch.reset_peak()
         sampler = Sampler(server, start, config["sample_interval_ms"], hook=hooks.on_sample)
         sampler.start()
         try:
-            report = run_loadgen(config["requests"], "measured run")
+            report = run_loadgen(config["requests"], "measured run",
+                                 on_holding=sample_held if config["hold_connections"] else None)
         finally:
             sampler.stop()
             rep["timeline"] = sampler.timeline
@@ -216,11 +263,16 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
         if sampler.crash:
             raise MeasurementFailed("internal_error", f"sampler thread failed: {sampler.crash}")
         rep["loadgen"] = report
+        _wait_client_connections_closed(server, rep)
         end = server.mem(trim=True)
         rep["end_sample"] = _sample_view(end)
         if hooks.on_phase:
             hooks.on_phase("measure_end", server)
-        rep["metrics"] = compute_metrics(start, end, sampler.timeline, report)
+        if config["hold_connections"] and "held_sample" not in rep:
+            raise MeasurementFailed("hold", "loadgen never reported holding its connections (no HOLDING line)")
+        rep["metrics"] = compute_metrics(start, end, sampler.timeline, report, config,
+                                         watched_peak_rss=watch.peak_rss_bytes, held=rep.get("held_sample"),
+                                         loopback_bytes_per_s=(loopback_figures or {}).get("bytes_per_s"))
         if report.get("requests_failed"):
             rep["warnings"].append(f"{report['requests_failed']} client failures: {report.get('failures')}")
         if requests_total(end) - requests_total(start) != report.get("requests_completed"):
@@ -244,6 +296,11 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
     finally:
         if sampler is not None and sampler.is_alive():
             sampler.stop()
+        if watch is not None:
+            watch.stop()
+            if watch.exceeded:  # whatever else failed after it, the ceiling is why
+                rep["status"] = "failed"
+                rep["failure"] = {"kind": "memory_ceiling", "message": watch.message(), **watch.exceeded}
         if server is not None and server.proc is not None:
             was_alive = server.alive()
             code = server.stop()
@@ -257,6 +314,21 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
             shutil.rmtree(tls_dir, ignore_errors=True)
         rep["wall_s"] = round(time.monotonic() - t0, 3)
     return rep
+
+
+def _wait_client_connections_closed(server: RefServer, rep: dict[str, Any], timeout_s: float = 10.0) -> None:
+    """loadgen has exited, but the server may not have seen every close yet (10k held
+    connections take a moment): a sample taken now would count their memory as growth."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        open_now = int(((server.mem(trim=False).get("connections") or {}).get("open", 1)))
+        if open_now <= 1:  # the /mem request's own connection
+            return
+        if time.monotonic() > deadline:
+            rep["warnings"].append(f"{open_now - 1} client connection(s) still open at the server {timeout_s:g} s "
+                                   "after loadgen exited; the sample counts them")
+            return
+        time.sleep(0.02)
 
 
 def _wait_exec_past_taskset(pid: int, timeout_s: float = 1.0) -> None:
@@ -275,7 +347,10 @@ def _wait_exec_past_taskset(pid: int, timeout_s: float = 1.0) -> None:
 
 def _raise_if_server_gone(server: RefServer, phase: str) -> None:
     if not server.alive():
-        raise MeasurementFailed("server_died", f"{phase}: the server died ({describe_exit(server.proc.returncode)}); "
+        code = server.proc.returncode
+        # Nothing in memgate SIGKILLs the server mid-run except the memory ceiling, checked first.
+        hint = " (SIGKILL from outside: the kernel's OOM killer? see dmesg)" if code == -9 else ""
+        raise MeasurementFailed("server_died", f"{phase}: the server died ({describe_exit(code)}){hint}; "
                                 f"stderr tail: {server.stderr_tail(800).strip() or '(empty)'}")
 
 

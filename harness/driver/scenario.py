@@ -35,6 +35,7 @@ DRIVER_OWNED_FLAGS = {
 # file is validated before anything runs.
 THRESHOLD_KEYS = (
     "live_heap_bytes_per_request_max",
+    "live_heap_delta_bytes_floor",
     "rss_delta_bytes_max",
     "rss_delta_factor",
     "peak_rss_growth_bytes_min",
@@ -126,7 +127,16 @@ KEYS: dict[str, Key] = {
     "server_threads": Key("int", 1, _at_least(1), "server --threads"),
     "time_limit_s": Key("number", 120, _at_least(1), "bound on each loadgen run"),
     "pin": Key("bool", True, None, "pin server and loadgen to different CPUs when there are 2+"),
+    "cancel_after_bytes": Key("int", 0, _at_least(0), "abandon each response after this many body bytes (h2: RST_STREAM CANCEL, h1: close); needed for /stream/inf"),
+    "read_rate_bytes_per_s": Key("int", 0, _at_least(0), "slow reader: each client connection reads at most this many bytes/s (0: unlimited)"),
+    "hold_connections": Key("bool", False, None, "after the measured requests, hold every connection open and idle for a forced-trim sample (memory per connection)"),
+    "memory_ceiling_mib": Key("int", None, _at_least(1), "server RSS ceiling: the run stops with verdict memory_ceiling when exceeded; default: half the machine's memory"),
+    "loopback_tcp_baseline": Key("bool", False, None, "measure the loopback TCP limit (a raw sender/receiver pair, pinned like server and loadgen) in the same run"),
+    "bad_twin": Key("table", {}, None, "keys that bring the scenario's failure back (memgate twin gates it against the clean run and expects FAIL)"),
 }
+
+# bad_twin overrides scenario keys; these describe the file or would nest twins.
+NOT_TWIN_KEYS = ("name", "description", "bad_twin")
 
 
 def _type_error(kind: str, value: Any) -> str | None:
@@ -223,7 +233,36 @@ def resolve(raw: dict[str, Any], source: str, path: str | None = None) -> Scenar
         config["time_limit_s"] = float(config["time_limit_s"])
     _validate_thresholds(source, config["thresholds"])
     _check_combinations(source, raw, config)
+    _validate_twin(source, raw, config)
     return Scenario(config=config, source=source, path=path)
+
+
+def _validate_twin(source: str, raw: dict[str, Any], config: dict[str, Any]) -> None:
+    for key in config["bad_twin"]:
+        if key in NOT_TWIN_KEYS or key not in KEYS:
+            known = ", ".join(k for k in KEYS if k not in NOT_TWIN_KEYS)
+            raise ScenarioError(source, f"bad_twin.{key}", f"not a key a bad twin may set; one of: {known}")
+    if config["bad_twin"]:
+        bad_twin(Scenario(config=config, source=source, path=None), raw)
+
+
+def bad_twin(clean: Scenario, raw: dict[str, Any] | None = None) -> Scenario:
+    """The scenario with its bad_twin keys applied (validated like any scenario), named <name>.bad-twin."""
+    twin_keys = clean.config["bad_twin"]
+    if not twin_keys:
+        raise ScenarioError(clean.source, "bad_twin", "this scenario has no bad twin")
+    if raw is not None:
+        base = dict(raw)
+    else:  # a resolved config: None means "default" and endpoints already holds endpoint
+        base = {k: v for k, v in clean.config.items() if v is not None and k != "endpoint"}
+    base.pop("bad_twin", None)
+    if "endpoints" in twin_keys:
+        base.pop("endpoint", None)
+    if "endpoint" in twin_keys:
+        base.pop("endpoints", None)
+    base.update(twin_keys)
+    base["name"] = f"{clean.config['name']}.bad-twin"
+    return resolve(base, f"{clean.source} [bad_twin]", clean.path)
 
 
 def _resolve_endpoints(source: str, raw: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -278,6 +317,16 @@ def _check_combinations(source: str, raw: dict[str, Any], c: dict[str, Any]) -> 
             raise ScenarioError(source, "method", "/upload accepts POST only; set method = \"POST\" and upload_bytes")
         if path.startswith(("/mem", "/healthz")):
             raise ScenarioError(source, key, f"{path!r} is a control endpoint the server does not count as a request")
+    if c["cancel_after_bytes"] and c["protocol"] == "h1" and c["pipeline"] > 1:
+        raise ScenarioError(source, "cancel_after_bytes", f"h1 cancels a response by closing its connection, which would drop the rest of a pipeline of {c['pipeline']}; use pipeline = 1")
+    for path in (e["path"] for e in c["endpoints"]):
+        if path.split("?", 1)[0] == "/stream/inf" and not c["cancel_after_bytes"]:
+            raise ScenarioError(source, key, f"{path!r} never ends; set cancel_after_bytes so each response is abandoned after that many bytes")
+    if c["hold_connections"]:
+        if c["requests"] < c["connections"]:
+            raise ScenarioError(source, "hold_connections", f"every held connection first completes a request: requests ({c['requests']}) must be at least connections ({c['connections']})")
+        if c["requests_per_connection"]:
+            raise ScenarioError(source, "hold_connections", "held connections stay open; requests_per_connection must be 0")
     if c["method"] == "POST" and c["upload_bytes"] == 0:
         raise ScenarioError(source, "upload_bytes", "method POST needs upload_bytes > 0")
     for arg in c["server_args"]:

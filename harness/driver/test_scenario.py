@@ -82,6 +82,14 @@ def test_bad_set_items_are_rejected_quoting_them(item):
     ([("thresholds.rss_delta_factor", -1)], "thresholds.rss_delta_factor", "negative"),
     ([("time_limit_s", 0)], "time_limit_s", "below the minimum"),
     ([("name", "a b")], "name", "letters, digits"),
+    ([("endpoint", "/stream/inf")], "endpoint", "never ends; set cancel_after_bytes"),
+    ([("protocol", "h1"), ("pipeline", 4), ("cancel_after_bytes", 10)], "cancel_after_bytes", "use pipeline = 1"),
+    ([("hold_connections", True), ("connections", 10), ("requests", 5)], "hold_connections", "at least connections"),
+    ([("hold_connections", True), ("requests_per_connection", 5)], "hold_connections", "must be 0"),
+    ([("memory_ceiling_mib", 0)], "memory_ceiling_mib", "below the minimum"),
+    ([("bad_twin", {"name": "x"})], "bad_twin.name", "not a key a bad twin may set"),
+    ([("bad_twin", {"bogus": 1})], "bad_twin.bogus", "not a key a bad twin may set"),
+    ([("bad_twin", {"protocol": "h3"})], "protocol", "'h3' is not one of"),
 ])
 def test_rejections_name_key_and_reason(overrides, key, reason):
     with pytest.raises(sc.ScenarioError) as e:
@@ -115,3 +123,22 @@ def test_valid_h1_pipeline_and_post_upload():
     assert c["pipeline"] == 4 and c["streams"] == 1
     c = sc.load(None, [("method", "POST"), ("endpoint", "/upload"), ("upload_bytes", 4096)]).config
     assert c["upload_bytes"] == 4096
+
+
+def test_bad_twin_applies_its_keys_over_the_clean_scenario(tmp_path):
+    path = write(tmp_path, 'name = "up"\nmethod = "POST"\nendpoint = "/upload"\nupload_bytes = 4096\n'
+                           'server_args = ["--max-connections=50"]\n[bad_twin]\nrequest_body = "buffered"\n')
+    clean = sc.load(path)
+    twin = sc.bad_twin(clean)
+    assert twin.name == "up.bad-twin"
+    assert (clean.config["request_body"], twin.config["request_body"]) == ("streamed", "buffered")
+    assert twin.config["server_args"] == ["--max-connections=50"] and twin.config["upload_bytes"] == 4096
+    with pytest.raises(sc.ScenarioError, match="no bad twin"):
+        sc.bad_twin(sc.load(None))
+
+
+def test_matrix_cases_keep_the_files_bad_twin(tmp_path):
+    path = write(tmp_path, '[bad_twin]\nserver_args = ["--inject-leak=8"]\n[matrix]\nprotocol = ["h1", "h2c"]\n')
+    twins = [sc.bad_twin(c) for c in sc.load_cases(path)]
+    assert [t.config["protocol"] for t in twins] == ["h1", "h2c"]
+    assert all(t.config["server_args"] == ["--inject-leak=8"] for t in twins)

@@ -1,0 +1,76 @@
+"""The memory ceiling: a runaway server ends the run, not the machine.
+
+A thread reads the server's RSS from /proc/<pid>/smaps_rollup every few tens of
+milliseconds from start to stop (warm-up included), keeps the peak it saw, and past the
+ceiling SIGKILLs the server's process group so the load generator fails fast and the
+runner reports a memory_ceiling verdict instead of waiting on swap or the OOM killer.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from harness.driver.sampler import read_smaps_rollup
+
+MIB = 1024 * 1024
+
+
+def default_ceiling_bytes() -> int:
+    """Half of MemTotal: room for the load generator and the rest of the machine."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024 // 2
+    raise OSError("/proc/meminfo has no MemTotal line")
+
+
+def ceiling_bytes(config: dict[str, Any]) -> int:
+    mib = config.get("memory_ceiling_mib")
+    return mib * MIB if mib else default_ceiling_bytes()
+
+
+class MemoryCeiling(threading.Thread):
+    def __init__(self, pid: int, limit_bytes: int, interval_s: float = 0.02):
+        super().__init__(name="memgate-ceiling", daemon=True)
+        self.pid = pid
+        self.limit_bytes = limit_bytes
+        self.interval_s = interval_s
+        self.peak_rss_bytes = 0
+        self.exceeded: dict[str, Any] | None = None
+        self._stop_event = threading.Event()
+        self._t0 = time.monotonic()
+
+    def reset_peak(self) -> None:
+        """The measured window starts: warm-up's peak is not the run's."""
+        self.peak_rss_bytes = 0
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5.0)
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                rss = read_smaps_rollup(self.pid)["rss_bytes"]
+            except (OSError, ValueError, KeyError):
+                return  # the server is gone: the runner reports how
+            self.peak_rss_bytes = max(self.peak_rss_bytes, rss)
+            if rss > self.limit_bytes:
+                self.exceeded = {"rss_bytes": rss, "limit_bytes": self.limit_bytes,
+                                 "t_s": round(time.monotonic() - self._t0, 3)}
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)  # the server leads its own group (start_new_session)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                return
+            self._stop_event.wait(self.interval_s)
+
+    def message(self) -> str:
+        e = self.exceeded or {}
+        return (f"server RSS reached {e.get('rss_bytes', 0) / MIB:.0f} MiB, over the memory ceiling of "
+                f"{self.limit_bytes / MIB:.0f} MiB (memory_ceiling_mib), {e.get('t_s')} s after the server started; "
+                f"the server was killed and the run stopped")

@@ -1,0 +1,111 @@
+"""memgate twin: prove the gate catches a scenario's failure mode.
+
+Each failure-mode scenario names its bad twin (``bad_twin``: the keys, usually server
+flags, that bring the failure back). A twin check runs the clean scenario twice and the
+bad twin once, then gates both against the first clean run: the clean rerun must PASS
+(no false alarm) and the bad twin must FAIL (the regression is caught). Every result is
+written to the output directory as it finishes, with twin.json beside them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from analysis import gate
+from analysis.render.table import render_rows
+from harness.driver import result_file
+from harness.driver.runner import run_scenario
+from harness.driver.scenario import Scenario, bad_twin
+
+EXIT_AS_EXPECTED = 0
+EXIT_UNEXPECTED = 1  # a bad twin the gate let through, or a clean rerun it failed
+EXIT_FAILED = 2      # a clean run that could not be measured
+
+SUMMARY = "twin.json"
+
+COLUMNS = [
+    ("case", "Case", "text"),
+    ("run", "Run", "text"),
+    ("expected", "Expected", "text"),
+    ("verdict", "Gate", "text"),
+    ("peak_rss_growth", "Peak RSS \u0394", "bytes"),
+    ("rss_delta", "End RSS \u0394", "bytes"),
+    ("live_heap_delta", "Live heap \u0394", "bytes"),
+    ("per_connection", "Peak \u0394/conn", "bytes"),
+    ("throughput", "Moved/s", "bytes"),
+    ("outcome", "Outcome", "text"),
+]
+
+
+def _figures(result: dict[str, Any]) -> dict[str, Any]:
+    m = result.get("metrics") or {}
+    failure = result.get("failure") or {}
+    return {
+        "peak_rss_growth": m.get("peak_rss_growth_bytes"),
+        "rss_delta": m.get("rss_delta_bytes"),
+        "live_heap_delta": m.get("live_heap_delta_bytes"),
+        "per_connection": m.get("rss_per_held_connection_bytes") or m.get("peak_rss_growth_per_connection_bytes"),
+        "throughput": m.get("transfer_bytes_per_s"),
+        "failure": f"{failure.get('kind')}: {failure.get('message')}" if failure else None,
+    }
+
+
+def check_case(clean: Scenario, outdir: str, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Runs clean, clean again and the bad twin; returns the case's rows and verdicts."""
+    twin = bad_twin(clean)
+    paths = {run: os.path.join(outdir, f"{clean.name}.{run}.json") for run in ("clean", "clean-rerun", "bad-twin")}
+    results: dict[str, dict[str, Any]] = {}
+    for run, sc in (("clean", clean), ("clean-rerun", clean), ("bad-twin", twin)):
+        progress(f"{clean.name}: {run} ...")
+        results[run] = run_scenario(sc)
+        result_file.write_atomic(paths[run], results[run])
+        if run == "clean" and results[run]["status"] != "ok":
+            break  # no baseline: nothing to gate against
+    baseline = results["clean"]
+    case: dict[str, Any] = {"case": clean.name, "bad_twin": clean.config["bad_twin"], "files": paths, "rows": []}
+    case["rows"].append({"case": clean.name, "run": "clean", "expected": "baseline",
+                         "verdict": "ok" if baseline["status"] == "ok" else "INVALID",
+                         "outcome": "ok" if baseline["status"] == "ok" else "FAILED",
+                         **_figures(baseline)})
+    if baseline["status"] != "ok":
+        case["outcome"] = "failed"
+        return case
+    unexpected = False
+    for run, expected in (("clean-rerun", "PASS"), ("bad-twin", "FAIL")):
+        report = gate.evaluate(baseline, results[run])
+        as_expected = report.verdict == expected
+        unexpected |= not as_expected
+        case["rows"].append({"case": "", "run": run, "expected": expected, "verdict": report.verdict,
+                             "outcome": "as expected" if as_expected else "UNEXPECTED",
+                             "reasons": [c.long_repr() for c in report.failures] + report.invalid,
+                             **_figures(results[run])})
+    case["outcome"] = "unexpected" if unexpected else "as_expected"
+    return case
+
+
+def run_twins(cases: list[Scenario], outdir: str, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    os.makedirs(outdir, exist_ok=True)
+    summary: dict[str, Any] = {"tool": "memgate", "kind": "twin", "cases": []}
+    for sc in cases:
+        summary["cases"].append(check_case(sc, outdir, progress))
+        result_file.write_atomic(os.path.join(outdir, SUMMARY), summary)  # what is measured stays, also if stopped
+    outcomes = {c["outcome"] for c in summary["cases"]}
+    summary["exit_code"] = (EXIT_FAILED if "failed" in outcomes else
+                            EXIT_UNEXPECTED if "unexpected" in outcomes else EXIT_AS_EXPECTED)
+    result_file.write_atomic(os.path.join(outdir, SUMMARY), summary)
+    return summary
+
+
+def render(summary: dict[str, Any]) -> str:
+    rows = [row for case in summary["cases"] for row in case["rows"]]
+    lines = [render_rows(COLUMNS, rows)]
+    for row in rows:
+        if row.get("outcome") in ("UNEXPECTED", "FAILED"):
+            why = row.get("failure") or "; ".join(row.get("reasons") or []) or "the gate passed it"
+            lines.append(f"  {row['run']} of {row['case'] or 'the case above'}: {why}")
+    verdict = {EXIT_AS_EXPECTED: "every clean rerun passed and every bad twin failed the gate",
+               EXIT_UNEXPECTED: "UNEXPECTED verdicts: see the rows marked UNEXPECTED",
+               EXIT_FAILED: "a clean run could not be measured"}[summary["exit_code"]]
+    lines.append(f"\ntwin check: {verdict}")
+    return "\n".join(lines)

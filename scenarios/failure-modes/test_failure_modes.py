@@ -1,0 +1,92 @@
+"""Each failure-mode family at CI size: the clean scenario passes the gate against itself,
+its bad twin fails it, and the figures that define the family behave as described.
+
+The scenario files hold the full-size runs (`./memgate matrix scenarios/failure-modes/...`);
+here --set-style overrides shrink them to seconds each.
+"""
+
+import json
+import os
+
+import pytest
+
+from harness.driver import twin
+from harness.driver.conftest import assert_no_strays
+from harness.driver.runner import run_scenario
+from harness.driver.scenario import load_cases
+
+pytestmark = pytest.mark.e2e
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MIB = 1 << 20
+
+
+def case(file: str, name: str | None = None, **overrides):
+    cases = load_cases(os.path.join(HERE, file), list(overrides.items()))
+    if name is None:
+        assert len(cases) == 1 or len({c.name for c in cases}) == len(cases)
+        return cases[0]
+    matching = [c for c in cases if c.name == name]
+    assert matching, f"no case {name} in {file}: {[c.name for c in cases]}"
+    return matching[0]
+
+
+def prove_twin(scenario, tmp_path) -> dict[str, dict]:
+    """Runs clean, clean again and the bad twin; asserts the verdicts; returns the three results."""
+    checked = twin.check_case(scenario, str(tmp_path))
+    results = {}
+    for run, path in checked["files"].items():
+        with open(path) as f:
+            results[run] = json.load(f)
+        assert_no_strays(results[run])
+    assert checked["outcome"] == "as_expected", twin.render({"cases": [checked], "exit_code": twin.EXIT_UNEXPECTED})
+    return {run: r["metrics"] for run, r in results.items()}
+
+
+@pytest.mark.parametrize("protocol", ["h1", "h2c"])
+def test_large_uploads_buffered_scales_with_body_streamed_does_not(built, tmp_path, protocol):
+    small = {"connections": 8, "requests": 16, "warmup_requests": 8, "protocol": protocol}
+    m = prove_twin(case("large-uploads.toml", f"large-uploads.protocol-{protocol}.connections-64.upload_bytes-20971520",
+                        **small), tmp_path)
+    # Buffered holds each 20 MiB body: per connection at least the body; streamed a read buffer.
+    assert m["bad-twin"]["peak_rss_growth_per_connection_bytes"] > 16 * MIB
+    assert m["clean"]["peak_rss_growth_per_connection_bytes"] < 2 * MIB
+    # Streamed memory does not follow body size: 1 MiB and 20 MiB bodies peak alike.
+    one_mib = run_scenario(case("large-uploads.toml", f"large-uploads.protocol-{protocol}.connections-64.upload_bytes-1048576",
+                                     **small))
+    assert one_mib["status"] == "ok", one_mib["failure"]
+    assert m["clean"]["peak_rss_growth_bytes"] < 2 * one_mib["metrics"]["peak_rss_growth_bytes"] + 2 * MIB
+
+
+def test_memory_ceiling_stops_a_runaway_upload_server_with_a_fail_verdict(built, tmp_path):
+    from analysis import gate
+    sc = case("large-uploads.toml", "large-uploads.protocol-h1.connections-64.upload_bytes-20971520",
+              connections=16, requests=32, warmup_requests=0, request_body="buffered", memory_ceiling_mib=128)
+    result = run_scenario(sc)
+    assert_no_strays(result)
+    assert result["status"] == "failed"
+    assert result["failure"]["kind"] == "memory_ceiling"
+    assert "over the memory ceiling of 128 MiB" in result["failure"]["message"]
+    assert result["failure"]["rss_bytes"] > 128 * MIB
+    clean = run_scenario(case("large-uploads.toml", "large-uploads.protocol-h1.connections-64.upload_bytes-20971520",
+                                   connections=16, requests=32, warmup_requests=0))
+    report = gate.evaluate(clean, result)
+    assert report.exit_code == gate.EXIT_REGRESSION
+    assert report.failures[0].metric == "peak_rss_bytes"
+
+
+def test_pipelining_depth_16_in_order_without_growth(built, tmp_path):
+    m = prove_twin(case("pipelining.toml", requests=20000, warmup_requests=2000), tmp_path)
+    assert m["clean"]["client_failures"] == 0  # a response out of order fails loadgen's length/pattern check
+    assert m["clean"]["live_heap_bytes_per_request"] < 1
+    assert m["bad-twin"]["live_heap_bytes_per_request"] >= 64
+
+
+def test_json_built_per_request_allocates_more_than_cached(built):
+    built_run = run_scenario(case("json-allocators.toml", "json-allocators.glibc-built", requests=5000, warmup_requests=500))
+    cached_run = run_scenario(case("json-allocators.toml", "json-allocators.glibc-cached", requests=5000, warmup_requests=500))
+    for r in (built_run, cached_run):
+        assert r["status"] == "ok", r["failure"]
+        assert_no_strays(r)
+    # 100 items, each a small object: building allocates per item; the cache serves one buffer.
+    assert built_run["metrics"]["allocations_per_request"] > cached_run["metrics"]["allocations_per_request"] + 50

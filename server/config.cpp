@@ -77,6 +77,10 @@ parsed_args parse_args(const std::vector<std::string>& args) {
       ("request-body", po::value(&request_body)->default_value(request_body), "request bodies: streamed|buffered")
       ("json", po::value(&json)->default_value(json), "/json documents: built per request | cached")
       ("inject-leak", po::value(&config.inject_leak_bytes)->default_value(0), "leak this many heap bytes per request")
+      ("inject-leak-per-connection", po::value(&config.inject_leak_per_connection_bytes)->default_value(0),
+       "leak this many heap bytes per h1/h2 connection, when it closes")
+      ("inject-leak-per-reset", po::value(&config.inject_leak_per_reset_bytes)->default_value(0),
+       "leak this many heap bytes per response the client abandons (h2 RST_STREAM, h1 close mid-response)")
       ("no-backpressure", po::bool_switch(&config.no_backpressure), "/stream queues chunks without waiting for the socket")
       ("tls-cert", po::value(&config.tls_cert_path), "PEM certificate chain; enables TLS with ALPN h2,http/1.1")
       ("tls-key", po::value(&config.tls_key_path), "PEM private key");
@@ -96,6 +100,8 @@ parsed_args parse_args(const std::vector<std::string>& args) {
       .add("h2-stream-window-bytes", lim.h2_stream_window_bytes, "h2 SETTINGS_INITIAL_WINDOW_SIZE")
       .add("h2-connection-window-bytes", lim.h2_connection_window_bytes, "h2 connection receive window")
       .add("h2-max-outbound-acks", lim.h2_max_outbound_acks, "queued SETTINGS/PING ACKs before the peer is cut off")
+      .add("h2-max-queued-frames", lim.h2_max_queued_frames,
+           "frames queued while our write is stalled, then the connection is closed (keep above the stream limit)")
       .add("h2-max-settings-entries", lim.h2_max_settings_entries, "entries in one SETTINGS frame")
       .add("h2-max-continuations", lim.h2_max_continuations, "CONTINUATION frames per header block")
       .add("h2-reset-burst", lim.h2_reset_burst, "RST_STREAM token bucket size")
@@ -103,7 +109,7 @@ parsed_args parse_args(const std::vector<std::string>& args) {
       .add("h2-max-oversized-header-lists", lim.h2_max_oversized_header_lists,
            "streams reset for an oversized header list before GOAWAY ENHANCE_YOUR_CALM")
       .add("h2-useless-frame-budget", lim.h2_useless_frame_budget,
-           "PRIORITY, empty DATA and early resets before GOAWAY ENHANCE_YOUR_CALM");
+           "PRIORITY, empty DATA, early resets and refused streams before GOAWAY ENHANCE_YOUR_CALM");
 
   try {
     po::variables_map vm;

@@ -19,7 +19,9 @@ struct server_config {
   copy_strategy copy = copy_strategy::writev;
   request_body_strategy request_body = request_body_strategy::streamed;
   json_mode json = json_mode::built;
-  std::size_t inject_leak_bytes = 0;
+  std::size_t inject_leak_bytes = 0;                 // per measured request
+  std::size_t inject_leak_per_connection_bytes = 0;  // per h1/h2 connection, when it closes
+  std::size_t inject_leak_per_reset_bytes = 0;       // per response the client abandons mid-way
   bool no_backpressure = false;
   std::string tls_cert_path;
   std::string tls_key_path;

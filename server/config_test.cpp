@@ -22,7 +22,9 @@ TEST(Config, DefaultsAreTheDocumentedOnes) {
 TEST(Config, ReadsEverySwitch) {
   const auto parsed = parse({"--port", "8080", "--threads=3", "--copy=buffered", "--request-body=buffered",
                              "--json=cached", "--inject-leak=64", "--no-backpressure", "--max-header-bytes=4096",
-                             "--h2-useless-frame-budget=7", "--max-requests-per-connection=3"});
+                             "--h2-useless-frame-budget=7", "--max-requests-per-connection=3",
+                             "--inject-leak-per-connection=128", "--inject-leak-per-reset=256",
+                             "--h2-max-queued-frames=77"});
   ASSERT_TRUE(parsed.config) << parsed.message;
   EXPECT_EQ(parsed.config->port, 8080);
   EXPECT_EQ(parsed.config->threads, 3u);
@@ -34,6 +36,9 @@ TEST(Config, ReadsEverySwitch) {
   EXPECT_EQ(parsed.config->limits.max_header_bytes, 4096u);
   EXPECT_EQ(parsed.config->limits.h2_useless_frame_budget, 7u);
   EXPECT_EQ(parsed.config->limits.max_requests_per_connection, 3u);
+  EXPECT_EQ(parsed.config->inject_leak_per_connection_bytes, 128u);
+  EXPECT_EQ(parsed.config->inject_leak_per_reset_bytes, 256u);
+  EXPECT_EQ(parsed.config->limits.h2_max_queued_frames, 77u);
 }
 
 struct rejected_case {

@@ -22,12 +22,17 @@ struct server_limits {
   std::uint32_t h2_connection_window_bytes = 16 << 20;
   // nghttp2's own defences, set explicitly rather than trusted (issue 10 makes them flags):
   std::size_t h2_max_outbound_acks = 1000;        // queued SETTINGS/PING ACKs before the peer is cut off
+  // Frames of any kind queued while our write is stalled (a peer that makes us answer but
+  // does not read); past it the connection is closed at once. Keep it above max_concurrent_streams:
+  // a burst of requests queues one response HEADERS each.
+  std::size_t h2_max_queued_frames = 1000;
   std::size_t h2_max_settings_entries = 32;       // entries in one SETTINGS frame
   std::size_t h2_max_continuations = 8;           // CONTINUATION frames per header block (CVE-2024-28182)
   std::uint64_t h2_reset_burst = 1000;            // RST_STREAM token bucket (CVE-2023-44487)
   std::uint64_t h2_resets_per_second = 33;
   std::uint64_t h2_max_oversized_header_lists = 8;  // streams reset for their header list, then GOAWAY
-  std::uint64_t h2_useless_frame_budget = 1000;  // PRIORITY, empty DATA, early resets (GOAWAY ENHANCE_YOUR_CALM)
+  // PRIORITY, empty DATA, early resets, refused streams (then GOAWAY ENHANCE_YOUR_CALM)
+  std::uint64_t h2_useless_frame_budget = 1000;
   std::uint64_t max_requests_per_connection = 100'000;  // h1 keep-alive; the response says Connection: close
   std::uint32_t max_connections = 10'000;
   std::uint32_t shutdown_grace_ms = 2'000;                       // SIGTERM: in-flight responses may finish

@@ -3,6 +3,7 @@
 #include "config.hpp"
 #include "metrics/heap_accounting.hpp"
 #include "server.hpp"
+#include "transport/open_files.hpp"
 
 #include <boost/system/system_error.hpp>
 
@@ -20,6 +21,11 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   const auto& config = *parsed.config;
+  const auto open_file_limit = memgate::transport::raise_open_file_limit();
+  if (auto warning = memgate::transport::open_file_limit_warning(config.limits.max_connections, config.threads,
+                                                                 open_file_limit)) {
+    std::cerr << *warning << "\n";
+  }
   try {
     memgate::server server(config);
     const auto endpoint = server.local_endpoint();

@@ -157,14 +157,61 @@ def test_h2c_prior_knowledge_and_h1_serve_identical_bytes(server):
     assert json.loads(server.get("/mem?trim=0")[1])["requests"]["h2"] == 1
 
 
-@pytest.fixture
-def tls_server(tmp_path):
+def start_tls_server(tmp_path, *flags):
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                     "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True, timeout=60)
-    started = Server("glibc", "--tls-cert", str(cert), "--tls-key", str(key))
+    return Server("glibc", "--tls-cert", str(cert), "--tls-key", str(key), *flags)
+
+
+def tls_connect(port, protocols):
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(protocols)
+    return context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="localhost")
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    started = start_tls_server(tmp_path)
     yield started
     started.stop()
+
+
+def test_per_connection_leak_fires_once_per_tls_connection_h1_and_h2(tmp_path):
+    server = start_tls_server(tmp_path, "--inject-leak-per-connection=4096")
+    try:
+        for _ in range(2):
+            with tls_connect(server.port, ["http/1.1"]) as tls:
+                tls.sendall(b"GET /bytes/10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                while tls.recv(65536):
+                    pass
+            with tls_connect(server.port, ["h2"]) as tls:
+                assert tls.selected_alpn_protocol() == "h2"
+                tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+                assert tls.recv(65536)  # the server's SETTINGS: the h2 connection is up
+        time.sleep(1.5)  # TLS closes take up to the 1 s close_notify wait
+        with tls_connect(server.port, ["http/1.1"]) as tls:  # /mem on a connection still open: not counted yet
+            tls.sendall(b"GET /mem?trim=0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := tls.recv(65536):
+                reply += chunk
+        mem = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+        assert mem["leaked_bytes"] == 4 * 4096, mem
+        assert mem["config"]["inject_leak_per_connection_bytes"] == 4096
+    finally:
+        assert server.stop() == 0
+
+
+def test_open_file_limit_warning_names_both_numbers():
+    server = Server("glibc", "--max-connections=1000000")
+    try:
+        assert server.get("/healthz")[0] == 200  # a warning, not a failure
+    finally:
+        assert server.stop() == 0
+    stderr = server.process.stderr.read()
+    assert "--max-connections=1000000" in stderr and "RLIMIT_NOFILE allows" in stderr, stderr
 
 
 @pytest.mark.parametrize("offered, chosen", [(["h2", "http/1.1"], "h2"), (["http/1.1"], "http/1.1")])

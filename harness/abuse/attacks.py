@@ -148,8 +148,9 @@ class H2Attacker:
         """Waits up to linger for the server's verdict (reading what it sent if we never read), then closes."""
         deadline = time.monotonic() + linger
         if self.reader is None:
+            # A send that failed because the server closed may leave its last frames (a GOAWAY) unread.
             self.sock.settimeout(0.2)
-            while time.monotonic() < deadline and not self.cut.closed:
+            while time.monotonic() < deadline:
                 try:
                     chunk = self.sock.recv(1 << 20)
                 except socket.timeout:
@@ -258,15 +259,18 @@ def _int7(n: int) -> bytes:
     return out + bytes([n])
 
 
+# The floods send until the server cuts them off, up to 1M frames: 100k ACKs (1.7 MB) fit in
+# loopback's socket buffers, so at the issue's 100k the server never has to hold one, and a
+# server that stops reading without closing would pass unnoticed. About 350k fill the buffers.
 def settings_flood(port: int, quick: bool) -> Cutoff:
-    count, seconds = (100_000, 5.0) if quick else (100_000, 30.0)  # cheap: quick sends the full count
+    count, seconds = (1_000_000, 5.0) if quick else (1_000_000, 30.0)
     frame = raw_frame(SETTINGS, 0, 0, settings_payload({INITIAL_WINDOW_SIZE: 65535}))
     batches = [(frame * 1000, 1000)] * (count // 1000)
     return _loop(H2Attacker(port, read=False), batches, seconds, linger=2.0)
 
 
 def ping_flood(port: int, quick: bool) -> Cutoff:
-    count, seconds = (100_000, 5.0) if quick else (100_000, 30.0)
+    count, seconds = (1_000_000, 5.0) if quick else (1_000_000, 30.0)
     frame = raw_frame(PING, 0, 0, b"12345678")
     batches = [(frame * 1000, 1000)] * (count // 1000)
     return _loop(H2Attacker(port, read=False), batches, seconds, linger=2.0)

@@ -50,7 +50,8 @@ class MemoryCeiling(threading.Thread):
 
     def stop(self) -> None:
         self._stop_event.set()
-        self.join(timeout=5.0)
+        if self.ident is not None:  # an interrupt may land between construction and start()
+            self.join(timeout=5.0)
 
     def run(self) -> None:
         while not self._stop_event.is_set():

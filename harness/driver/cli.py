@@ -124,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("--set", dest="overrides", action="append", type=_set_item, default=[], metavar="KEY=VALUE",
                       help="override a scenario key; the value is TOML, a bare word is a string")
     prof.add_argument("--against", metavar="BASELINE", help="a profile.json (or its directory), or a result JSON whose "
-                      "config is profiled first: rank the sites that grew")
-    prof.add_argument("-o", "--output", metavar="DIR", help="where profile.md and profile.json go "
-                      "(default results/profile-<scenario>-<timestamp>)")
+                      "config is profiled first: rank the sites that grew (also report.md and report.html, with an "
+                      "icicle view of the growth)")
+    prof.add_argument("-o", "--output", metavar="DIR", help="where profile.md and profile.json (and with --against, "
+                      "report.md and report.html) go (default results/profile-<scenario>-<timestamp>)")
     prof.add_argument("--profiler", choices=("heaptrack", "jemalloc"),
                       help="default: jemalloc for allocator=jemalloc, else heaptrack")
     prof.add_argument("--no-overhead", dest="overhead", action="store_false",

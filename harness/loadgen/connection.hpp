@@ -12,6 +12,8 @@ class connection {
   virtual void start() = 0;
   // Fails every request this connection holds with `reason` and closes; no callback follows.
   virtual void abort(failure reason) = 0;
+  // --hold: closes the connection, held idle after its requests, gracefully (h2: GOAWAY first).
+  virtual void release() = 0;
 };
 
 }  // namespace memgate::loadgen

@@ -1,6 +1,5 @@
 #include "h1_connection.hpp"
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http/error.hpp>
@@ -46,23 +45,21 @@ h1_connection<Stream>::h1_connection(worker& w, std::size_t slot)
       slot_(slot),
       stream_(make_stream<Stream>(w.ioc(), w.tls())),
       rate_timer_(w.ioc()),
+      pacer_(w.ioc(), w.the_plan().opts().read_rate_bytes_per_s),
       ring_(w.the_plan().opts().pipeline) {
   write_buffers_.reserve(max_write_buffers);
 }
 
 template <class Stream>
 void h1_connection<Stream>::start() {
-  asio::async_connect(socket_of(stream_), worker_.targets(),
-                      [self = this->shared_from_this()](error_code ec, const asio::ip::tcp::endpoint&) {
-                        self->on_connect(ec);
-                      });
+  worker_.connect(socket_of(stream_), [self = this->shared_from_this()](error_code ec) { self->on_connect(ec); });
 }
 
 template <class Stream>
 void h1_connection<Stream>::on_connect(error_code ec) {
   if (done_) return;
   if (ec) {
-    worker_.fail_one(failure::connect);
+    worker_.fail_one(slot_, failure::connect);
     return finish();
   }
   socket_of(stream_).set_option(asio::ip::tcp::no_delay(true), ec);  // best effort
@@ -79,19 +76,19 @@ template <class Stream>
 void h1_connection<Stream>::on_handshake(error_code ec) {
   if (done_) return;
   if (ec) {
-    worker_.fail_one(failure::tls);
+    worker_.fail_one(slot_, failure::tls);
     return finish();
   }
   if constexpr (is_tls_v<Stream>) {
     const auto alpn = alpn_selected(stream_);
     if (!alpn.empty() && alpn != "http/1.1") {
-      worker_.fail_one(failure::tls);
+      worker_.fail_one(slot_, failure::tls);
       return finish();
     }
   }
   ++worker_.mutable_stats().connections_opened;
   do_fill();
-  if (idle_and_finished()) return finish();
+  if (idle_and_finished() && !try_hold()) return finish();
   do_read();
 }
 
@@ -103,7 +100,7 @@ void h1_connection<Stream>::do_fill() {
       no_more_ = true;
       break;
     }
-    const auto ticket = worker_.control().acquire();
+    const auto ticket = worker_.acquire_ticket(slot_);
     if (!ticket) {
       no_more_ = true;
       break;
@@ -178,14 +175,17 @@ void h1_connection<Stream>::on_write(error_code ec, std::size_t bytes) {
 
 template <class Stream>
 void h1_connection<Stream>::do_read() {
-  stream_.async_read_some(read_buffer_.prepare(read_chunk_bytes),
-                          beast::bind_front_handler(&h1_connection::on_read, this->shared_from_this()));
+  pacer_.next(read_chunk_bytes, [self = this->shared_from_this()](std::size_t limit) {
+    self->stream_.async_read_some(self->read_buffer_.prepare(limit),
+                                  beast::bind_front_handler(&h1_connection::on_read, self));
+  });
 }
 
 template <class Stream>
 void h1_connection<Stream>::on_read(error_code ec, std::size_t bytes) {
   if (done_) return;
   read_buffer_.commit(bytes);
+  pacer_.consumed(bytes);
   worker_.mutable_stats().bytes_received += bytes;
   if (!parse_buffered()) return;
   if (ec) {
@@ -212,7 +212,7 @@ void h1_connection<Stream>::on_read(error_code ec, std::size_t bytes) {
     return finish();
   }
   do_fill();
-  if (idle_and_finished()) return finish();
+  if (idle_and_finished() && !try_hold()) return finish();
   do_read();
 }
 
@@ -230,11 +230,15 @@ bool h1_connection<Stream>::parse_buffered() {
     error_code ec;
     const auto used = parser_->put(read_buffer_.data(), ec);
     read_buffer_.consume(used);
-    if (ec == http::error::need_more) break;
-    if (ec) {
+    if (ec && ec != http::error::need_more) {
       fail_all(failure::protocol);
       return false;
     }
+    if (cancel_due()) {
+      cancel_head();
+      return false;
+    }
+    if (ec) break;  // need_more
     if (!parser_->is_done()) continue;
 
     const bool keep_alive = parser_->keep_alive();
@@ -266,8 +270,42 @@ bool h1_connection<Stream>::parse_buffered() {
 }
 
 template <class Stream>
+bool h1_connection<Stream>::cancel_due() const noexcept {
+  const auto limit = worker_.the_plan().opts().cancel_after_bytes;
+  return limit > 0 && parser_ && !parser_->is_done() && checker_.body_bytes() >= limit;
+}
+
+// With --pipeline 1 (enforced with --cancel-after-bytes) the head is the only request in flight.
+template <class Stream>
+void h1_connection<Stream>::cancel_head() {
+  parser_.reset();
+  worker_.record_cancelled(at(0).start, checker_.body_bytes(), checker_.abandon(), false);
+  head_ = (head_ + 1) % ring_.size();
+  --count_;
+  if (written_ > 0) --written_;
+  finish();
+}
+
+template <class Stream>
 bool h1_connection<Stream>::idle_and_finished() const noexcept {
   return count_ == 0 && no_more_ && !waiting_;
+}
+
+// --hold keeps a connection that served a request open and idle, reading only to notice a
+// close, until the worker releases it.
+template <class Stream>
+bool h1_connection<Stream>::try_hold() {
+  if (!worker_.the_plan().opts().hold || issued_ == 0) return false;
+  if (!held_) {
+    held_ = true;
+    worker_.connection_held(slot_);
+  }
+  return true;
+}
+
+template <class Stream>
+void h1_connection<Stream>::release() {
+  if (held_) finish();
 }
 
 template <class Stream>
@@ -296,6 +334,7 @@ void h1_connection<Stream>::abort(failure reason) {
   error_code ignored;
   socket_of(stream_).close(ignored);
   rate_timer_.cancel();
+  pacer_.cancel();
 }
 
 template <class Stream>
@@ -306,6 +345,7 @@ void h1_connection<Stream>::finish() {
   socket_of(stream_).shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_of(stream_).close(ignored);
   rate_timer_.cancel();
+  pacer_.cancel();
   worker_.connection_done(slot_);
 }
 

@@ -1,5 +1,6 @@
 // One HTTP/1.1 client connection: keep-alive, up to --pipeline requests written ahead,
-// responses matched in order and checked piecewise as they arrive.
+// responses matched in order and checked piecewise as they arrive. --cancel-after-bytes
+// closes the connection (h1's only way to abandon a response); the worker opens the next.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 
 #include "connection.hpp"
 #include "plan.hpp"
+#include "read_pacer.hpp"
 #include "response_check.hpp"
 #include "transport.hpp"
 
@@ -48,6 +50,7 @@ class h1_connection final : public connection, public std::enable_shared_from_th
   h1_connection(worker& w, std::size_t slot);
   void start() override;
   void abort(failure reason) override;
+  void release() override;
 
  private:
   struct in_flight {
@@ -66,8 +69,11 @@ class h1_connection final : public connection, public std::enable_shared_from_th
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
-  bool parse_buffered();  // false when the connection failed
+  bool parse_buffered();  // false when the connection ended
+  bool cancel_due() const noexcept;
+  void cancel_head();
   bool idle_and_finished() const noexcept;
+  bool try_hold();
   void fail_all(failure reason);
   void finish();
 
@@ -77,6 +83,7 @@ class h1_connection final : public connection, public std::enable_shared_from_th
   const std::size_t slot_;
   Stream stream_;
   boost::asio::steady_timer rate_timer_;
+  read_pacer pacer_;
   std::vector<in_flight> ring_;  // --pipeline entries, reused
   std::size_t head_ = 0;
   std::size_t count_ = 0;
@@ -85,6 +92,7 @@ class h1_connection final : public connection, public std::enable_shared_from_th
   std::uint64_t issued_ = 0;
   bool no_more_ = false;
   bool writing_ = false;
+  bool held_ = false;
   bool done_ = false;
   std::vector<boost::asio::const_buffer> write_buffers_;
   boost::beast::flat_buffer read_buffer_;

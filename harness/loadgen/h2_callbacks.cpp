@@ -42,8 +42,13 @@ int on_stream_close(nghttp2_session* session, std::int32_t stream_id, std::uint3
   return 0;
 }
 
-int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
-  if (frame->hd.type == NGHTTP2_GOAWAY) static_cast<h2_session_owner*>(user_data)->on_goaway();
+int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+  auto* owner = static_cast<h2_session_owner*>(user_data);
+  if (frame->hd.type == NGHTTP2_GOAWAY) owner->on_goaway();
+  // A frame that ends its stream completes the response: never cancel that one.
+  if (frame->hd.type == NGHTTP2_DATA && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    if (auto* slot = slot_of(session, frame->hd.stream_id)) owner->on_body_frame(*slot, frame->hd.stream_id);
+  }
   return 0;
 }
 

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <iostream>
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
@@ -18,6 +17,8 @@ using beast::error_code;
 
 namespace {
 constexpr std::size_t write_flush_bytes = 64 * 1024;
+// How long a closing connection waits for the server to close after our GOAWAY.
+constexpr auto linger_after_goaway = std::chrono::seconds(1);
 }  // namespace
 
 template <class Stream>
@@ -26,6 +27,8 @@ h2_connection<Stream>::h2_connection(worker& w, std::size_t slot)
       slot_(slot),
       stream_(make_stream<Stream>(w.ioc(), w.tls())),
       rate_timer_(w.ioc()),
+      linger_timer_(w.ioc()),
+      pacer_(w.ioc(), w.the_plan().opts().read_rate_bytes_per_s),
       streams_(w.the_plan().opts().streams) {
   free_.reserve(streams_.size());
   for (auto& s : streams_) free_.push_back(&s);
@@ -34,17 +37,14 @@ h2_connection<Stream>::h2_connection(worker& w, std::size_t slot)
 
 template <class Stream>
 void h2_connection<Stream>::start() {
-  asio::async_connect(socket_of(stream_), worker_.targets(),
-                      [self = this->shared_from_this()](error_code ec, const asio::ip::tcp::endpoint&) {
-                        self->on_connect(ec);
-                      });
+  worker_.connect(socket_of(stream_), [self = this->shared_from_this()](error_code ec) { self->on_connect(ec); });
 }
 
 template <class Stream>
 void h2_connection<Stream>::on_connect(error_code ec) {
   if (done_) return;
   if (ec) {
-    worker_.fail_one(failure::connect);
+    worker_.fail_one(slot_, failure::connect);
     return finish();
   }
   socket_of(stream_).set_option(asio::ip::tcp::no_delay(true), ec);  // best effort
@@ -61,7 +61,7 @@ template <class Stream>
 void h2_connection<Stream>::on_handshake(error_code ec) {
   if (done_) return;
   if (ec) {
-    worker_.fail_one(failure::tls);
+    worker_.fail_one(slot_, failure::tls);
     return finish();
   }
   if constexpr (is_tls_v<Stream>) {
@@ -71,16 +71,15 @@ void h2_connection<Stream>::on_handshake(error_code ec) {
         std::cerr << "loadgen: TLS server did not select h2 via ALPN (selected '"
                   << std::string(alpn_selected(stream_)) << "')\n";
       }
-      worker_.fail_one(failure::tls);
+      worker_.fail_one(slot_, failure::tls);
       return finish();
     }
   }
   ++worker_.mutable_stats().connections_opened;
   if (!start_session()) {
-    worker_.fail_one(failure::protocol);
+    worker_.fail_one(slot_, failure::protocol);
     return finish();
   }
-  do_fill();
   do_write();
   do_read();
 }
@@ -106,7 +105,7 @@ void h2_connection<Stream>::do_fill() {
       no_more_ = true;
       break;
     }
-    const auto ticket = worker_.control().acquire();
+    const auto ticket = worker_.acquire_ticket(slot_);
     if (!ticket) {
       no_more_ = true;
       break;
@@ -128,7 +127,6 @@ void h2_connection<Stream>::on_rate(error_code ec) {
   const auto seq = waiting_->seq;
   waiting_.reset();
   submit(seq);
-  do_fill();
   do_write();
 }
 
@@ -140,6 +138,7 @@ void h2_connection<Stream>::submit(std::uint64_t seq) {
   slot->start = clock::now();
   slot->upload_offset = 0;
   slot->saw_status = false;
+  slot->cancelled = false;
   slot->checker.reset(slot->req->expect);
   const auto& hdrs = slot->req->h2_headers;
   nghttp2_data_provider provider = upload_provider(*slot);
@@ -152,9 +151,22 @@ void h2_connection<Stream>::submit(std::uint64_t seq) {
 }
 
 template <class Stream>
+void h2_connection<Stream>::on_body_frame(h2_stream_slot& slot, std::int32_t stream_id) {
+  const auto limit = worker_.the_plan().opts().cancel_after_bytes;
+  if (limit == 0 || slot.cancelled || slot.checker.body_bytes() < limit) return;
+  // Closes the stream once sent (on_stream_closed follows); bytes still in flight for it are
+  // discarded by nghttp2 and still counted against the connection window.
+  if (nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL) == 0) {
+    slot.cancelled = true;
+  }
+}
+
+template <class Stream>
 void h2_connection<Stream>::on_stream_closed(h2_stream_slot& slot, std::uint32_t error_code) {
   const auto body = slot.checker.body_bytes();
-  if (error_code != NGHTTP2_NO_ERROR || !slot.saw_status) {
+  if (slot.cancelled) {
+    worker_.record_cancelled(slot.start, body, slot.checker.abandon(), true);
+  } else if (error_code != NGHTTP2_NO_ERROR || !slot.saw_status) {
     worker_.record_failure(failure::protocol, body);
   } else if (const auto verdict = slot.checker.finish()) {
     worker_.record_failure(*verdict, body);
@@ -167,6 +179,10 @@ void h2_connection<Stream>::on_stream_closed(h2_stream_slot& slot, std::uint32_t
 template <class Stream>
 void h2_connection<Stream>::do_write() {
   if (writing_ || done_) return;
+  // Slots freed since the last write (a response ended, or our RST_STREAM went out) take the
+  // next requests before anything is sent.
+  do_fill();
+  settle();
   write_buffer_.clear();
   while (write_buffer_.size() < write_flush_bytes) {
     const std::uint8_t* data = nullptr;
@@ -176,7 +192,7 @@ void h2_connection<Stream>::do_write() {
     write_buffer_.insert(write_buffer_.end(), data, data + n);
   }
   if (write_buffer_.empty()) {
-    if (closing_ || idle_and_finished()) finish();
+    if (closing_) drain();
     return;
   }
   writing_ = true;
@@ -195,22 +211,26 @@ void h2_connection<Stream>::on_write(error_code ec, std::size_t bytes) {
 
 template <class Stream>
 void h2_connection<Stream>::do_read() {
-  stream_.async_read_some(asio::buffer(read_buffer_),
-                          beast::bind_front_handler(&h2_connection::on_read, this->shared_from_this()));
+  pacer_.next(read_buffer_.size(), [self = this->shared_from_this()](std::size_t limit) {
+    self->stream_.async_read_some(asio::buffer(self->read_buffer_.data(), limit),
+                                  beast::bind_front_handler(&h2_connection::on_read, self));
+  });
 }
 
 template <class Stream>
 void h2_connection<Stream>::on_read(error_code ec, std::size_t bytes) {
   if (done_) return;
+  if (draining_) {
+    worker_.mutable_stats().bytes_received += bytes;
+    if (ec) return finish();  // the server closed too
+    pacer_.consumed(bytes);
+    return do_read();
+  }
   if (ec) return fail_all(failure::reset);  // finish() ignores it when nothing is outstanding
+  pacer_.consumed(bytes);
   worker_.mutable_stats().bytes_received += bytes;
   const auto rv = nghttp2_session_mem_recv(session_.get(), read_buffer_.data(), bytes);
   if (rv < 0) return fail_all(failure::protocol);
-  do_fill();
-  if (idle_and_finished() && !closing_) {
-    closing_ = true;
-    nghttp2_session_terminate_session(session_.get(), NGHTTP2_NO_ERROR);
-  }
   do_write();
   if (done_) return;
   if (!nghttp2_session_want_read(session_.get()) && !nghttp2_session_want_write(session_.get()) && !writing_) {
@@ -222,6 +242,43 @@ void h2_connection<Stream>::on_read(error_code ec, std::size_t bytes) {
 template <class Stream>
 bool h2_connection<Stream>::idle_and_finished() const noexcept {
   return free_.size() == streams_.size() && (no_more_ || goaway_) && !waiting_;
+}
+
+// Nothing left to ask: hold the connection (--hold, unless the server is going away or it
+// served nothing), else say GOAWAY and close once that is written.
+template <class Stream>
+void h2_connection<Stream>::settle() {
+  if (!idle_and_finished() || closing_ || held_) return;
+  if (worker_.the_plan().opts().hold && !goaway_ && issued_ > 0) {
+    held_ = true;
+    worker_.connection_held(slot_);
+    return;
+  }
+  closing_ = true;
+  nghttp2_session_terminate_session(session_.get(), NGHTTP2_NO_ERROR);
+}
+
+// Closing at once would reset the connection if bytes were still arriving (DATA in flight for
+// a cancelled stream), and a reset makes the server drop our unread GOAWAY. So: FIN after the
+// GOAWAY, discard what still comes, close when the server does (or after a grace period).
+template <class Stream>
+void h2_connection<Stream>::drain() {
+  if (draining_) return;
+  draining_ = true;
+  error_code ignored;
+  socket_of(stream_).shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  linger_timer_.expires_after(linger_after_goaway);
+  linger_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+    if (!ec) self->finish();
+  });
+}
+
+template <class Stream>
+void h2_connection<Stream>::release() {
+  if (!held_ || closing_ || done_) return;
+  closing_ = true;
+  nghttp2_session_terminate_session(session_.get(), NGHTTP2_NO_ERROR);
+  do_write();
 }
 
 template <class Stream>
@@ -249,6 +306,8 @@ void h2_connection<Stream>::abort(failure reason) {
   error_code ignored;
   socket_of(stream_).close(ignored);
   rate_timer_.cancel();
+  linger_timer_.cancel();
+  pacer_.cancel();
 }
 
 template <class Stream>
@@ -259,6 +318,8 @@ void h2_connection<Stream>::finish() {
   socket_of(stream_).shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_of(stream_).close(ignored);
   rate_timer_.cancel();
+  linger_timer_.cancel();
+  pacer_.cancel();
   worker_.connection_done(slot_);
 }
 

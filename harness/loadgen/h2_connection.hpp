@@ -1,5 +1,6 @@
 // One HTTP/2 client connection (h2c prior knowledge or TLS+ALPN h2): a socket-free nghttp2
 // session fed with mem_recv and drained with mem_send, up to --streams concurrent streams.
+// --cancel-after-bytes resets a stream (RST_STREAM CANCEL) and reuses its slot.
 #pragma once
 
 #include <array>
@@ -14,6 +15,7 @@
 
 #include "connection.hpp"
 #include "plan.hpp"
+#include "read_pacer.hpp"
 #include "response_check.hpp"
 #include "transport.hpp"
 
@@ -27,6 +29,7 @@ struct h2_stream_slot {
   clock::time_point start;
   std::uint64_t upload_offset = 0;
   bool saw_status = false;
+  bool cancelled = false;  // our RST_STREAM is queued
   response_checker checker;
 };
 
@@ -39,6 +42,8 @@ class h2_session_owner {
  public:
   virtual ~h2_session_owner() = default;
   virtual void on_stream_closed(h2_stream_slot& slot, std::uint32_t error_code) = 0;
+  // A DATA frame that does not end its stream was received in full.
+  virtual void on_body_frame(h2_stream_slot& slot, std::int32_t stream_id) = 0;
   virtual void on_goaway() = 0;
 };
 
@@ -55,6 +60,7 @@ class h2_connection final : public connection,
   h2_connection(worker& w, std::size_t slot);
   void start() override;
   void abort(failure reason) override;
+  void release() override;
 
  private:
   void on_connect(boost::beast::error_code ec);
@@ -68,16 +74,21 @@ class h2_connection final : public connection,
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   bool idle_and_finished() const noexcept;
+  void settle();
+  void drain();
   void fail_all(failure reason);
   void finish();
 
   void on_stream_closed(h2_stream_slot& slot, std::uint32_t error_code) override;
+  void on_body_frame(h2_stream_slot& slot, std::int32_t stream_id) override;
   void on_goaway() override { goaway_ = true; }
 
   worker& worker_;
   const std::size_t slot_;
   Stream stream_;
   boost::asio::steady_timer rate_timer_;
+  boost::asio::steady_timer linger_timer_;
+  read_pacer pacer_;
   std::unique_ptr<nghttp2_session, nghttp2_session_deleter> session_;
   std::vector<h2_stream_slot> streams_;  // --streams slots
   std::vector<h2_stream_slot*> free_;
@@ -86,7 +97,9 @@ class h2_connection final : public connection,
   bool no_more_ = false;
   bool goaway_ = false;
   bool writing_ = false;
-  bool closing_ = false;  // our GOAWAY is queued; close once it is written
+  bool closing_ = false;   // our GOAWAY is queued
+  bool draining_ = false;  // our GOAWAY is written and our side shut down: read until the server closes
+  bool held_ = false;
   bool done_ = false;
   std::vector<std::uint8_t> write_buffer_;
   std::array<std::uint8_t, 64 * 1024> read_buffer_;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string_view>
 
+#include "response_check.hpp"
+
 namespace memgate::loadgen {
 namespace {
 
@@ -32,6 +34,38 @@ std::optional<double> to_double(std::string_view s) {
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || p != s.data() + s.size() || !std::isfinite(v) || v < 0) return std::nullopt;
   return v;
+}
+
+std::string url_text(const url& u) { return u.scheme + "://" + u.host + ":" + std::to_string(u.port) + u.target; }
+
+std::optional<option_error> check_cancel_and_hold(const options& o) {
+  const bool post = o.method == http_method::post;
+  for (const auto& u : o.urls) {
+    if (o.cancel_after_bytes == 0 &&
+        expectation_for(u.target, post, o.upload_bytes).what == body_expectation::kind::endless) {
+      return bad("--url", url_text(u), "an endless response never completes; it needs --cancel-after-bytes");
+    }
+  }
+  if (o.cancel_after_bytes > 0 && o.proto == protocol::h1 && o.pipeline > 1) {
+    return bad("--pipeline", std::to_string(o.pipeline),
+               "cannot be combined with --cancel-after-bytes: h1 cancels a response by closing its connection, "
+               "which would lose the requests pipelined behind it");
+  }
+  if (!o.hold) return std::nullopt;
+  if (o.requests < o.connections) {
+    return bad("--requests", std::to_string(o.requests),
+               "--hold needs at least one request per connection (--connections " + std::to_string(o.connections) +
+                   ")");
+  }
+  if (o.requests_per_connection > 0) {
+    return bad("--requests-per-connection", std::to_string(o.requests_per_connection),
+               "cannot be combined with --hold: held connections are never replaced");
+  }
+  if (o.cancel_after_bytes > 0 && o.proto == protocol::h1) {
+    return bad("--cancel-after-bytes", std::to_string(o.cancel_after_bytes),
+               "with --hold needs h2c or h2-tls: h1 cancels by closing the connection, leaving nothing to hold");
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -98,15 +132,15 @@ parse_result parse_options(const std::vector<std::string>& args) {
       inline_value = name.substr(eq + 1);
       name.resize(eq);
     }
-    if (name == "--insecure") {
+    if (name == "--insecure" || name == "--hold") {
       if (inline_value) return bad(name, *inline_value, "takes no value");
-      o.insecure = true;
+      (name == "--hold" ? o.hold : o.insecure) = true;
       continue;
     }
     static constexpr std::string_view valued[] = {
         "--url", "--weights", "--protocol", "--requests", "--connections", "--streams", "--pipeline",
         "--requests-per-connection", "--method", "--upload-bytes", "--rate", "--time-limit-s",
-        "--window-bits", "--threads", "--progress-ms"};
+        "--window-bits", "--threads", "--progress-ms", "--cancel-after-bytes", "--read-rate"};
     if (std::find(std::begin(valued), std::end(valued), name) == std::end(valued)) {
       return option_error{"unknown option '" + name + "'"};
     }
@@ -177,6 +211,10 @@ parse_result parse_options(const std::vector<std::string>& args) {
       err = uint32_opt(o.threads, 1);
     } else if (name == "--progress-ms") {
       err = uint32_opt(o.progress_ms, 0);
+    } else if (name == "--cancel-after-bytes") {
+      err = uint64_opt(o.cancel_after_bytes, 1);
+    } else if (name == "--read-rate") {
+      err = uint64_opt(o.read_rate_bytes_per_s, 1);
     } else {
       return option_error{"unknown option '" + name + "'"};
     }
@@ -190,8 +228,7 @@ parse_result parse_options(const std::vector<std::string>& args) {
   const url& first = o.urls.front();
   for (const auto& u : o.urls) {
     if (u.scheme != first.scheme || u.host != first.host || u.port != first.port) {
-      return bad("--url", u.scheme + "://" + u.host + ":" + std::to_string(u.port) + u.target,
-                 "all URLs must share scheme, host and port");
+      return bad("--url", url_text(u), "all URLs must share scheme, host and port");
     }
   }
   if (o.proto == protocol::h2c && first.scheme != "http") {
@@ -237,6 +274,7 @@ parse_result parse_options(const std::vector<std::string>& args) {
   if (o.proto == protocol::h1 && o.streams != 1) {
     return bad("--streams", std::to_string(o.streams), "applies to h2c and h2-tls only");
   }
+  if (auto err = check_cancel_and_hold(o)) return *err;
   if (o.threads > o.connections) {
     return bad("--threads", std::to_string(o.threads),
                "more threads than connections (" + std::to_string(o.connections) + ")");
@@ -249,7 +287,15 @@ std::string usage() {
          "               --requests N [--connections C] [--streams S] [--pipeline D]\n"
          "               [--requests-per-connection R] [--method GET|POST] [--upload-bytes B]\n"
          "               [--rate R] [--time-limit-s T] [--window-bits 16..30] [--threads T]\n"
-         "               [--progress-ms MS] [--insecure]\n";
+         "               [--progress-ms MS] [--insecure] [--cancel-after-bytes N]\n"
+         "               [--read-rate BYTES_PER_S] [--hold]\n"
+         "\n"
+         "  --cancel-after-bytes N   abandon each response once N body bytes arrived (h2: RST_STREAM\n"
+         "                           CANCEL; h1: close the connection); needed for /stream/inf\n"
+         "  --read-rate BYTES_PER_S  read at most this many bytes per second per connection, so the\n"
+         "                           server meets TCP backpressure\n"
+         "  --hold                   after the last request keep every connection open and idle, print\n"
+         "                           'HOLDING <n>' to stderr, close them once stdin reaches EOF\n";
 }
 
 }  // namespace memgate::loadgen

@@ -36,6 +36,9 @@ struct options {
   std::uint32_t threads = 1;
   std::uint32_t progress_ms = 0;
   bool insecure = false;
+  std::uint64_t cancel_after_bytes = 0;     // 0: read every response to its end
+  std::uint64_t read_rate_bytes_per_s = 0;  // per connection, 0 = unlimited
+  bool hold = false;                        // keep connections idle after the last request until stdin closes
 
   bool tls() const noexcept { return urls.front().scheme == "https"; }
 };

@@ -32,6 +32,9 @@ TEST(Options, MinimalDefaults) {
   EXPECT_EQ(r->time_limit_s, 300.0);
   EXPECT_EQ(r->window_bits, 30u);
   EXPECT_EQ(r->threads, 1u);
+  EXPECT_EQ(r->cancel_after_bytes, 0u);
+  EXPECT_EQ(r->read_rate_bytes_per_s, 0u);
+  EXPECT_FALSE(r->hold);
   EXPECT_EQ(r->weights, std::vector<std::uint32_t>{1});
   ASSERT_EQ(r->urls.size(), 1u);
   EXPECT_EQ(r->urls[0].host, "127.0.0.1");
@@ -118,10 +121,58 @@ TEST(Options, Rejections) {
   expect_rejected(with({"--streams", "4"}), {"--streams", "h2"});
   expect_rejected({"--url", "http://h:1/", "--protocol", "h2c", "--requests", "1", "--pipeline", "2"},
                   {"--pipeline", "h1"});
+  // Cancel, read rate, hold.
+  expect_rejected(with({"--cancel-after-bytes", "0"}), {"--cancel-after-bytes", "'0'"});
+  expect_rejected(with({"--read-rate", "0"}), {"--read-rate", "'0'"});
+  expect_rejected(with({"--read-rate", "1.5MB"}), {"--read-rate", "1.5MB"});
+  expect_rejected(with({"--hold=yes"}), {"--hold", "takes no value"});
   // Syntax.
   expect_rejected(with({"--bogus", "1"}), {"--bogus"});
   expect_rejected(with({"--connections"}), {"missing value", "--connections"});
   expect_rejected(with({"--insecure=yes"}), {"--insecure"});
+}
+
+const std::vector<std::string> endless = {"--url", "http://127.0.0.1:1/stream/inf?chunk=4096", "--protocol",
+                                          "h2c", "--requests", "4"};
+
+TEST(Options, CancelReadRateAndHold) {
+  const auto r = parse(with({"--cancel-after-bytes", "1048576", "--read-rate", "1000000", "--hold", "--connections",
+                             "4", "--streams", "8"},
+                            endless));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->cancel_after_bytes, 1048576u);
+  EXPECT_EQ(r->read_rate_bytes_per_s, 1000000u);
+  EXPECT_TRUE(r->hold);
+  EXPECT_TRUE(parse(with({"--cancel-after-bytes=1", "--read-rate=1"})));
+}
+
+TEST(Options, EndlessResponsesNeedCancel) {
+  expect_rejected(endless, {"--url", "/stream/inf", "--cancel-after-bytes", "never completes"});
+  // Only a GET of /stream/inf is endless.
+  EXPECT_TRUE(parse(with({"--method", "POST"}, endless)));
+  EXPECT_TRUE(parse(with({"--url", "http://127.0.0.1:1/stream/1000"})));
+}
+
+TEST(Options, H1CancelClosesSoItCannotPipeline) {
+  expect_rejected(with({"--cancel-after-bytes", "10", "--pipeline", "2"}),
+                  {"--pipeline", "'2'", "--cancel-after-bytes", "closing its connection"});
+  EXPECT_TRUE(parse(with({"--cancel-after-bytes", "10", "--pipeline", "1"})));
+}
+
+TEST(Options, HoldNeedsARequestPerConnection) {
+  expect_rejected(with({"--hold", "--connections", "4", "--requests", "3"}),
+                  {"--requests", "'3'", "--hold", "--connections 4"});
+  EXPECT_TRUE(parse(with({"--hold", "--connections", "4", "--requests", "4"})));
+  expect_rejected(with({"--hold", "--requests-per-connection", "2"}),
+                  {"--requests-per-connection", "--hold", "never replaced"});
+  expect_rejected(with({"--hold", "--cancel-after-bytes", "100"}), {"--cancel-after-bytes", "--hold", "h2c"});
+  EXPECT_TRUE(parse(with({"--hold", "--cancel-after-bytes", "100"}, endless)));
+}
+
+TEST(Options, UsageNamesTheNewOptions) {
+  for (const char* name : {"--cancel-after-bytes", "--read-rate", "--hold", "HOLDING"}) {
+    EXPECT_NE(usage().find(name), std::string::npos) << name;
+  }
 }
 
 }  // namespace

@@ -65,8 +65,19 @@ plan::plan(const options& opts) : opts_(opts), cycle_(smooth_weighted_cycle(opts
   }
 }
 
-std::optional<run_control::ticket> run_control::acquire() noexcept {
-  const std::uint64_t seq = next_.fetch_add(1, std::memory_order_relaxed);
+std::optional<run_control::ticket> run_control::acquire(bool first) noexcept {
+  std::uint64_t seq = next_.load(std::memory_order_relaxed);
+  if (firsts_pending_.load(std::memory_order_relaxed) == 0 && !first) {
+    seq = next_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    // A stale (too high) firsts_pending_ only refuses early; the first-taker that made it stale
+    // is alive and asks again, so no ticket is stranded.
+    do {
+      if (seq >= planned_) return std::nullopt;
+      if (!first && planned_ - seq <= firsts_pending_.load(std::memory_order_relaxed)) return std::nullopt;
+    } while (!next_.compare_exchange_weak(seq, seq + 1, std::memory_order_relaxed));
+    if (first) firsts_pending_.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (seq >= planned_) {
     return std::nullopt;
   }

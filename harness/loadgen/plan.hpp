@@ -53,6 +53,9 @@ class plan {
 };
 
 // Shared by all threads: hands out request tickets 0..N-1 and counts outcomes for progress.
+// With `reserved_firsts` > 0 (--hold: one per connection) that many tickets are kept for
+// first requests: a connection asking for another request gets none while the tickets left
+// are needed by connections still waiting for their first, so every connection gets one.
 class run_control {
  public:
   struct ticket {
@@ -60,11 +63,22 @@ class run_control {
     clock::time_point due;  // not before this (rate limit); past for unlimited runs
   };
 
-  run_control(std::uint64_t planned, double rate, clock::time_point start) noexcept
-      : planned_(planned), rate_(rate), start_(start) {}
+  run_control(std::uint64_t planned, double rate, clock::time_point start, std::uint64_t reserved_firsts = 0) noexcept
+      : planned_(planned), rate_(rate), start_(start), firsts_pending_(reserved_firsts) {}
 
-  std::optional<ticket> acquire() noexcept;
-  bool exhausted() const noexcept { return next_.load(std::memory_order_relaxed) >= planned_; }
+  // `first`: the caller's connection slot asks for its first request (only with reserved firsts).
+  std::optional<ticket> acquire(bool first = false) noexcept;
+  // No ticket left for a connection slot that already had its first (or, `first`, for one that did not).
+  bool exhausted(bool first = false) const noexcept {
+    const auto next = next_.load(std::memory_order_relaxed);
+    return next >= planned_ || (!first && planned_ - next <= firsts_pending_.load(std::memory_order_relaxed));
+  }
+  // The server cannot be reached (a connect gave up after its retries): no ticket is handed
+  // out any more. Returns how many were never handed out, so the caller counts them failed.
+  std::uint64_t abandon_rest() noexcept {
+    const auto next = next_.exchange(planned_, std::memory_order_relaxed);
+    return next < planned_ ? planned_ - next : 0;
+  }
   std::uint64_t planned() const noexcept { return planned_; }
   clock::time_point start() const noexcept { return start_; }
 
@@ -76,6 +90,7 @@ class run_control {
   const double rate_;
   const clock::time_point start_;
   std::atomic<std::uint64_t> next_{0};
+  std::atomic<std::uint64_t> firsts_pending_;
 };
 
 }  // namespace memgate::loadgen

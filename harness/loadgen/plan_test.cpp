@@ -1,6 +1,8 @@
 #include "plan.hpp"
 
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -75,6 +77,41 @@ TEST(RunControl, HandsOutExactlyN) {
   EXPECT_TRUE(c.exhausted());
   EXPECT_FALSE(c.acquire());
   EXPECT_FALSE(c.acquire());
+}
+
+TEST(RunControl, ReservedFirstsAreKeptForConnectionsWithoutOne) {
+  run_control c(5, 0, clock::now(), 3);  // --hold, 3 connections, 5 requests
+  EXPECT_EQ(c.acquire(true)->seq, 0u);    // connection A's first
+  EXPECT_EQ(c.acquire()->seq, 1u);        // A's second: 4 left, 2 reserved
+  EXPECT_EQ(c.acquire()->seq, 2u);        // A's third: 3 left, 2 reserved
+  EXPECT_FALSE(c.acquire());              // 2 left, both reserved
+  EXPECT_TRUE(c.exhausted());             // ... so a slot past its first would not be replaced
+  EXPECT_FALSE(c.exhausted(true));
+  EXPECT_EQ(c.acquire(true)->seq, 3u);    // B's first
+  EXPECT_FALSE(c.acquire());
+  EXPECT_EQ(c.acquire(true)->seq, 4u);    // C's first
+  EXPECT_TRUE(c.exhausted());
+  EXPECT_FALSE(c.acquire(true));
+}
+
+TEST(RunControl, ReservationsHoldAcrossThreads) {
+  // 4 threads race for 1000 tickets while 100 slots wait for their first one.
+  run_control c(1000, 0, clock::now(), 100);
+  std::atomic<int> firsts{0};
+  std::atomic<int> others{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        while (c.acquire()) ++others;  // greedy connections first
+        if (c.acquire(true)) ++firsts;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(firsts.load(), 100);
+  EXPECT_EQ(others.load(), 900);
+  EXPECT_TRUE(c.exhausted());
 }
 
 TEST(RunControl, RateSpacesDueTimes) {

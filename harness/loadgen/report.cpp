@@ -28,11 +28,20 @@ boost::json::object to_json(const run_report& r) {
   o["streams"] = r.opts.streams;
   o["pipeline"] = r.opts.pipeline;
   o["elapsed_s"] = r.elapsed_s;
-  o["requests_per_s"] = r.elapsed_s > 0 ? static_cast<double>(s.completed) / r.elapsed_s : 0.0;
+  const double load_s = r.elapsed_s - r.held_s;
+  const auto per_s = [&](std::uint64_t n) { return load_s > 0 ? static_cast<double>(n) / load_s : 0.0; };
+  o["requests_per_s"] = per_s(s.completed);
   o["latency_us"] = std::move(latency);
   o["bytes_sent"] = s.bytes_sent;
   o["bytes_received"] = s.bytes_received;
   o["body_bytes_received"] = s.body_bytes_received;
+  o["bytes_received_per_s"] = per_s(s.bytes_received);  // body and framing, as read from the sockets
+  o["requests_cancelled"] = s.cancelled;
+  o["connect_retries"] = s.connect_retries;
+  o["connects_in_flight_peak"] = s.connects_in_flight_peak;
+  o["connections_held"] = s.connections_held;
+  o["held_connections_lost"] = s.held_connections_lost;
+  o["held_s"] = r.held_s;
   o["time_limit_hit"] = s.time_limit_hit;
   return o;
 }

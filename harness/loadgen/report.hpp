@@ -14,6 +14,7 @@ struct run_report {
   options opts;
   run_stats stats;
   double elapsed_s = 0;
+  double held_s = 0;  // --hold: from the HOLDING line to the release; not part of the rates
 };
 
 boost::json::object to_json(const run_report& r);

@@ -32,6 +32,7 @@ body_expectation expectation_for(std::string_view target, bool post, std::uint64
     if (path == "/upload") return {kind::upload, upload_bytes, pattern_crc32(upload_bytes)};
     return {};
   }
+  if (path == "/stream/inf") return {kind::endless, 0, 0};
   for (const std::string_view prefix : {std::string_view("/bytes/"), std::string_view("/stream/")}) {
     if (path.substr(0, prefix.size()) != prefix) continue;
     const auto digits = path.substr(prefix.size());
@@ -67,6 +68,9 @@ void response_checker::on_body(std::string_view piece) {
         failed_ = failure::body;
       }
       return;
+    case body_expectation::kind::endless:
+      if (!matches_pattern(offset, piece)) failed_ = failure::body;
+      return;
     case body_expectation::kind::upload:
       if (json_.size() + piece.size() > max_json_bytes) {
         failed_ = failure::upload_check;
@@ -85,6 +89,8 @@ std::optional<failure> response_checker::finish() {
     case body_expectation::kind::pattern:
       if (received_ != expect_.length) return failure::length;
       return std::nullopt;
+    case body_expectation::kind::endless:
+      return failure::length;  // an endless body that ends was cut short
     case body_expectation::kind::upload:
       if (!upload_receipt_matches(json_, expect_.length, expect_.crc32)) return failure::upload_check;
       return std::nullopt;

@@ -16,13 +16,14 @@ const char* failure_name(failure f) noexcept;
 
 // What a request expects of its response body, derived once per URL.
 struct body_expectation {
-  enum class kind : unsigned char { any, pattern, upload } what = kind::any;
-  std::uint64_t length = 0;  // pattern: body length; upload: uploaded bytes
+  enum class kind : unsigned char { any, pattern, endless, upload } what = kind::any;
+  std::uint64_t length = 0;  // pattern: body length; upload: uploaded bytes; endless: unused
   std::uint32_t crc32 = 0;   // upload: CRC-32 of the uploaded pattern
 };
 
-// /bytes/N and /stream/N (any query may follow) expect N pattern bytes; POST /upload
-// expects the JSON receipt of the upload; everything else is only status-checked.
+// /bytes/N and /stream/N (any query may follow) expect N pattern bytes; GET /stream/inf
+// expects pattern bytes without end; POST /upload expects the JSON receipt of the upload;
+// everything else is only status-checked.
 body_expectation expectation_for(std::string_view target, bool post, std::uint64_t upload_bytes);
 
 class response_checker {
@@ -36,6 +37,9 @@ class response_checker {
   void on_body(std::string_view piece);
   // The verdict once the body is complete: nullopt when the response is OK.
   std::optional<failure> finish();
+  // The verdict of a response abandoned early (--cancel-after-bytes): only the bytes that
+  // arrived are judged, so a body shorter than expected is no failure here.
+  std::optional<failure> abandon() const noexcept { return failed_; }
 
   std::uint64_t body_bytes() const noexcept { return received_; }
 

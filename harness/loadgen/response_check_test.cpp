@@ -55,6 +55,10 @@ TEST(Expectation, FromTargets) {
   EXPECT_EQ(expectation_for("/bytes/abc", false, 0).what, kind::any);
   EXPECT_EQ(expectation_for("/bytes/", false, 0).what, kind::any);
   EXPECT_EQ(expectation_for("/json", false, 0).what, kind::any);
+  EXPECT_EQ(expectation_for("/stream/inf", false, 0).what, kind::endless);
+  EXPECT_EQ(expectation_for("/stream/inf?chunk=1024", false, 0).what, kind::endless);
+  EXPECT_EQ(expectation_for("/bytes/inf", false, 0).what, kind::any);  // the server streams only /stream/inf
+  EXPECT_EQ(expectation_for("/stream/inf", true, 10).what, kind::any);
   const auto up = expectation_for("/upload?x", true, 1000);
   EXPECT_EQ(up.what, kind::upload);
   EXPECT_EQ(up.length, 1000u);
@@ -83,6 +87,34 @@ TEST(ResponseChecker, PatternBodiesInPieces) {
   EXPECT_EQ(check_pieces(e, 200, good + pattern_string(100'000, 1), 1000), failure::length);
   EXPECT_EQ(check_pieces(e, 503, good, 1000), failure::status);
   EXPECT_EQ(check_pieces(e, 199, good, 1000), failure::status);
+}
+
+// What --cancel-after-bytes leaves to judge: the bytes that arrived, nothing about the length to come.
+std::optional<failure> abandon_after(const body_expectation& e, unsigned status, const std::string& arrived) {
+  response_checker c;
+  c.reset(e);
+  c.on_status(status);
+  c.on_body(arrived);
+  return c.abandon();
+}
+
+TEST(ResponseChecker, EndlessBodiesAreCheckedAsFarAsTheyGo) {
+  const auto e = expectation_for("/stream/inf", false, 0);
+  const auto good = pattern_string(0, 300'000);
+  EXPECT_EQ(abandon_after(e, 200, good), std::nullopt);
+  auto bad = good;
+  bad[299'999] ^= 1;
+  EXPECT_EQ(abandon_after(e, 200, bad), failure::body);
+  EXPECT_EQ(abandon_after(e, 404, good), failure::status);
+  // An endless response that ends anyway was cut short.
+  EXPECT_EQ(check_pieces(e, 200, good, 4096), failure::length);
+}
+
+TEST(ResponseChecker, AbandonedFiniteBodies) {
+  const body_expectation e{body_expectation::kind::pattern, 100'000, 0};
+  EXPECT_EQ(abandon_after(e, 200, pattern_string(0, 10'000)), std::nullopt);
+  EXPECT_EQ(abandon_after(e, 200, pattern_string(1, 10'000)), failure::body);
+  EXPECT_EQ(abandon_after(e, 200, pattern_string(0, 100'001)), failure::length);
 }
 
 TEST(ResponseChecker, ReusedAcrossResponses) {

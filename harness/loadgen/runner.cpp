@@ -1,5 +1,10 @@
 #include "runner.hpp"
 
+#include <poll.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -18,7 +23,26 @@ namespace memgate::loadgen {
 
 namespace asio = boost::asio;
 
-run_report run_load(const options& opts, std::ostream* progress) {
+namespace {
+
+// True at EOF (or a read error: nobody can write to us any more), false at the deadline.
+bool wait_for_eof(int fd, clock::time_point deadline) {
+  std::array<char, 4096> sink{};
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    if (ready < 0 && errno != EINTR) return true;
+    if (ready <= 0) continue;
+    const auto n = ::read(fd, sink.data(), sink.size());
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return true;
+  }
+}
+
+}  // namespace
+
+run_report run_load(const options& opts, std::ostream* progress, const hold_control& hold) {
   const plan p(opts);
 
   // Resolve once; an unresolvable host leaves an empty list and every connect fails ("connect").
@@ -33,15 +57,27 @@ run_report run_load(const options& opts, std::ostream* progress) {
   std::optional<asio::ssl::context> tls;
   if (opts.tls()) tls.emplace(make_tls_context(opts.proto == protocol::h1 ? "http/1.1" : "h2"));
 
-  run_control control(opts.requests, opts.rate, clock::now());
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::size_t settled = 0;
+  std::uint64_t held = 0;
+  const auto on_settled = [&](std::uint64_t n) {
+    const std::lock_guard lock(mutex);
+    ++settled;
+    held += n;
+    cv.notify_all();
+  };
+
+  run_control control(opts.requests, opts.rate, clock::now(), opts.hold ? opts.connections : 0);
+  const auto deadline = control.start() + std::chrono::duration_cast<clock::duration>(
+                                              std::chrono::duration<double>(opts.time_limit_s));
   std::vector<std::unique_ptr<worker>> workers;
   for (std::uint32_t t = 0; t < opts.threads; ++t) {
     const std::uint32_t share = opts.connections / opts.threads + (t < opts.connections % opts.threads ? 1 : 0);
-    workers.push_back(std::make_unique<worker>(p, control, tls ? &*tls : nullptr, endpoints, share));
+    workers.push_back(std::make_unique<worker>(p, control, tls ? &*tls : nullptr, endpoints, share,
+                                               opts.hold ? worker::settled_callback(on_settled) : nullptr));
   }
 
-  std::mutex mutex;
-  std::condition_variable cv;
   std::size_t running = workers.size();
   std::vector<std::thread> threads;
   for (auto& w : workers) {
@@ -52,13 +88,32 @@ run_report run_load(const options& opts, std::ostream* progress) {
       cv.notify_all();
     });
   }
+  double held_s = 0;
   {
     std::unique_lock lock(mutex);
+    bool holding = false;
     const bool report_progress = progress && opts.progress_ms > 0;
     const auto interval = std::chrono::milliseconds(report_progress ? opts.progress_ms : 1000);
-    while (running > 0) {
-      if (cv.wait_for(lock, interval, [&] { return running == 0; })) break;
-      if (report_progress) {
+    const auto all_settled = [&] { return opts.hold && !holding && settled == workers.size(); };
+    for (;;) {
+      const bool woke = cv.wait_for(lock, interval, [&] { return running == 0 || all_settled(); });
+      if (all_settled()) {
+        // Also when every connection ended (HOLDING 0): whoever waits for the line gets it.
+        holding = true;
+        const auto open = held;
+        lock.unlock();
+        const auto since = clock::now();
+        if (hold.on_holding) hold.on_holding(open);
+        // At the deadline the workers stop themselves and report the time limit.
+        if (wait_for_eof(hold.release_fd, deadline)) {
+          for (auto& w : workers) w->release_held();
+        }
+        held_s = std::chrono::duration<double>(clock::now() - since).count();
+        lock.lock();
+        continue;
+      }
+      if (running == 0) break;
+      if (!woke && report_progress) {
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - control.start()).count();
         *progress << "progress completed=" << control.completed.load(std::memory_order_relaxed)
                   << " failed=" << control.failed.load(std::memory_order_relaxed) << " elapsed_ms=" << ms << '\n'
@@ -71,6 +126,7 @@ run_report run_load(const options& opts, std::ostream* progress) {
   run_report report;
   report.opts = opts;
   report.elapsed_s = std::chrono::duration<double>(clock::now() - control.start()).count();
+  report.held_s = held_s;
   for (const auto& w : workers) report.stats.merge(w->stats());
   return report;
 }

@@ -1,26 +1,9 @@
 // End to end: run_load() against tiny in-process servers (test_servers.hpp).
-#include <gtest/gtest.h>
-
+#include "end_to_end_test.hpp"
 #include "runner.hpp"
-#include "test_servers.hpp"
 
 namespace memgate::loadgen {
 namespace {
-
-using testing_servers = std::unique_ptr<testing::test_server>;
-
-options parse_ok(std::vector<std::string> args) {
-  args.insert(args.begin(), "loadgen");
-  auto r = parse_options(args);
-  EXPECT_TRUE(r) << r.error().message;
-  return *r;
-}
-
-std::string url(const testing_servers& s, const std::string& target) {
-  return "http://127.0.0.1:" + std::to_string(s->port()) + target;
-}
-
-std::uint64_t failures_of(const run_report& r, failure f) { return r.stats.failures[static_cast<std::size_t>(f)]; }
 
 TEST(EndToEndH1, PatternBodiesWithPipeliningAndMix) {
   auto server = testing::start_h1_server();
@@ -84,7 +67,21 @@ TEST(EndToEndH1, ConnectFailuresEndTheRun) {
                                     "--time-limit-s", "20"}));
   EXPECT_EQ(failures_of(r, failure::connect), 5u);
   EXPECT_EQ(r.stats.completed, 0u);
+  // Each of the 2 connections tries 5 times; the first to give up ends the run, so the
+  // requests never handed out fail at once instead of each paying for its own retries.
+  EXPECT_EQ(r.stats.connect_retries, 2u * 4);
   EXPECT_EQ(exit_code(r), 1);
+}
+
+TEST(EndToEndH1, RefusedConnectsAreRetriedUntilTheListenerListens) {
+  // Attempts at 0, 20, 60, 140 and 300 ms: listening at 100 ms, the fourth gets through.
+  auto server = testing::start_h1_server(std::chrono::milliseconds(100));
+  const auto r = run_load(parse_ok({"--url", url(server, "/bytes/10"), "--protocol", "h1", "--requests", "4",
+                                    "--connections", "2", "--time-limit-s", "20"}));
+  EXPECT_EQ(r.stats.completed, 4u);
+  EXPECT_EQ(failures_of(r, failure::connect), 0u);
+  EXPECT_GE(r.stats.connect_retries, 2u * 3);
+  EXPECT_EQ(server->connections_accepted(), 2u);
 }
 
 TEST(EndToEndH2c, PatternBodiesOnConcurrentStreams) {

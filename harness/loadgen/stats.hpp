@@ -19,6 +19,11 @@ struct run_stats {
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t body_bytes_received = 0;
+  std::uint64_t cancelled = 0;  // completed, but abandoned by --cancel-after-bytes
+  std::uint64_t connect_retries = 0;
+  std::uint64_t connects_in_flight_peak = 0;  // summed over workers: a bound on the run's peak
+  std::uint64_t connections_held = 0;         // --hold: open and idle once all requests were done
+  std::uint64_t held_connections_lost = 0;    // --hold: closed (by the peer) before the release
   bool time_limit_hit = false;
   histogram latency_ns;
 
@@ -32,6 +37,11 @@ struct run_stats {
     bytes_sent += o.bytes_sent;
     bytes_received += o.bytes_received;
     body_bytes_received += o.body_bytes_received;
+    cancelled += o.cancelled;
+    connect_retries += o.connect_retries;
+    connects_in_flight_peak += o.connects_in_flight_peak;
+    connections_held += o.connections_held;
+    held_connections_lost += o.held_connections_lost;
     time_limit_hit = time_limit_hit || o.time_limit_hit;
     latency_ns.merge(o.latency_ns);
   }

@@ -2,8 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <charconv>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -19,6 +21,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -35,12 +38,32 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+// Endless bodies flip this byte under ?corrupt.
+constexpr std::uint64_t endless_corrupt_offset = 1000;
+
 struct reply {
   unsigned status = 200;
   std::string body;
   bool chunked = false;
   bool close = false;
+  bool endless = false;  // the pattern without end instead of `body`
+  bool corrupt = false;  // endless: flip byte endless_corrupt_offset
 };
+
+// Shared by a server and its connections' threads.
+struct server_counters {
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> open{0};
+  std::atomic<std::uint64_t> goaways{0};
+};
+
+// `n` bytes of an endless body from `offset`, corrupted where the reply says.
+void endless_bytes(const reply& r, std::uint64_t offset, std::uint8_t* out, std::size_t n) {
+  std::memcpy(out, pattern_slice(offset, n).data(), n);
+  if (r.corrupt && offset <= endless_corrupt_offset && endless_corrupt_offset < offset + n) {
+    out[endless_corrupt_offset - offset] ^= 0x5a;
+  }
+}
 
 std::string pattern_bytes(std::uint64_t n) {
   std::string s;
@@ -65,6 +88,9 @@ reply route(std::string_view method, std::string_view target, std::uint64_t body
   if (method == "POST" && path == "/upload") {
     const std::uint32_t crc = query == "badcrc" ? body_crc + 1 : body_crc;
     r.body = "{\"bytes\": " + std::to_string(body_len) + ", \"crc32\": " + std::to_string(crc) + "}";
+  } else if (path == "/stream/inf") {
+    r.endless = true;
+    r.corrupt = query == "corrupt";
   } else if (number_after("/bytes/", n) || number_after("/stream/", n)) {
     r.body = pattern_bytes(query == "short" && n > 0 ? n - 1 : n);
     if (query == "corrupt" && !r.body.empty()) r.body[r.body.size() / 2] ^= 0x5a;
@@ -83,9 +109,19 @@ reply route(std::string_view method, std::string_view target, std::uint64_t body
 // Accepts on an io_context thread; each connection is served by a blocking thread.
 class server_base : public test_server {
  public:
-  explicit server_base(std::function<void(tcp::socket)> serve)
-      : serve_(std::move(serve)), acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    do_accept();
+  using serve_function = std::function<void(tcp::socket, server_counters&)>;
+
+  explicit server_base(serve_function serve, std::chrono::milliseconds listen_after = {})
+      : serve_(std::move(serve)), acceptor_(ioc_), listen_timer_(ioc_) {
+    acceptor_.open(tcp::v4());
+    acceptor_.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    // Bound but not listening: the kernel refuses connects until listen().
+    listen_timer_.expires_after(listen_after);
+    listen_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      acceptor_.listen();
+      do_accept();
+    });
     io_thread_ = std::thread([this] { ioc_.run(); });
   }
   ~server_base() override {
@@ -96,30 +132,54 @@ class server_base : public test_server {
     for (auto& t : threads_) t.join();
   }
   std::uint16_t port() const override { return acceptor_.local_endpoint().port(); }
-  std::uint64_t connections_accepted() const override { return accepted_.load(); }
+  std::uint64_t connections_accepted() const override { return counters_.accepted.load(); }
+  std::uint64_t connections_open() const override { return counters_.open.load(); }
+  std::uint64_t goaways_received() const override { return counters_.goaways.load(); }
 
  private:
   void do_accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket s) {
       if (ec) return;
-      ++accepted_;
+      ++counters_.accepted;
+      ++counters_.open;
       s.set_option(tcp::no_delay(true), ec);
       const std::lock_guard lock(mutex_);
       fds_.push_back(s.native_handle());
-      threads_.emplace_back([this, sock = std::move(s)]() mutable { serve_(std::move(sock)); });
+      threads_.emplace_back([this, sock = std::move(s)]() mutable {
+        serve_(std::move(sock), counters_);  // closes the socket
+        --counters_.open;
+      });
       do_accept();
     });
   }
 
-  std::function<void(tcp::socket)> serve_;
+  serve_function serve_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
+  asio::steady_timer listen_timer_;
   std::thread io_thread_;
   std::mutex mutex_;
   std::vector<int> fds_;  // shut down on destruction to unblock the serving threads
   std::vector<std::thread> threads_;
-  std::atomic<std::uint64_t> accepted_{0};
+  server_counters counters_;
 };
+
+// Chunked pattern bytes until the client goes away.
+template <class Stream>
+void write_endless_h1(Stream& sock, const reply& r) {
+  constexpr std::size_t chunk = 16 * 1024;
+  std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::array<std::uint8_t, chunk> body{};
+  boost::system::error_code ec;
+  for (std::uint64_t offset = 0; !ec; offset += chunk) {
+    endless_bytes(r, offset, body.data(), chunk);
+    out += "4000\r\n";  // 16 KiB in hex
+    out.append(reinterpret_cast<const char*>(body.data()), chunk);
+    out += "\r\n";
+    asio::write(sock, asio::buffer(out), ec);
+    out.clear();
+  }
+}
 
 template <class Stream>
 void serve_h1(Stream& sock) {
@@ -133,6 +193,7 @@ void serve_h1(Stream& sock) {
     crc.process_bytes(req.body().data(), req.body().size());
     reply r = route(std::string_view(req.method_string()), std::string_view(req.target()), req.body().size(),
                     crc.checksum());
+    if (r.endless) return write_endless_h1(sock, r);
     http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
     res.body() = std::move(r.body);
     res.keep_alive(req.keep_alive() && !r.close);
@@ -148,6 +209,7 @@ void serve_h1(Stream& sock) {
 
 struct h2_stream {
   std::string method, path, body;
+  reply endless;  // endless.endless: the body is the endless pattern
   std::uint64_t received = 0;
   boost::crc_32_type crc;
   std::size_t sent = 0;
@@ -156,11 +218,17 @@ struct h2_stream {
 
 struct h2_conn {
   std::map<std::int32_t, h2_stream> streams;
+  server_counters* counters;
 };
 
 ssize_t h2_read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t len, std::uint32_t* flags,
                      nghttp2_data_source* src, void*) {
   auto* s = static_cast<h2_stream*>(src->ptr);
+  if (s->endless.endless) {
+    endless_bytes(s->endless, s->sent, buf, len);
+    s->sent += len;
+    return static_cast<ssize_t>(len);
+  }
   const std::size_t n = std::min(len, s->body.size() - s->sent);
   std::memcpy(buf, s->body.data() + s->sent, n);
   s->sent += n;
@@ -171,6 +239,7 @@ ssize_t h2_read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::siz
 int h2_respond(nghttp2_session* session, std::int32_t id, h2_stream& s) {
   const reply r = route(s.method, s.path, s.received, s.crc.checksum());
   s.body = r.body;
+  if (r.endless) s.endless = r;
   s.status = std::to_string(r.status);
   const std::string length = std::to_string(s.body.size());
   nghttp2_nv hdrs[] = {
@@ -180,12 +249,12 @@ int h2_respond(nghttp2_session* session, std::int32_t id, h2_stream& s) {
   nghttp2_data_provider dp{};
   dp.source.ptr = &s;
   dp.read_callback = h2_read_body;
-  return nghttp2_submit_response(session, id, hdrs, 2, &dp);
+  return nghttp2_submit_response(session, id, hdrs, r.endless ? 1 : 2, &dp);
 }
 
 template <class Stream>
-void serve_h2(Stream& sock) {
-  h2_conn conn;
+void serve_h2(Stream& sock, server_counters& counters) {
+  h2_conn conn{{}, &counters};
   nghttp2_session_callbacks* cbs = nullptr;
   nghttp2_session_callbacks_new(&cbs);
   nghttp2_session_callbacks_set_on_begin_headers_callback(
@@ -212,6 +281,7 @@ void serve_h2(Stream& sock) {
       });
   nghttp2_session_callbacks_set_on_frame_recv_callback(
       cbs, [](nghttp2_session* session, const nghttp2_frame* f, void* ud) {
+        if (f->hd.type == NGHTTP2_GOAWAY) ++static_cast<h2_conn*>(ud)->counters->goaways;
         if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
           auto& s = static_cast<h2_conn*>(ud)->streams[f->hd.stream_id];
           return h2_respond(session, f->hd.stream_id, s);
@@ -236,11 +306,16 @@ void serve_h2(Stream& sock) {
     out.clear();
     const std::uint8_t* data = nullptr;
     ssize_t n = 0;
-    while ((n = nghttp2_session_mem_send(session, &data)) > 0) out.insert(out.end(), data, data + n);
+    // Bounded batches: an endless stream would otherwise fill the client's whole window here.
+    while (out.size() < 64 * 1024 && (n = nghttp2_session_mem_send(session, &data)) > 0) {
+      out.insert(out.end(), data, data + n);
+    }
     if (n < 0) break;
     if (!out.empty()) asio::write(sock, asio::buffer(out), ec);
     if (ec) break;
     if (!nghttp2_session_want_read(session) && !nghttp2_session_want_write(session)) break;
+    // While there is more to send (an endless stream), read only what has already arrived.
+    if (nghttp2_session_want_write(session) && sock.lowest_layer().available(ec) == 0 && !ec) continue;
     const std::size_t got = sock.read_some(asio::buffer(in), ec);
     if (ec) break;
     if (nghttp2_session_mem_recv(session, in.data(), got) < 0) break;
@@ -288,13 +363,13 @@ class tls_server final : public test_server {
   tls_server(std::string alpn, bool h2) : alpn_(std::move(alpn)), ctx_(asio::ssl::context::tls_server) {
     use_self_signed_certificate(ctx_.native_handle());
     SSL_CTX_set_alpn_select_cb(ctx_.native_handle(), select_alpn, &alpn_);
-    inner_ = std::make_unique<server_base>([this, h2](tcp::socket s) {
+    inner_ = std::make_unique<server_base>([this, h2](tcp::socket s, server_counters& counters) {
       asio::ssl::stream<tcp::socket> tls(std::move(s), ctx_);
       boost::system::error_code ec;
       tls.handshake(asio::ssl::stream_base::server, ec);
       if (ec) return;
       if (h2) {
-        serve_h2(tls);
+        serve_h2(tls, counters);
       } else {
         serve_h1(tls);
       }
@@ -303,6 +378,8 @@ class tls_server final : public test_server {
   }
   std::uint16_t port() const override { return inner_->port(); }
   std::uint64_t connections_accepted() const override { return inner_->connections_accepted(); }
+  std::uint64_t connections_open() const override { return inner_->connections_open(); }
+  std::uint64_t goaways_received() const override { return inner_->goaways_received(); }
 
  private:
   std::string alpn_;
@@ -310,9 +387,9 @@ class tls_server final : public test_server {
   std::unique_ptr<server_base> inner_;  // last: its threads stop before ctx_ goes
 };
 
-void serve_plain(tcp::socket s, bool h2) {
+void serve_plain(tcp::socket s, server_counters& counters, bool h2) {
   if (h2) {
-    serve_h2(s);
+    serve_h2(s, counters);
   } else {
     serve_h1(s);
   }
@@ -322,11 +399,13 @@ void serve_plain(tcp::socket s, bool h2) {
 
 }  // namespace
 
-std::unique_ptr<test_server> start_h1_server() {
-  return std::make_unique<server_base>([](tcp::socket s) { serve_plain(std::move(s), false); });
+std::unique_ptr<test_server> start_h1_server(std::chrono::milliseconds listen_after) {
+  return std::make_unique<server_base>(
+      [](tcp::socket s, server_counters& counters) { serve_plain(std::move(s), counters, false); }, listen_after);
 }
 std::unique_ptr<test_server> start_h2c_server() {
-  return std::make_unique<server_base>([](tcp::socket s) { serve_plain(std::move(s), true); });
+  return std::make_unique<server_base>(
+      [](tcp::socket s, server_counters& counters) { serve_plain(std::move(s), counters, true); });
 }
 std::unique_ptr<test_server> start_tls_server(const std::string& alpn) {
   return std::make_unique<tls_server>(alpn, alpn == "h2");

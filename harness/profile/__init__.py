@@ -29,24 +29,17 @@ def default_profiler(allocator: str) -> str:
     return "jemalloc" if allocator == "jemalloc" else "heaptrack"
 
 
-def _has_debug_info(binary: str) -> bool | None:
-    try:
-        out = subprocess.run(["readelf", "-S", "--wide", binary], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return ".debug_info" in out or ".debug_line" in out
-
-
 def _symbolization(binary: str | None) -> str:
-    dbg = _has_debug_info(binary) if binary else None
+    dbg = report.has_debug_info(binary) if binary else None
+    nghttp2 = ("Debian's libnghttp2 is stripped to its exported symbols, so an internal nghttp2 function shows as the "
+               "nearest exported one (libnghttp2-14-dbgsym would fix that)")
     if dbg:
-        return "functions and file:line from the binary's DWARF"
+        return ("functions, file:line and inlined frames from the binary's DWARF (MEMGATE_DEBUG_INFO, -g1 by default); "
+                + nghttp2)
     if dbg is False:
-        return ("function names only (from .symtab): the Release binaries have no DWARF (-O3 without -g), so no "
-                "file:line and no inlined frames (e.g. strategy::fresh_buffer is inlined into its caller); "
-                "building with -g (RelWithDebInfo) would add both. Debian's libnghttp2 is stripped to its exported "
-                "symbols, so an internal nghttp2 function shows as the nearest exported one (libnghttp2-14-dbgsym "
-                "would fix that); jemalloc figures are size-class (usable) bytes")
+        return ("function names only (from .symtab): this binary has no DWARF (built with MEMGATE_DEBUG_INFO=none?), "
+                "so no file:line and no inlined frames (e.g. strategy::fresh_buffer shows as its h2 caller "
+                "http2::session::send_body_buffered); " + nghttp2)
     return "unknown (readelf unavailable)"
 
 
@@ -61,6 +54,7 @@ def profile_run(sc: scenario_mod.Scenario, profiler: str, workdir: str, *, label
     say = progress or (lambda s: None)
     os.makedirs(workdir, exist_ok=True)
     marks: dict[str, float] = {}
+    dumps = None  # jemalloc: the window-dump FIFO
     if profiler == "heaptrack":
         from harness.profile import heaptrack as prof
         raw = os.path.join(workdir, f"heaptrack.{sc.name}.raw")
@@ -74,10 +68,17 @@ def profile_run(sc: scenario_mod.Scenario, profiler: str, workdir: str, *, label
         from harness.profile import jemalloc_prof as prof
         prefix = os.path.join(workdir, f"jeprof.{sc.name}")
         prof.clean(prefix)
+        window_files = (f"{prefix}.window-start.heap", f"{prefix}.window-end.heap")
+        problems: list[str] = []
+        try:
+            prof.ctl_library()
+            dumps = prof.WindowDumps(workdir, sc.name)
+        except (prof.JemallocProfError, OSError) as e:
+            problems.append(str(e))
 
         def wrap(argv, env):
             marks["spawn"] = time.monotonic()
-            return prof.wrap(argv, env, prefix)
+            return prof.wrap(argv, env, prefix, ctl_fifo=dumps.fifo if dumps else None)
     else:
         raise ProfileError(f"unknown profiler {profiler!r} (one of {', '.join(PROFILERS)})")
 
@@ -85,28 +86,39 @@ def profile_run(sc: scenario_mod.Scenario, profiler: str, workdir: str, *, label
         marks[name] = time.monotonic()
         if profiler == "heaptrack":
             marks[name + "_ht"] = prof.idle_mark(marks["spawn"])
+        elif dumps is not None and not problems:
+            try:
+                dumps.dump(window_files[0 if name == "measure_start" else 1])
+            except (prof.JemallocProfError, OSError) as e:
+                problems.append(f"{name} dump: {e}")
 
     say(f"profiling {sc.name} under {profiler} ...")
-    result = run_scenario(sc, repeat=1, hooks=Hooks(wrap_server=wrap, on_phase=on_phase))
+    try:
+        result = run_scenario(sc, repeat=1, hooks=Hooks(wrap_server=wrap, on_phase=on_phase))
+    finally:
+        if dumps is not None:
+            dumps.close()
     if result["status"] != "ok":
         f = result["failure"] or {}
         raise ProfileError(f"profiled run failed ({f.get('kind')}): {f.get('message')}; "
                            f"server stderr: {(f.get('server_stderr_tail') or '').strip()[-300:]}")
     requests = int(result["metrics"]["requests_completed"])
-    binary = (result["replicates"][0].get("server") or {}).get("argv", [None])[0]
+    argv = (result["replicates"][0].get("server") or {}).get("argv") or []
+    binary = next((a for a in argv if os.path.basename(a).startswith("refserver-")), argv[0] if argv else None)
     meta: dict[str, Any] = {
         "label": label or sc.name, "scenario": sc.name, "config": result["config"],
         "config_text": _config_text(result["config"]), "requests": requests,
         "requests_per_s": result["metrics"]["requests_per_s"],
-        "symbolization": _symbolization(binary), "run_id": result["run_id"],
+        "symbolization": _symbolization(binary), "debug_info": report.has_debug_info(binary) if binary else None,
+        "binary": binary, "run_id": result["run_id"],
     }
     if profiler == "heaptrack":
         data = os.path.join(workdir, f"heaptrack.{sc.name}.gz")
         prof.interpret(raw, data)
         os.unlink(raw)
         start_ms, end_ms = marks["measure_start_ht"], marks["measure_end_ht"]
-        how = ("heaptrack's clock (10 ms ticks); boundaries in the middle of 100 ms idle stretches after the "
-               "start and end samples")
+        how = ("the measured run, in heaptrack's clock (10 ms ticks): boundaries in the middle of 100 ms idle "
+               "stretches after the start and end samples")
         with prof.open_interpreted(data) as f:
             ticks = prof.tick_activity(f)
         (start_ms, snapped_start), (end_ms, snapped_end) = prof.snap_to_idle(ticks, start_ms), prof.snap_to_idle(ticks, end_ms)
@@ -122,9 +134,8 @@ def profile_run(sc: scenario_mod.Scenario, profiler: str, workdir: str, *, label
         meta["data_file"] = os.path.basename(data)
     else:
         served = sum(int(v) for v in (result["replicates"][0]["end_sample"].get("requests") or {}).values())
-        rows, pmeta = prof.collect(prefix, served or requests)
+        rows, pmeta = prof.collect(prefix, requests, served or requests, window_files, "; ".join(problems) or None)
         meta.update(pmeta)
-        meta["requests_served_total"] = served
     return report.build_profile(meta, rows), result
 
 
@@ -180,7 +191,7 @@ def load_against(path: str) -> tuple[str, Any]:
     if isinstance(data, dict) and data.get("kind") == "memgate-profile":
         return "profile", data
     if isinstance(data, dict) and isinstance(data.get("config"), dict):
-        raw = {k: v for k, v in data["config"].items()}
+        raw = {k: v for k, v in data["config"].items() if v is not None}  # None: the key's default
         if raw.get("endpoints") is not None:
             raw.pop("endpoint", None)
         try:
@@ -241,6 +252,12 @@ def cmd_profile(args, out, err) -> int:
         prof["against"] = d
     report.write_atomic(os.path.join(outdir, "profile.json"), report.to_json(prof))
     report.write_atomic(os.path.join(outdir, "profile.md"), report.render_markdown(prof, d))
+    written = [os.path.join(outdir, "profile.md"), os.path.join(outdir, "profile.json")]
+    if d is not None:
+        from analysis.render.html import render_profile_diff
+        report.write_atomic(os.path.join(outdir, "report.md"), report.render_report_md(d))
+        report.write_atomic(os.path.join(outdir, "report.html"), render_profile_diff(report.diff_views(d)))
+        written += [os.path.join(outdir, "report.md"), os.path.join(outdir, "report.html")]
     p = prof["profiler"]
     _emit(f"profile {prof['scenario']} ({prof['config_text']}) under {p['name']}, sampling: {p['sampling']}", out)
     ov = prof.get("overhead") or {}
@@ -250,5 +267,5 @@ def cmd_profile(args, out, err) -> int:
     if d is not None:
         _emit(report.render_diff(d, md=False), out)
     _emit(report.render_tables(prof, md=False), out)
-    _emit(f"profile: {os.path.join(outdir, 'profile.md')} {os.path.join(outdir, 'profile.json')}", out)
+    _emit("profile: " + " ".join(written), out)
     return 0

@@ -4,7 +4,8 @@ The server is not started through the `heaptrack` script (which forks, prints to
 and would hide the server's pid): the driver sets `LD_PRELOAD=libheaptrack_preload.so`
 and `DUMP_HEAPTRACK_OUTPUT=RAW` itself, so the first stdout line, the pid and /proc stay
 the server's. After the run `heaptrack_interpret` symbolizes RAW (function names from
-.symtab; file:line only where the binary has DWARF, i.e. not in a Release build without -g)
+.symtab; file:line and inlined frames where the binary has DWARF: the -g1 builds,
+MEMGATE_DEBUG_INFO in cmake/options.cmake)
 and `parse()` folds the interpreted stream into per-site figures for a time window.
 
 heaptrack records every allocation (no sampling). Its stream has a `c <ms>` line about
@@ -203,8 +204,10 @@ def parse(stream: IO[str], window: Window) -> dict[str, Any]:
                 rest = rest[3:]
             if not frames:
                 frames = [Frame(f"?? 0x{parts[0]}", "", 0, module)]
-            # heaptrack: the function at the ip first, then its inlined callees; innermost goes first here
-            ips.append((module, frames[1:][::-1] + frames[:1]))
+            # heaptrack 1.4 lists the innermost (inlined) frame first and the function that holds the
+            # ip last (checked on a -g1 build: fresh_buffer's reserve, then fresh_buffer, then its h2
+            # caller send_body_buffered); innermost first is this module's order too
+            ips.append((module, frames))
         elif tag == "s":
             body = line[2:].rstrip("\n")
             # v3: "s <len> <string>"

@@ -1,50 +1,158 @@
 """jemalloc's built-in heap profiling as a memgate profiler (refserver-jemalloc only).
 
-The server starts with `MALLOC_CONF=prof:true,prof_accum:true,lg_prof_sample:N,prof_final:true,
-prof_prefix:DIR/jeprof.NAME` (through env(1), so taskset is not involved). At exit jemalloc
-writes one `heap_v2` dump: per sampled stack, live objects/bytes and (prof_accum) cumulative
-objects/bytes since start. This module parses that dump itself, symbolizes the addresses
-with `nm -C` against MAPPED_LIBRARIES (function names only: the binaries carry .symtab but no
-DWARF), and un-samples the figures the way jeprof does (x 1/(1 - exp(-avg/2^N))).
+The server starts with `MALLOC_CONF=prof:true,prof_accum:true,lg_prof_sample:N,prof_gdump:false,
+prof_final:true,prof_prefix:DIR/jeprof.NAME` (through env(1), so taskset is not involved). A
+`heap_v2` dump holds, per sampled stack, live objects/bytes and (prof_accum) cumulative
+objects/bytes since start. This module parses dumps itself, symbolizes the addresses (`nm -C`
+for function names, `addr2line -i` for file:line and inlined frames where the file has DWARF),
+and un-samples the figures the way jeprof does (x 1/(1 - exp(-avg/2^N))).
 
-Limits, stated in the profile: jemalloc cannot be asked for a dump from outside the process,
-so the figures cover the whole process (start-up, warm-up and measured run, divided by every
-request the server served), and "live" is what is still allocated after the server's
-shutdown (i.e. leaks and process-lifetime state), not the growth over the measured window.
+The measured window: refserver has no endpoint that calls mallctl("prof.dump"), so a small
+preloaded library (jeprof_ctl.c, built with cc on first use) runs a thread that dumps on
+request through a FIFO. The driver asks for one dump right after the start /mem sample and
+one right after the end sample; the figures are end minus start per stack: allocations in the
+window, and live bytes grown over it. Without the library (no C compiler) or when a dump
+fails, the figures fall back to the exit dump (whole process, warm-up included), and the
+profile says so.
 """
 
 from __future__ import annotations
 
 import bisect
+import errno
 import glob
+import hashlib
 import math
 import os
-import re
 import shutil
+import stat
 import subprocess
+import tempfile
+import time
 from typing import Any
 
-from harness.profile.report import Frame, Site, site_rows, trim_stack
+from harness.profile.report import Frame, Site, has_debug_info, site_rows, trim_stack
 
 LG_SAMPLE = 10  # mean 1 KiB between samples: small allocations still show at a few thousand requests
+CTL_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jeprof_ctl.c")
+CTL_ENV = "MEMGATE_JEPROF_CTL"
+DUMP_TIMEOUT_S = 20.0
+
+
+class JemallocProfError(RuntimeError):
+    pass
 
 
 def clean(prefix: str) -> None:
-    for p in glob.glob(prefix + ".*.heap"):
+    for p in glob.glob(prefix + ".*.heap") + glob.glob(prefix + ".window-*.heap*"):
         os.unlink(p)
 
 
 def malloc_conf(prefix: str, lg_sample: int = LG_SAMPLE) -> str:
-    return f"prof:true,prof_active:true,prof_accum:true,lg_prof_sample:{lg_sample},prof_final:true,prof_prefix:{prefix}"
+    return (f"prof:true,prof_active:true,prof_accum:true,lg_prof_sample:{lg_sample},prof_gdump:false,"
+            f"prof_final:true,prof_prefix:{prefix}")
 
 
-def wrap(argv: list[str], env: dict[str, str], prefix: str) -> tuple[list[str], dict[str, str]]:
+# -- window dumps through the preloaded control library -------------------------------------------
+def ctl_library() -> str:
+    """The control library, built from jeprof_ctl.c on first use (cached by the source's hash)."""
+    with open(CTL_SOURCE, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    from harness.driver.binaries import build_dir
+    candidates = [os.path.join(build_dir(), "profile"), os.path.join(tempfile.gettempdir(), f"memgate-{os.getuid()}")]
+    for d in candidates:
+        lib = os.path.join(d, f"libmemgate_jeprof_ctl-{digest}.so")
+        if os.path.exists(lib):
+            return lib
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        raise JemallocProfError("no C compiler (cc) to build the jemalloc dump control library")
+    last = ""
+    for d in candidates:
+        try:
+            os.makedirs(d, exist_ok=True)
+            lib = os.path.join(d, f"libmemgate_jeprof_ctl-{digest}.so")
+            fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".so")
+            os.close(fd)
+            r = subprocess.run([cc, "-O2", "-Wall", "-shared", "-fPIC", "-o", tmp, CTL_SOURCE, "-pthread", "-ldl"],
+                               capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                os.unlink(tmp)
+                raise JemallocProfError(f"building {os.path.basename(CTL_SOURCE)} failed: {r.stderr.strip()[-400:]}")
+            os.replace(tmp, lib)
+            return lib
+        except OSError as e:
+            last = str(e)
+    raise JemallocProfError(f"cannot write the dump control library: {last}")
+
+
+class WindowDumps:
+    """A FIFO the preloaded control thread reads; dump(path) asks for one heap dump and waits for it."""
+
+    def __init__(self, workdir: str, name: str):
+        self.fifo = os.path.join(workdir, f".jeprof-ctl-{name}-{os.getpid()}")
+        if os.path.lexists(self.fifo):
+            os.unlink(self.fifo)
+        os.mkfifo(self.fifo, 0o600)
+
+    def dump(self, path: str, timeout_s: float = DUMP_TIMEOUT_S) -> None:
+        path = os.path.abspath(path)
+        for p in (path, path + ".err"):
+            if os.path.exists(p):
+                os.unlink(p)
+        deadline = time.monotonic() + timeout_s
+        while True:  # the control thread reopens the FIFO after each request: ENXIO for a moment
+            try:
+                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as e:
+                if e.errno != errno.ENXIO or time.monotonic() > deadline:
+                    raise JemallocProfError("the server's dump control thread is not listening (was the control "
+                                            f"library preloaded?): {e}") from None
+                time.sleep(0.01)
+        try:
+            os.write(fd, (path + "\n").encode())
+        finally:
+            os.close(fd)
+        while time.monotonic() < deadline:
+            if os.path.exists(path):
+                return
+            if os.path.exists(path + ".err"):
+                with open(path + ".err") as f:
+                    raise JemallocProfError(f.read().strip())
+            time.sleep(0.005)
+        raise JemallocProfError(f"no heap dump at {path} after {timeout_s:g} s")
+
+    def close(self) -> None:
+        try:
+            if stat.S_ISFIFO(os.lstat(self.fifo).st_mode):
+                os.unlink(self.fifo)
+        except FileNotFoundError:
+            pass
+
+
+def wrap(argv: list[str], env: dict[str, str], prefix: str, ctl_fifo: str | None = None) -> tuple[list[str], dict[str, str]]:
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
-    return [shutil.which("env") or "/usr/bin/env", f"MALLOC_CONF={malloc_conf(prefix)}", *argv], dict(env)
+    pre = [f"MALLOC_CONF={malloc_conf(prefix)}"]
+    if ctl_fifo:
+        lib = ctl_library() + (":" + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
+        pre = [f"LD_PRELOAD={lib}", f"{CTL_ENV}={ctl_fifo}", *pre]
+    return [shutil.which("env") or "/usr/bin/env", *pre, *argv], dict(env)
 
 
-
-_COUNTS = re.compile(r"^\s*t\*: (\d+): (\d+) \[(\d+): (\d+)\]")
+# -- dumps ------------------------------------------------------------------------------------------
+def _counts(line: str) -> tuple[int, int, int, int] | None:
+    # "  t*: <live objs>: <live bytes> [<accum objs>: <accum bytes>]"
+    head, sep, rest = line.strip().partition(": ")
+    if head != "t*" or not sep:
+        return None
+    try:
+        live, accum = rest.split(" [", 1)
+        lo, lb = (int(x) for x in live.split(": "))
+        ao, ab = (int(x) for x in accum.rstrip("]").split(": "))
+    except ValueError:
+        return None
+    return lo, lb, ao, ab
 
 
 def parse_dump(text: str) -> dict[str, Any]:
@@ -60,9 +168,9 @@ def parse_dump(text: str) -> dict[str, Any]:
         ln = lines[i]
         if ln.startswith("@ "):
             addrs = [int(a, 16) for a in ln[2:].split()]
-            m = _COUNTS.match(lines[i + 1]) if i + 1 < len(lines) else None
-            if m:
-                stacks.append((addrs, *map(int, m.groups())))
+            c = _counts(lines[i + 1]) if i + 1 < len(lines) else None
+            if c:
+                stacks.append((addrs, *c))
             i += 1
         elif ln.startswith("MAPPED_LIBRARIES:"):
             for mline in lines[i + 1:]:
@@ -82,8 +190,34 @@ def unsample(objs: int, nbytes: int, rate: int) -> tuple[float, float]:
     return objs * ratio, nbytes * ratio
 
 
+def unsampled_stacks(dump: dict[str, Any]) -> dict[tuple[int, ...], list[float]]:
+    """stack -> [live objs, live bytes, accum objs, accum bytes], un-sampled (stacks repeated per thread summed)."""
+    out: dict[tuple[int, ...], list[float]] = {}
+    for addrs, lo, lb, ao, ab in dump["stacks"]:
+        v = out.setdefault(tuple(addrs), [0.0, 0.0, 0.0, 0.0])
+        for k, x in enumerate((*unsample(lo, lb, dump["rate"]), *unsample(ao, ab, dump["rate"]))):
+            v[k] += x
+    return out
+
+
+def window_stacks(start: dict[str, Any], end: dict[str, Any]) -> dict[tuple[int, ...], list[float]]:
+    """end minus start per stack (jeprof --base): allocations in the window and live growth over it.
+
+    Both dumps come from one process, so a stack has the same addresses in both. A stack only in the
+    start dump (everything freed, the entry dropped) counts its live bytes as freed in the window.
+    """
+    a, b = unsampled_stacks(start), unsampled_stacks(end)
+    out: dict[tuple[int, ...], list[float]] = {}
+    for k in set(a) | set(b):
+        s, e = a.get(k, [0.0] * 4), b.get(k, [0.0] * 4)
+        out[k] = [e[0] - s[0], e[1] - s[1], max(e[2] - s[2], 0.0), max(e[3] - s[3], 0.0)]
+    return out
+
+
+# -- symbols ----------------------------------------------------------------------------------------
 class Symbolizer:
-    """address -> (function, module) with `nm -C` per mapped file; the load base is the offset-0 mapping."""
+    """address -> frames, innermost first: `addr2line -f -i -C` where the file has DWARF (file:line and
+    inlined frames), else `nm -C` (the function only). The load base is the offset-0 mapping."""
 
     def __init__(self, maps: list[tuple[int, int, int, str]]):
         self.maps = sorted(maps)
@@ -92,6 +226,15 @@ class Symbolizer:
             if off == 0 and path not in self.base:
                 self.base[path] = lo
         self.tables: dict[str, tuple[list[int], list[str]]] = {}
+        self.lines: dict[tuple[str, int], list[Frame]] = {}
+        self.dwarf: dict[str, bool] = {}
+
+    def _locate(self, addr: int) -> tuple[str, int] | None:
+        i = bisect.bisect_right(self.maps, (addr, float("inf"))) - 1
+        if i < 0 or not (self.maps[i][0] <= addr < self.maps[i][1]):
+            return None
+        path = self.maps[i][3]
+        return path, addr - self.base.get(path, self.maps[i][0] - self.maps[i][2])
 
     def _table(self, path: str) -> tuple[list[int], list[str]]:
         if path not in self.tables:
@@ -115,51 +258,126 @@ class Symbolizer:
             self.tables[path] = ([a for a, _ in syms], [n for _, n in syms])
         return self.tables[path]
 
-    def frame(self, addr: int) -> Frame:
-        i = bisect.bisect_right(self.maps, (addr, float("inf"))) - 1
-        if i < 0 or not (self.maps[i][0] <= addr < self.maps[i][1]):
-            return Frame(f"?? 0x{addr:x}")
-        path = self.maps[i][3]
-        rel = addr - self.base.get(path, self.maps[i][0] - self.maps[i][2])
+    def prepare(self, addrs: list[int]) -> None:
+        """One addr2line per file with DWARF for all the addresses in it."""
+        by_path: dict[str, set[int]] = {}
+        for a in addrs:
+            loc = self._locate(a)
+            if loc is None:
+                continue
+            path, rel = loc
+            if path not in self.dwarf:
+                self.dwarf[path] = bool(has_debug_info(path))
+            if self.dwarf[path] and (path, rel) not in self.lines:
+                by_path.setdefault(path, set()).add(rel)
+        for path, rels in by_path.items():
+            self.lines.update(addr2line(path, sorted(rels)))
+
+    def frames(self, addr: int) -> list[Frame]:
+        loc = self._locate(addr)
+        if loc is None:
+            return [Frame(f"?? 0x{addr:x}")]
+        path, rel = loc
+        got = self.lines.get((path, rel))
+        if got:
+            return got
         addrs, names = self._table(path)
         j = bisect.bisect_right(addrs, rel) - 1
-        return Frame(names[j] if j >= 0 else f"?? {os.path.basename(path)}+0x{rel:x}", "", 0, path)
+        return [Frame(names[j] if j >= 0 else f"?? {os.path.basename(path)}+0x{rel:x}", "", 0, path)]
+
+    def frame(self, addr: int) -> Frame:
+        """The function holding the address (the outermost of its inlined frames)."""
+        return self.frames(addr)[-1]
 
 
-def sites_from_dump(dump: dict[str, Any]) -> dict[str, Site]:
-    sym = Symbolizer(dump["maps"])
+def addr2line(path: str, rels: list[int]) -> dict[tuple[str, int], list[Frame]]:
+    """(path, address) -> frames innermost first; addresses addr2line cannot place are left out."""
+    try:
+        out = subprocess.run(["addr2line", "-e", path, "-a", "-f", "-i", "-C"], input="".join(f"0x{r:x}\n" for r in rels),
+                             capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    result: dict[tuple[str, int], list[Frame]] = {}
+    cur: int | None = None
+    lines = out.splitlines()
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if ln.startswith("0x") and " " not in ln:
+            cur = int(ln, 16)
+            i += 1
+            continue
+        func = ln
+        loc = lines[i + 1] if i + 1 < len(lines) else "??:0"
+        i += 2
+        if cur is None or func == "??":
+            continue
+        file, _, line = loc.rpartition(":")
+        line = line.split(" ", 1)[0]
+        n = int(line) if line.isdigit() else 0
+        result.setdefault((path, cur), []).append(Frame(func, file if file and file != "??" else "", n, path))
+    return result
+
+
+def sites_from_stacks(stacks: dict[tuple[int, ...], list[float]], maps: list[tuple[int, int, int, str]]) -> dict[str, Site]:
+    sym = Symbolizer(maps)
+    # return addresses point after the call: look up addr-1 (not for the innermost frame)
+    sym.prepare([a if k == 0 else a - 1 for addrs in stacks for k, a in enumerate(addrs)])
     out: dict[str, Site] = {}
-    for addrs, lo, lb, ao, ab in dump["stacks"]:
-        # return addresses point after the call: look up addr-1 (not for the innermost frame)
-        frames = [sym.frame(a if k == 0 else a - 1) for k, a in enumerate(addrs)]
+    for addrs, (lo, lb, ao, ab) in stacks.items():
+        frames = [f for k, a in enumerate(addrs) for f in sym.frames(a if k == 0 else a - 1)]
         frames = [f for f in frames if not os.path.basename(f.module).startswith("libjemalloc")]
         key, trimmed = trim_stack(frames)
-        live_o, live_b = unsample(lo, lb, dump["rate"])
-        acc_o, acc_b = unsample(ao, ab, dump["rate"])
         s = out.get(key)
         if s is None:
             s = out[key] = Site(key=key, stack=trimmed)
-        s.add({"allocs": acc_o, "bytes": acc_b, "live_growth_bytes": live_b, "live_growth_count": live_o,
-               "live_end_bytes": live_b}, trimmed)
+        s.add({"allocs": ao, "bytes": ab, "live_growth_bytes": lb, "live_growth_count": lo,
+               "live_end_bytes": max(lb, 0.0)}, trimmed)
     return out
 
 
-def collect(prefix: str, requests_served: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def sites_from_dump(dump: dict[str, Any]) -> dict[str, Site]:
+    return sites_from_stacks(unsampled_stacks(dump), dump["maps"])
+
+
+def _read(path: str) -> dict[str, Any]:
+    with open(path) as f:
+        return parse_dump(f.read())
+
+
+def _sampling(rate: int) -> str:
+    return (f"lg_prof_sample:{int(math.log2(rate))} (one sample per {rate} B allocated on average), "
+            "figures un-sampled like jeprof")
+
+
+def collect(prefix: str, requests: int, requests_served: int, window: tuple[str, str] | None = None,
+            window_error: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per-site rows and profile metadata: from the window dumps when both exist, else the exit dump."""
+    if window and all(os.path.exists(p) for p in window):
+        start, end = _read(window[0]), _read(window[1])
+        rows = site_rows(sites_from_stacks(window_stacks(start, end), end["maps"]), requests)
+        return rows, {
+            "profiler": {"name": "jemalloc", "version": None, "sampling": _sampling(end["rate"])},
+            "window": {"how": "the measured run: jemalloc heap dumps (mallctl prof.dump) right after the start and "
+                              "end /mem samples, end minus start per stack (allocations in the window, live growth "
+                              "over it); warm-up excluded",
+                       "mode": "window_dumps"},
+            "data_file": [os.path.basename(p) for p in window],
+            "live_title": "live bytes grown over the measured run (sampled estimate, after trim)",
+        }
     finals = sorted(glob.glob(prefix + ".*.f.heap"))
     if not finals:
-        raise RuntimeError(f"jemalloc wrote no final heap dump ({prefix}.*.f.heap): is the binary linked with a "
-                           "jemalloc built with --enable-prof?")
-    with open(finals[-1]) as f:
-        dump = parse_dump(f.read())
+        raise JemallocProfError(f"jemalloc wrote no heap dump ({prefix}.*.f.heap): is the binary linked with a "
+                                "jemalloc built with --enable-prof?" + (f" (window dumps: {window_error})" if window_error else ""))
+    dump = _read(finals[-1])
     rows = site_rows(sites_from_dump(dump), requests_served)
-    meta = {
-        "profiler": {"name": "jemalloc", "version": None,
-                     "sampling": f"lg_prof_sample:{int(math.log2(dump['rate']))} (one sample per {dump['rate']} B "
-                                 "allocated on average), figures un-sampled like jeprof"},
-        "window": {"how": "whole process (jemalloc cannot be told to dump from outside): per-request figures divide "
-                          "everything allocated since start by all requests served (warm-up included); 'live' is what "
-                          "was still allocated at exit, after shutdown"},
+    why = f"window dumps unavailable ({window_error}); " if window_error else ""
+    return rows, {
+        "profiler": {"name": "jemalloc", "version": None, "sampling": _sampling(dump["rate"])},
+        "window": {"how": why + "whole process: per-request figures divide everything allocated since start by all "
+                          "requests served (warm-up included); 'live' is what was still allocated at exit, after shutdown",
+                   "mode": "exit_dump"},
         "data_file": os.path.basename(finals[-1]),
         "live_title": "bytes still live at exit (whole process, sampled estimate)",
+        "requests_served_total": requests_served,
     }
-    return rows, meta

@@ -1,12 +1,16 @@
 """jemalloc heap profiling: dump parsing and un-sampling, and the must-haves on refserver-jemalloc."""
 
 import math
+import os
 
 import pytest
 
 from harness.driver import binaries, scenario as scenario_mod
 from harness.driver.conftest import assert_no_strays
 from harness.profile import jemalloc_prof, profile_run, report
+from harness.profile.test_heaptrack import FRESH_BUFFER
+
+LEAK = "memgate::app::leak_heap_bytes(unsigned long)"
 
 DUMP = """heap_v2/1024
   t*: 3: 200 [10: 5000]
@@ -40,7 +44,42 @@ def test_malloc_conf_goes_through_env():
     argv, env = jemalloc_prof.wrap(["/bin/server"], {}, "/tmp/x/jeprof.n")
     assert argv[0].endswith("env") and argv[-1] == "/bin/server"
     assert any(a.startswith("MALLOC_CONF=prof:true") and "prof_final:true" in a and "lg_prof_sample:10" in a
-               for a in argv)
+               and "prof_gdump:false" in a for a in argv)
+    argv, _ = jemalloc_prof.wrap(["/bin/server"], {}, "/tmp/x/jeprof.n", ctl_fifo="/tmp/x/fifo")
+    assert any(a.startswith("LD_PRELOAD=") and "libmemgate_jeprof_ctl" in a for a in argv)
+    assert f"{jemalloc_prof.CTL_ENV}=/tmp/x/fifo" in argv
+
+
+def test_window_stacks_subtract_start_from_end():
+    start = jemalloc_prof.parse_dump(DUMP)
+    end = jemalloc_prof.parse_dump(DUMP.replace("t*: 2: 128 [4: 256]", "t*: 5: 320 [9: 576]")
+                                   .replace("t*: 0: 0 [1: 262144]", "t*: 0: 0 [3: 786432]"))
+    w = jemalloc_prof.window_stacks(start, end)
+    r = 1 / (1 - math.exp(-64 / 1024))
+    assert w[(0x1010, 0x2020)] == pytest.approx([3 * r, 192 * r, 5 * r, 320 * r])  # live grew by 3, 5 allocated
+    assert w[(0x1030,)] == pytest.approx([0, 0, 2, 524288])  # two more 256 KiB buffers, none live
+
+
+def test_dump_control_library_answers_through_its_fifo(tmp_path):
+    """The preloaded thread takes a path from the FIFO; outside a jemalloc process it reports the failure."""
+    import subprocess
+    dumps = jemalloc_prof.WindowDumps(str(tmp_path), "t")
+    argv, env = jemalloc_prof.wrap(["sleep", "20"], {}, str(tmp_path / "jeprof.t"), ctl_fifo=dumps.fifo)
+    proc = subprocess.Popen([a for a in argv if not a.startswith("MALLOC_CONF=")], env=env)
+    try:
+        with pytest.raises(jemalloc_prof.JemallocProfError, match="no mallctl"):
+            for _ in range(200):  # until the control thread has opened the FIFO
+                try:
+                    dumps.dump(str(tmp_path / "x.heap"), timeout_s=5)
+                    break
+                except jemalloc_prof.JemallocProfError as e:
+                    if "not listening" not in str(e):
+                        raise
+    finally:
+        proc.kill()
+        proc.wait()
+        dumps.close()
+    assert not os.path.exists(dumps.fifo)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +90,8 @@ def jemalloc_server():
         pytest.fail(str(e), pytrace=False)
 
 
-def test_jemalloc_attributes_the_buffered_copy_and_the_leak(jemalloc_server, tmp_path):
-    small = [("allocator", "jemalloc"), ("endpoint", "/bytes/262144"), ("requests", 1500), ("warmup_requests", 200),
+def test_jemalloc_attributes_the_buffered_copy_and_the_leak_in_the_window(jemalloc_server, tmp_path):
+    small = [("allocator", "jemalloc"), ("endpoint", "/bytes/262144"), ("requests", 1500), ("warmup_requests", 300),
              ("sample_interval_ms", 200)]
     base, r1 = profile_run(scenario_mod.load(None, small + [("copy", "writev"), ("name", "jw")]), "jemalloc",
                            str(tmp_path / "w"))
@@ -61,11 +100,18 @@ def test_jemalloc_attributes_the_buffered_copy_and_the_leak(jemalloc_server, tmp
                            "jemalloc", str(tmp_path / "b"))
     assert_no_strays(r1)
     assert_no_strays(r2)
+    assert cand["window"]["mode"] == "window_dumps", cand["window"]
     d = report.diff(base, cand)
-    assert d["grew_bytes_per_request"][0]["site"].startswith("memgate::http2::session::send_body_buffered"), \
-        report.render_diff(d, md=False)
-    assert cand["top"]["live"][0] == "memgate::app::leak_heap_bytes(unsigned long)", report.render_tables(cand, md=False)
-    leak = next(r for r in cand["sites"] if r["site"] == "memgate::app::leak_heap_bytes(unsigned long)")
-    # sampled: an estimate of 64 B per request over every request served (warm-up included)
+    site = FRESH_BUFFER if cand["debug_info"] else "memgate::http2::session::send_body_buffered"
+    top = d["grew_bytes_per_request"][0]
+    assert top["site"].startswith(site), report.render_diff(d, md=False)
+    assert d["rows"][0]["site"] == top["site"]
+    assert any(f["function"].startswith("memgate::http2::session::send_body_buffered") for f in top["stack"])
+    assert cand["top"]["live"][0] == LEAK, report.render_tables(cand, md=False)
+    leak = next(r for r in cand["sites"] if r["site"] == LEAK)
+    # sampled estimates over the measured window only (warm-up excluded): 64 B per request, all still live
     assert 40 <= leak["bytes_per_request"] <= 90, leak
+    assert 0.7 * 64 * 1500 <= leak["live_growth_bytes"] <= 1.3 * 64 * 1500, leak
+    if cand["debug_info"]:
+        assert report.site_where(leak).startswith("fault_injection.cpp:") and report.site_where(top).startswith("response_copy.hpp:")
     assert cand["profiler"]["name"] == "jemalloc" and "lg_prof_sample:10" in cand["profiler"]["sampling"]

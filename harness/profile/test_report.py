@@ -63,3 +63,111 @@ def test_diff_ranks_growth_and_ignores_noise_and_negative_baselines():
 
 def test_short_func_collapses_templates():
     assert report._short_func("void memgate::f<boost::x<int>>(memgate::y<char>&)") == "void memgate::f<...>(memgate::y<...>&)"
+
+
+def test_trim_drops_hooks_by_file_and_leads_with_the_beast_call():
+    # with DWARF, memgate's nghttp2_mem hooks lose their namespace: dropped by their source file
+    hook = Frame("nghttp2_malloc", "/src/server/metrics/heap_accounting.cpp", 49)
+    key, kept = report.trim_stack([Frame("malloc"), hook, Frame("nghttp2_submit_response"),
+                                   Frame("memgate::http2::session::submit(int)", "/src/server/http2/session.cpp", 215)])
+    assert key == "nghttp2_submit_response"
+    stack = [Frame("operator new(unsigned long)"), Frame("std::vector<char>::reserve(unsigned long)", "vector.tcc", 79),
+             Frame("boost::beast::http::basic_fields<std::allocator<char> >::new_element(int)", "fields.hpp", 1000),
+             Frame("boost::beast::http::basic_fields<std::allocator<char> >::set(int)", "fields.hpp", 599),
+             Frame("memgate::http1::session<x>::make_message(int)", "/src/server/http1/session.cpp", 140),
+             Frame("memgate::http1::session<x>::make_message(int)", "/src/server/http1/session.cpp", 141),
+             Frame("boost::asio::detail::scheduler::run()"),
+             Frame("memgate::http1::session<x>::respond(int)", "/src/server/http1/session.cpp", 171)]
+    key, kept = report.trim_stack(stack)
+    assert key == "memgate::http1::session<x>::make_message(int)"
+    # the Beast API memgate called, then memgate frames (a repeated frame once), no std:: or asio
+    assert [(f.func.split("(")[0], f.line) for f in kept] == [
+        ("boost::beast::http::basic_fields<std::allocator<char> >::set", 599),
+        ("memgate::http1::session<x>::make_message", 140), ("memgate::http1::session<x>::respond", 171)]
+    row = report.site_rows({key: _site(key, kept, 10, 1000)}, requests=10)[0]
+    assert report.site_where(row) == "session.cpp:140"
+    via, callers = report.split_stack(row)
+    assert [f["line"] for f in via] == [599] and [f["line"] for f in callers] == [171]
+
+
+def _site(key, frames, allocs, nbytes, live=0):
+    s = Site(key, frames)
+    s.add({"allocs": allocs, "bytes": nbytes, "live_growth_bytes": live}, frames)
+    return s
+
+
+def _f(func, file=None, line=None):
+    return {"function": func, "file": file, "line": line}
+
+
+def _synthetic_pair():
+    """writev-like baseline, buffered-plus-leak candidate: the buffer reached from two h1 call paths."""
+    body = "memgate::strategy::fresh_buffer::fresh_buffer(unsigned long)"
+    respond = _f("memgate::http1::session<x>::respond()", "/s/server/http1/session.cpp", 179)
+    chunk = _f("memgate::http1::session<x>::send_chunk()", "/s/server/http1/session.cpp", 245)
+    top = _f("memgate::http1::session<x>::on_read()", "/s/server/http1/session.cpp", 78)
+    fb = _f(body, "/s/server/strategy/response_copy.hpp", 22)
+    leak = "memgate::app::leak_heap_bytes(unsigned long)"
+    base = _profile([_row("hdr", 300, 3, 0)], "writev")
+    cand_rows = [_row("hdr", 300, 3, 0), _row(leak, 64, 1, 640)]
+    cand_rows[1]["stack"] = [_f(leak, "/s/server/app/fault_injection.cpp", 17), top]
+    buf = _row(body, 65600, 2, 0)
+    buf["stack"] = [fb, respond, top]
+    buf["paths"] = [{"stack": [fb, respond, top], "allocs": 15, "bytes": 491_000, "live_growth_bytes": 0},
+                    {"stack": [fb, chunk, top], "allocs": 5, "bytes": 165_000, "live_growth_bytes": 0}]
+    cand_rows.append(buf)
+    return base, _profile(cand_rows, "buffered")
+
+
+def test_report_md_ranks_the_growing_sites_in_one_short_table():
+    base, cand = _synthetic_pair()
+    d = report.diff(base, cand)
+    assert [r["site"] for r in d["rows"]] == ["memgate::strategy::fresh_buffer::fresh_buffer(unsigned long)",
+                                             "memgate::app::leak_heap_bytes(unsigned long)"]
+    md = report.render_report_md(d)
+    rows = [ln for ln in md.splitlines() if ln.startswith("| ") and not ln.startswith("| #")]
+    assert len(rows) == 2
+    assert rows[0].startswith("| 1 | `memgate::strategy::fresh_buffer::fresh_buffer(unsigned long)` (new) | response_copy.hpp:22 |")
+    assert "memgate::http1::session<...>::respond (session.cpp:179) <- memgate::http1::session<...>::on_read (session.cpp:78)" in rows[0]
+    assert "| 0 B -> 64.1 KiB | +64.1 KiB | 0.000 -> 2.000 | +2.000 |" in rows[0]
+    assert rows[1].startswith("| 2 | `memgate::app::leak_heap_bytes(unsigned long)` (new) | fault_injection.cpp:17 |")
+    assert rows[1].endswith("| 0 B -> 640 B | +640 B |")
+
+
+def test_growth_tree_splits_a_site_among_its_call_paths():
+    d = report.diff(*_synthetic_pair())
+    tree = report.growth_tree(d, "bytes_per_request")
+    assert tree["value"] == 65600 + 64
+    (on_read,) = tree["children"]  # one outermost frame, then the callers in order of growth
+    assert on_read["name"].startswith("memgate::http1::session<x>::on_read") and on_read["where"] == "session.cpp:78"
+    kids = [(c["name"].split("::")[-1], round(c["value"])) for c in on_read["children"]]
+    assert kids == [("respond()", round(65600 * 491 / 656)), ("send_chunk()", round(65600 * 165 / 656)),
+                    ("leak_heap_bytes(unsigned long)", 64)]
+    leaf = on_read["children"][0]["children"][0]
+    assert leaf["site"].startswith("memgate::strategy::fresh_buffer") and leaf["new_site"] and not leaf["children"]
+    assert leaf["self"] == leaf["value"]
+    live = report.growth_tree(d, "live")
+    assert live["value"] == 640 and live["children"][0]["children"][0]["site"].startswith("memgate::app::leak_heap_bytes")
+
+
+def test_report_html_is_self_contained_with_the_table_and_icicles():
+    import re
+    from analysis.render import flame
+    from analysis.render.html import render_profile_diff
+    d = report.diff(*_synthetic_pair())
+    page = render_profile_diff(report.diff_views(d))
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert not re.search(r"<script|<link|@import|src=|url\(", page)  # nothing to fetch, nothing to run
+    assert set(re.findall(r"https?://[^\s\"']+", page)) <= {"http://www.w3.org/2000/svg"}
+    table = page.split('<table class="growth">', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") == 3 and "fresh_buffer::fresh_buffer(unsigned long)" in table and "response_copy.hpp:22" in table
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="icicle"') == 3  # bytes/req, allocs/req, live
+    first = page.split('class="icicle"', 2)[1]
+    # every frame of the bytes/request tree drawn: root, on_read, respond, send_chunk, leak, 2 x fresh_buffer
+    assert first.count("<rect") == 7 and first.count('class="site"') == 3
+    assert "at response_copy.hpp:22" in first and "the allocation site (new in the candidate)" in first
+    frames, hidden = flame.layout(report.growth_tree(d, "bytes_per_request"), 1000)
+    assert hidden == 0 and frames[0]["w"] == 1000 and max(f["row"] for f in frames) == 3
+    respond = next(f for f in frames if f["node"]["name"].endswith("respond()"))
+    chunk = next(f for f in frames if f["node"]["name"].endswith("send_chunk()"))
+    assert respond["x"] == 0 and chunk["x"] == respond["w"] and respond["w"] > chunk["w"]

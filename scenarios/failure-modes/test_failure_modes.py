@@ -90,3 +90,54 @@ def test_json_built_per_request_allocates_more_than_cached(built):
         assert_no_strays(r)
     # 100 items, each a small object: building allocates per item; the cache serves one buffer.
     assert built_run["metrics"]["allocations_per_request"] > cached_run["metrics"]["allocations_per_request"] + 50
+
+
+def test_endless_stream_flat_with_backpressure_and_set_against_loopback(built, tmp_path):
+    m = prove_twin(case("endless-streams.toml", "endless-streams.connections-1",
+                        cancel_after_bytes=64 * MIB, requests=4), tmp_path)
+    assert m["clean"]["requests_cancelled"] == 4
+    assert m["clean"]["peak_rss_growth_bytes"] < 4 * MIB
+    assert m["bad-twin"]["peak_rss_growth_bytes"] > 32 * MIB  # queued chunk copies
+    assert m["clean"]["loopback_tcp_bytes_per_s"] > 0
+    assert m["clean"]["throughput_vs_loopback"] == pytest.approx(
+        m["clean"]["transfer_bytes_per_s"] / m["clean"]["loopback_tcp_bytes_per_s"])
+
+
+@pytest.mark.parametrize("protocol", ["h1", "h2c"])
+def test_slow_reader_is_not_buffered_ahead_of(built, tmp_path, protocol):
+    m = prove_twin(case("slow-reader.toml", f"slow-reader.protocol-{protocol}", connections=2, requests=2,
+                        cancel_after_bytes=8 * MIB), tmp_path)
+    rate = 4 * MIB * 2
+    assert m["clean"]["transfer_bytes_per_s"] < 1.25 * rate  # the client really reads slowly
+    assert m["clean"]["peak_rss_growth_per_connection_bytes"] < 2 * MIB
+    assert m["bad-twin"]["peak_rss_growth_per_connection_bytes"] > 32 * MIB
+
+
+@pytest.mark.parametrize("protocol", ["h1", "h2c"])
+def test_idle_connections_cost_per_connection_and_come_back(built, tmp_path, protocol):
+    m = prove_twin(case("idle-connections.toml", f"idle-connections.{protocol}-1k",
+                        connections=500, requests=500, warmup_requests=500), tmp_path)
+    clean = m["clean"]
+    assert clean["held_connections"] == 500
+    assert 0 < clean["rss_per_held_connection_bytes"] < 256 * 1024
+    assert clean["live_heap_per_held_connection_bytes"] > 0
+    assert abs(clean["rss_delta_bytes"]) < 4 * MIB  # back to the start once they closed
+    assert m["bad-twin"]["live_heap_bytes_per_request"] >= 4096  # one request per connection
+
+
+def test_h2_stream_churn_with_cancellation_does_not_grow(built, tmp_path):
+    m = prove_twin(case("h2-stream-churn.toml", requests=20000, warmup_requests=2000), tmp_path)
+    clean = m["clean"]
+    assert clean["client_failures"] == 0
+    assert 0.01 < clean["requests_cancelled"] / clean["requests_completed"] < 0.03  # 1 in 50 is 16 MiB, cut at 64 KiB
+    assert clean["live_heap_bytes_per_request"] < 1
+    assert m["bad-twin"]["live_heap_bytes_per_request"] > 40  # 4 KiB x 1 in 50 requests
+
+
+@pytest.mark.parametrize("protocol", ["h1", "h2c"])
+def test_connection_churn_does_not_grow_per_connection(built, tmp_path, protocol):
+    m = prove_twin(case("connection-churn.toml", f"connection-churn.protocol-{protocol}",
+                        requests=20000, warmup_requests=2000), tmp_path)
+    assert m["clean"]["client_failures"] == 0
+    assert m["clean"]["live_heap_bytes_per_request"] < 8  # the gate's default bound
+    assert m["bad-twin"]["live_heap_bytes_per_request"] >= 90  # 1 KiB per 10 requests

@@ -35,6 +35,8 @@ std::string render(const server_config& config, bool trimmed, const metrics::res
   report["requests"] = {{"h1", total(counter::h1_requests)}, {"h2", total(counter::h2_requests)}};
   const auto accepted = total(counter::connections_accepted);
   report["connections"] = {{"accepted", accepted}, {"open", accepted - total(counter::connections_closed)}};
+  report["h2_streams_open"] = total(counter::h2_streams_open);
+  report["h2_streams_reset_by_peer"] = total(counter::h2_streams_reset_by_peer);
   report["write_calls"] = total(counter::write_calls);
   report["bytes_written"] = total(counter::bytes_written);
   report["bytes_copied"] = total(counter::bytes_copied);
@@ -45,6 +47,8 @@ std::string render(const server_config& config, bool trimmed, const metrics::res
       {"request_body", to_string(config.request_body)},
       {"json", to_string(config.json)},
       {"inject_leak_bytes", config.inject_leak_bytes},
+      {"inject_leak_per_connection_bytes", config.inject_leak_per_connection_bytes},
+      {"inject_leak_per_reset_bytes", config.inject_leak_per_reset_bytes},
       {"backpressure", !config.no_backpressure},
       {"tls", config.tls()},
   };

@@ -30,4 +30,8 @@ void on_request_started(const route& r, const services& app) {
   if (r.counts_as_request()) leak_heap_bytes(app.config.inject_leak_bytes);
 }
 
+void on_connection_closed(const services& app) { leak_heap_bytes(app.config.inject_leak_per_connection_bytes); }
+
+void on_response_abandoned(const services& app) { leak_heap_bytes(app.config.inject_leak_per_reset_bytes); }
+
 }  // namespace memgate::app

@@ -36,4 +36,9 @@ response immediate_response(const route& r, services& app);
 // protocols do the same.
 void on_request_started(const route& r, const services& app);
 
+// The two "bad twin" faults (--inject-leak-per-connection, --inject-leak-per-reset):
+// per-connection state never freed, and a cancelled response whose path forgets to free.
+void on_connection_closed(const services& app);
+void on_response_abandoned(const services& app);
+
 }  // namespace memgate::app

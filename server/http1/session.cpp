@@ -31,6 +31,12 @@ session<Stream>::session(Stream&& stream, beast::flat_buffer&& already_read, tra
                          app::services& app)
     : stream_(std::move(stream)), buffer_(std::move(already_read)), slot_(std::move(slot)), app_(app) {}
 
+// The last handler let go of the session: the connection is closed.
+template <typename Stream>
+session<Stream>::~session() {
+  app::on_connection_closed(app_);
+}
+
 template <typename Stream>
 void session<Stream>::run() {
   do_read_header();
@@ -193,7 +199,7 @@ void session<Stream>::do_write_serialized() {
 
 template <typename Stream>
 void session<Stream>::on_write_serialized(error_code ec, std::size_t bytes) {
-  if (ec) return transport::close_now(stream_);
+  if (ec) return on_write_failed(ec);
   transport::count_write(bytes);
   if (!serializer_->is_done()) return do_write_serialized();
   serializer_.reset();
@@ -203,7 +209,7 @@ void session<Stream>::on_write_serialized(error_code ec, std::size_t bytes) {
 template <typename Stream>
 void session<Stream>::on_write_whole(error_code ec, std::size_t) {
   in_flight_.reset();
-  if (ec) return transport::close_now(stream_);
+  if (ec) return on_write_failed(ec);
   on_response_done();
 }
 
@@ -256,7 +262,7 @@ template <typename Stream>
 void session<Stream>::on_write_chunk(error_code ec, std::size_t) {
   in_flight_.reset();
   stream_header_.clear();  // sent with the first chunk
-  if (ec) return transport::close_now(stream_);
+  if (ec) return on_write_failed(ec);
   do_write_chunk();
 }
 
@@ -265,7 +271,7 @@ void session<Stream>::do_write_last_chunk() {
   std::array<net::const_buffer, 2> pieces{net::buffer(stream_header_), net::buffer(last_chunk.data(), last_chunk.size())};
   transport::async_write_counted(stream_, pieces, send_timeout_ms(), [self = this->shared_from_this()](error_code ec, std::size_t) {
     self->stream_header_.clear();
-    if (ec) return transport::close_now(self->stream_);
+    if (ec) return self->on_write_failed(ec);
     self->on_response_done();
   });
 }
@@ -319,7 +325,7 @@ void session<Stream>::on_write_queued(error_code ec, std::size_t) {
     producer_paused_ = false;
     route_.infinite = false;
     stream_offset_ = route_.length;  // stops the producer
-    return transport::close_now(stream_);
+    return on_write_failed(ec);
   }
   if (producer_paused_ && queued_bytes_ < app_.config.limits.no_backpressure_queue_cap_bytes / 2) {
     producer_paused_ = false;
@@ -339,6 +345,14 @@ void session<Stream>::on_response_done() {
   route_ = {};
   if (!keep_alive_ || close_after_response_ || app_.draining.load(std::memory_order_relaxed)) return do_close();
   do_read_header();
+}
+
+// A response write failed: the client closed mid-response, or stopped reading past
+// the send timeout (that one is our cut-off, not the client abandoning the response).
+template <typename Stream>
+void session<Stream>::on_write_failed(error_code ec) {
+  if (ec != beast::error::timeout) app::on_response_abandoned(app_);
+  transport::close_now(stream_);
 }
 
 template <typename Stream>

@@ -24,6 +24,9 @@ class session : public std::enable_shared_from_this<session<Stream>> {
  public:
   session(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
           app::services& app);
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
   void run();
 
  private:
@@ -50,6 +53,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
   void do_write_last_chunk();
 
   void on_response_done();
+  void on_write_failed(error_code ec);
   void reject(unsigned status, std::string reason);  // answer and close
   void do_close();
   void linger();

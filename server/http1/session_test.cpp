@@ -2,6 +2,9 @@
 #include "metrics/counters.hpp"
 #include "testing/test_server.hpp"
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
@@ -185,16 +188,45 @@ TEST(Http1, MemAnswersEveryDocumentedField) {
     const auto reply = http1_request(server.port(), "GET", target);
     ASSERT_EQ(reply.status, 200u);
     const auto mem = boost::json::parse(reply.body).as_object();
-    for (const char* field : {"allocator", "trimmed", "rss_before_trim_bytes", "rss_bytes", "rss_anon_bytes",
-                              "vm_hwm_bytes", "live_heap_bytes", "allocations", "allocator_native", "requests",
-                              "write_calls", "bytes_copied", "connections", "config"}) {
+    for (const char* field : {"allocator", "trimmed", "rss_before_trim_bytes", "rss_anon_before_trim_bytes",
+                              "rss_bytes", "rss_anon_bytes", "vm_hwm_bytes", "live_heap_bytes", "allocations",
+                              "deallocations", "allocated_bytes", "allocator_native", "requests", "connections",
+                              "h2_streams_open", "h2_streams_reset_by_peer", "write_calls", "bytes_written",
+                              "bytes_copied", "leaked_bytes", "config"}) {
       EXPECT_TRUE(mem.contains(field)) << field;
     }
+    EXPECT_TRUE(mem.at("connections").as_object().contains("open"));
+    EXPECT_TRUE(mem.at("config").as_object().contains("inject_leak_per_connection_bytes"));
+    EXPECT_TRUE(mem.at("config").as_object().contains("inject_leak_per_reset_bytes"));
     EXPECT_EQ(mem.at("trimmed").as_bool(), std::string(target) == "/mem");
     EXPECT_GT(mem.at("rss_bytes").as_int64(), 0);
     EXPECT_GT(mem.at("live_heap_bytes").as_int64(), 0);
     EXPECT_GE(mem.at("requests").at("h1").as_int64(), 1);
   }
+}
+
+TEST(Http1, MemCountsTheConnectionsOpenNow) {
+  running_server server(config_with(copy_strategy::writev));
+  // Each sample asks on a connection of its own (counted), whose predecessor may still be closing.
+  auto settles_at = [&](std::int64_t expected) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::int64_t open = -1;
+    while (open != expected && std::chrono::steady_clock::now() < deadline) {
+      const auto mem = boost::json::parse(http1_request(server.port(), "GET", "/mem?trim=0").body);
+      open = mem.at("connections").at("open").as_int64();
+    }
+    return open;
+  };
+  EXPECT_EQ(settles_at(1), 1);
+  {
+    boost::asio::io_context io;
+    std::vector<boost::asio::ip::tcp::socket> idle;
+    for (int i = 0; i < 3; ++i) {
+      idle.emplace_back(io).connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+    }
+    EXPECT_EQ(settles_at(4), 4);
+  }
+  EXPECT_EQ(settles_at(1), 1);
 }
 
 TEST(Http1, InjectedLeakShowsInLiveHeap) {
@@ -205,6 +237,74 @@ TEST(Http1, InjectedLeakShowsInLiveHeap) {
   for (int i = 0; i < 50; ++i) ASSERT_EQ(http1_request(server.port(), "GET", "/bytes/10").status, 200u);
   EXPECT_GE(metrics::total(counter::live_heap_bytes) - before, 50 * 10'000);
   EXPECT_EQ(metrics::total(counter::leaked_bytes) >= 500'000, true);
+}
+
+// Polls `which` for up to 5 s until it has grown by `by` since `from` (the server counts on its own thread).
+bool grows_to(counter which, std::int64_t from, std::int64_t by) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (metrics::total(which) - from < by && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return metrics::total(which) - from == by;
+}
+
+server_config leaking(std::size_t per_connection, std::size_t per_reset) {
+  auto config = config_with(copy_strategy::writev);
+  config.inject_leak_per_connection_bytes = per_connection;
+  config.inject_leak_per_reset_bytes = per_reset;
+  return config;
+}
+
+// A request whose response the client stops reading after `keep` bytes, then closes.
+void abandon(std::uint16_t port, const std::string& target, std::size_t keep) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(socket, boost::asio::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::vector<char> received(keep);
+  boost::asio::read(socket, boost::asio::buffer(received));
+}  // closed with the rest unread: the kernel resets the connection
+
+TEST(Http1, APerConnectionLeakFiresOnceWhenTheConnectionCloses) {
+  running_server server(leaking(1000, 0));
+  const auto leaked = metrics::total(counter::leaked_bytes);
+  const auto reply = raw_exchange(server.port(),
+                                  "GET /bytes/10 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                  "GET /bytes/20 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                  "GET /bytes/30 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(count_of(reply.bytes, "HTTP/1.1 200"), 3u);  // three requests, one connection
+  EXPECT_TRUE(grows_to(counter::leaked_bytes, leaked, 1000));
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(http1_request(server.port(), "GET", "/bytes/10").status, 200u);
+  EXPECT_TRUE(grows_to(counter::leaked_bytes, leaked, 5000));
+}
+
+TEST(Http1, AResponseTheClientAbandonsLeaksOncePerResponse) {
+  running_server server(leaking(0, 1000));
+  const auto leaked = metrics::total(counter::leaked_bytes);
+  abandon(server.port(), "/bytes/100000000", 65536);
+  EXPECT_TRUE(grows_to(counter::leaked_bytes, leaked, 1000));
+  abandon(server.port(), "/stream/inf?chunk=65536", 65536);
+  EXPECT_TRUE(grows_to(counter::leaked_bytes, leaked, 2000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(metrics::total(counter::leaked_bytes) - leaked, 2000);
+}
+
+TEST(Http1, CompletedResponsesAndSendTimeoutsDoNotLeakPerReset) {
+  auto config = leaking(0, 1000);
+  config.limits.send_timeout_ms = 200;
+  running_server server(config);
+  const auto leaked = metrics::total(counter::leaked_bytes);
+  ASSERT_EQ(http1_request(server.port(), "GET", "/bytes/1000000").body.size(), 1'000'000u);
+  ASSERT_EQ(http1_request(server.port(), "GET", "/stream/300000?chunk=7000").body.size(), 300'000u);
+  // A client that stops reading is cut off by the send timeout: our doing, not an abandoned response.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket stalled(io);
+  stalled.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+  boost::asio::write(stalled, boost::asio::buffer(std::string("GET /bytes/100000000 HTTP/1.1\r\nHost: x\r\n\r\n")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // the server gives up at 200 ms, we close later
+  stalled.close();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(metrics::total(counter::leaked_bytes) - leaked, 0);
 }
 
 }  // namespace

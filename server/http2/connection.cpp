@@ -13,7 +13,17 @@ namespace net = boost::asio;
 template <typename Stream>
 connection<Stream>::connection(Stream&& stream, boost::beast::flat_buffer&& already_read,
                                transport::connection_slot&& slot, app::services& app)
-    : stream_(std::move(stream)), already_read_(std::move(already_read)), slot_(std::move(slot)), app_(app) {}
+    : stream_(std::move(stream)),
+      already_read_(std::move(already_read)),
+      slot_(std::move(slot)),
+      app_(app),
+      idle_timer_(stream_.get_executor()) {}
+
+// The last handler let go of the connection: it is closed.
+template <typename Stream>
+connection<Stream>::~connection() {
+  app::on_connection_closed(app_);
+}
 
 template <typename Stream>
 void connection<Stream>::run() {
@@ -22,10 +32,25 @@ void connection<Stream>::run() {
     if (auto self = weak.lock()) self->do_write();
   });
   const auto prefix = already_read_.data();
-  if (!session_->receive({static_cast<const std::uint8_t*>(prefix.data()), prefix.size()})) closing_ = true;
+  if (!feed({static_cast<const std::uint8_t*>(prefix.data()), prefix.size()})) return;
   already_read_ = {};
   do_write();
   if (!closing_) do_read();
+}
+
+template <typename Stream>
+bool connection<Stream>::feed(std::span<const std::uint8_t> bytes) {
+  switch (session_->receive(bytes)) {
+    case receive_result::keep_reading:
+      return true;
+    case receive_result::flush_then_close:
+      closing_ = true;
+      return true;
+    case receive_result::close_now:
+      close();
+      return false;
+  }
+  return true;
 }
 
 template <typename Stream>
@@ -38,7 +63,7 @@ void connection<Stream>::do_read() {
 template <typename Stream>
 void connection<Stream>::on_read(error_code ec, std::size_t bytes) {
   if (ec) return close();
-  if (!session_->receive({read_buffer_.data(), bytes})) closing_ = true;
+  if (!feed({read_buffer_.data(), bytes})) return;
   do_write();
   if (!closing_) do_read();
 }
@@ -53,6 +78,7 @@ void connection<Stream>::do_write() {
     return;
   }
   writing_ = true;
+  idle_deadline_ = clock::time_point::max();
   const auto& buffers = batch.buffers();  // lives in the batch until on_batch_written
   transport::async_write_counted(stream_, std::span<const net::const_buffer>(buffers), app_.config.limits.send_timeout_ms,
                                  boost::beast::bind_front_handler(&connection::on_write, this->shared_from_this()));
@@ -68,24 +94,49 @@ void connection<Stream>::on_write(error_code ec, std::size_t) {
   do_write();
 }
 
-// One clock for the connection. A write under way has its own stall timeout; a
-// response held back only by the peer's flow-control window gets the send timeout,
-// armed once, so frames the peer keeps sending do not extend it; otherwise idle.
+// One deadline at a time. A write under way has its own stall timeout; a response
+// held back only by the peer's flow-control window gets the send timeout, armed once,
+// so frames the peer keeps sending do not extend it; otherwise the idle timeout.
 template <typename Stream>
 void connection<Stream>::refresh_deadline() {
   if (writing_) return;
   const auto& limits = app_.config.limits;
   if (session_->blocked_by_peer_window()) {
+    idle_deadline_ = clock::time_point::max();
     if (!stall_deadline_armed_) transport::expire_after_ms(stream_, limits.send_timeout_ms);
     stall_deadline_armed_ = true;
     return;
   }
   stall_deadline_armed_ = false;
-  transport::expire_after_ms(stream_, limits.idle_timeout_ms);
+  // Idle is our own timer, not the stream's expiry: an expiry closes the socket, and a
+  // GOAWAY must go out first (RFC 9113 6.8) so the peer knows what was processed.
+  transport::tcp_layer(stream_).expires_never();
+  idle_deadline_ = clock::now() + std::chrono::milliseconds(limits.idle_timeout_ms);
+  wait_for_idle_deadline();
+}
+
+// One wait in flight, whatever moves the deadline: not a timer cancellation per read.
+template <typename Stream>
+void connection<Stream>::wait_for_idle_deadline() {
+  if (idle_timer_waiting_ || idle_deadline_ == clock::time_point::max()) return;
+  idle_timer_waiting_ = true;
+  idle_timer_.expires_at(idle_deadline_);
+  idle_timer_.async_wait(boost::beast::bind_front_handler(&connection::on_idle_timer, this->shared_from_this()));
+}
+
+template <typename Stream>
+void connection<Stream>::on_idle_timer(error_code ec) {
+  idle_timer_waiting_ = false;
+  if (ec || closing_) return;  // cancelled by close(), or already on the way out
+  if (clock::now() < idle_deadline_) return wait_for_idle_deadline();  // activity moved it (or not idle)
+  session_->end_idle_connection();
+  closing_ = true;
+  do_write();
 }
 
 template <typename Stream>
 void connection<Stream>::close() {
+  idle_timer_.cancel();  // its wait holds the connection
   transport::close_now(stream_);
 }
 

@@ -6,10 +6,13 @@
 #include "http2/session.hpp"
 #include "transport/connection_slot.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include <array>
+#include <chrono>
 #include <memory>
+#include <span>
 
 namespace memgate::http2 {
 
@@ -18,17 +21,24 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
  public:
   connection(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
              app::services& app);
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
   void run();
 
  private:
   using error_code = boost::system::error_code;
+  using clock = std::chrono::steady_clock;
 
+  bool feed(std::span<const std::uint8_t> bytes);  // false: the connection was closed
   void do_read();
   void on_read(error_code ec, std::size_t bytes);
   void do_write();
   void on_write(error_code ec, std::size_t bytes);
   void close();
   void refresh_deadline();
+  void wait_for_idle_deadline();
+  void on_idle_timer(error_code ec);
 
   Stream stream_;
   boost::beast::flat_buffer already_read_;
@@ -39,6 +49,9 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   bool writing_ = false;
   bool closing_ = false;  // a connection error: flush the GOAWAY, then close
   bool stall_deadline_armed_ = false;
+  boost::asio::steady_timer idle_timer_;
+  clock::time_point idle_deadline_ = clock::time_point::max();  // max: not idle (writing, or held by the window)
+  bool idle_timer_waiting_ = false;
 };
 
 template <typename Stream>

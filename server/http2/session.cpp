@@ -1,6 +1,7 @@
 #include "http2/session.hpp"
 
 #include "http2/callbacks.hpp"
+#include "http2/settings.hpp"
 #include "metrics/counters.hpp"
 #include "metrics/heap_accounting.hpp"
 
@@ -39,12 +40,7 @@ session::session(app::services& app, boost::asio::any_io_executor executor, std:
   nghttp2_option_set_stream_reset_rate_limit(option, limits.h2_reset_burst, limits.h2_resets_per_second);
   nghttp2_session_server_new3(&session_, server_callbacks(), this, option, metrics::counted_nghttp2_mem());
   nghttp2_option_del(option);
-  const std::array<nghttp2_settings_entry, 4> settings{{
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
-      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list_bytes},
-      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.h2_stream_window_bytes},
-  }};
+  const auto settings = server_settings(limits);
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
                                         static_cast<std::int32_t>(limits.h2_connection_window_bytes));
@@ -52,15 +48,25 @@ session::session(app::services& app, boost::asio::any_io_executor executor, std:
 
 session::~session() { nghttp2_session_del(session_); }
 
-bool session::receive(std::span<const std::uint8_t> bytes) {
+receive_result session::receive(std::span<const std::uint8_t> bytes) {
   const ssize_t consumed = nghttp2_session_mem_recv(session_, bytes.data(), bytes.size());
+  if (peer_ignores_owed_frames(consumed == NGHTTP2_ERR_FLOODED)) return receive_result::close_now;
   if (consumed < 0) {
     // Bad preface, flood, or a callback failure: say why in a GOAWAY, then close.
     nghttp2_session_terminate_session(session_, consumed == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
                                                                                   : NGHTTP2_PROTOCOL_ERROR);
-    return false;
+    return receive_result::flush_then_close;
   }
-  return true;
+  return receive_result::keep_reading;
+}
+
+// Frames we owe the peer (ACKs, resets, window updates) pile up in nghttp2's queue only
+// while our write is in flight: the peer keeps sending but does not take what we send.
+// A GOAWAY would queue behind them, so the connection is cut at once. Our own output is
+// bounded apart from this: one batch in flight, nothing collected meanwhile.
+bool session::peer_ignores_owed_frames(bool flooded) const {
+  if (!write_in_flight_) return false;
+  return flooded || nghttp2_session_get_outbound_queue_size(session_) > app_.config.limits.h2_max_queued_frames;
 }
 
 output_batch& session::collect_output() {
@@ -69,6 +75,12 @@ output_batch& session::collect_output() {
     const std::uint8_t* data = nullptr;
     const ssize_t length = nghttp2_session_mem_send(session_, &data);
     if (length <= 0) break;
+    if (!settings_advertised_) {  // each call returns one frame; the first SETTINGS is ours
+      std::vector<std::uint8_t> frame(data, data + length);
+      settings_advertised_ = rewrite_max_concurrent_streams(frame, app_.config.limits.max_concurrent_streams);
+      batch_.stage(frame);
+      continue;
+    }
     batch_.stage({data, static_cast<std::size_t>(length)});
   }
   write_in_flight_ = !batch_.empty();
@@ -93,6 +105,8 @@ bool session::finished() const {
   return nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
 }
 
+void session::end_idle_connection() { nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR); }
+
 bool session::blocked_by_peer_window() const {
   const bool connection_window_closed = nghttp2_session_get_remote_window_size(session_) <= 0;
   for (const auto& [id, stream] : streams_) {
@@ -110,6 +124,14 @@ stream_state* session::find(std::int32_t stream_id) {
 // ---- requests --------------------------------------------------------------
 
 int session::on_begin_headers(std::int32_t stream_id) {
+  if (streams_.size() >= app_.config.limits.max_concurrent_streams) {
+    // Past the advertised limit (nghttp2 enforces a higher one, settings.hpp): refuse this
+    // stream alone, retryable (RFC 9113 5.1.2). The callback failure makes nghttp2 skip
+    // the rest of the block; its own INTERNAL_ERROR reset is dropped, ours being queued.
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
+    note_useless_frame();
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
   auto stream = std::make_unique<stream_state>();
   stream->id = stream_id;
   streams_.emplace(stream_id, std::move(stream));
@@ -141,9 +163,7 @@ int session::on_header(std::int32_t stream_id, std::string_view name, std::strin
 
 int session::on_frame_recv(const nghttp2_frame& frame) {
   if (frame.hd.type == NGHTTP2_RST_STREAM) {
-    // A reset of a stream the client opened and we had not answered yet.
-    const stream_state* reset = find(frame.hd.stream_id);
-    if (reset != nullptr && !reset->response_complete) note_useless_frame();
+    if (const stream_state* reset = find(frame.hd.stream_id)) on_reset_by_peer(*reset);
   }
   stream_state* stream = find(frame.hd.stream_id);
   if (stream == nullptr) return 0;
@@ -205,6 +225,7 @@ void session::on_request_complete(stream_state& stream) {
 // ---- responses -------------------------------------------------------------
 
 void session::submit(stream_state& stream, app::response response) {
+  stream.responding = true;
   const std::string status = std::to_string(response.status);
   const std::string length = std::to_string(response.body.size());
   stream.body = std::move(response.body);
@@ -359,6 +380,14 @@ int session::on_stream_close(std::int32_t stream_id) {
   return 0;
 }
 
+// nghttp2 closes the stream right after this.
+void session::on_reset_by_peer(const stream_state& stream) {
+  metrics::add(metrics::counter::h2_streams_reset_by_peer);
+  if (stream.response_complete) return;
+  note_useless_frame();  // reset before we answered: work for nothing
+  if (stream.responding) app::on_response_abandoned(app_);
+}
+
 // Seen before nghttp2 parses (or, for PRIORITY with RFC 7540 priorities off,
 // silently skips) the payload.
 int session::on_begin_frame(const nghttp2_frame_hd& header) {
@@ -369,7 +398,8 @@ int session::on_begin_frame(const nghttp2_frame_hd& header) {
 }
 
 // Frames that cost us work and ask for nothing (PRIORITY, empty DATA, early
-// resets): past the budget, which every answered stream raises by one, GOAWAY.
+// resets, streams past the limit): past the budget, which every answered stream
+// raises by one, GOAWAY.
 void session::note_useless_frame() {
   if (++useless_frames_ > app_.config.limits.h2_useless_frame_budget + served_streams_) {
     nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);

@@ -4,6 +4,7 @@
 // a transport. nghttp2's callbacks are registered in callbacks.cpp.
 #include "app/services.hpp"
 #include "http2/output_batch.hpp"
+#include "metrics/counters.hpp"
 #include "strategy/response_copy.hpp"
 #include "strategy/upload_sink.hpp"
 
@@ -28,6 +29,7 @@ struct stream_state {
   app::route route;
   bool measured = false;           // a routed, counted request
   bool rejected = false;           // answered early (413): the rest of its body is ignored
+  bool responding = false;         // a response was submitted
   std::size_t header_list_bytes = 0;
   std::size_t header_fields = 0;
   bool response_complete = false;  // END_STREAM went out
@@ -47,6 +49,14 @@ struct stream_state {
   bool producer_paused = false;
 
   std::optional<strategy::fresh_buffer> batch;  // --copy=buffered: the window-limited body batch
+
+  metrics::counted_while_alive open_gauge{metrics::counter::h2_streams_open};
+};
+
+enum class receive_result {
+  keep_reading,
+  flush_then_close,  // a connection error: write what is queued (the GOAWAY), then close
+  close_now,         // the peer does not read what it makes us answer: nothing queued would reach it
 };
 
 class session : public std::enable_shared_from_this<session> {
@@ -57,8 +67,7 @@ class session : public std::enable_shared_from_this<session> {
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
-  // False on a connection error: flush what is queued (GOAWAY), then close.
-  bool receive(std::span<const std::uint8_t> bytes);
+  receive_result receive(std::span<const std::uint8_t> bytes);
   // The next bytes to write; empty when there is nothing to send now.
   output_batch& collect_output();
   // The last collected batch is on the wire: release it, let waiting streams go on.
@@ -66,6 +75,8 @@ class session : public std::enable_shared_from_this<session> {
   bool finished() const;  // neither side wants more
   // Body bytes are ready but the peer's window (stream or connection) is closed.
   bool blocked_by_peer_window() const;
+  // The idle timeout: GOAWAY NO_ERROR with the last stream processed (RFC 9113 6.8), then finished().
+  void end_idle_connection();
 
   // ---- nghttp2 callback targets (callbacks.cpp) ----
   int on_begin_frame(const nghttp2_frame_hd& header);
@@ -80,6 +91,8 @@ class session : public std::enable_shared_from_this<session> {
 
  private:
   stream_state* find(std::int32_t stream_id);
+  bool peer_ignores_owed_frames(bool flooded) const;
+  void on_reset_by_peer(const stream_state& stream);
   void note_useless_frame();
   void on_request_complete(stream_state& stream);
   void submit(stream_state& stream, app::response response);
@@ -97,6 +110,7 @@ class session : public std::enable_shared_from_this<session> {
   std::unordered_map<std::int32_t, std::unique_ptr<stream_state>> streams_;
   output_batch batch_;
   bool write_in_flight_ = false;
+  bool settings_advertised_ = false;  // our SETTINGS went out (with the stream limit the peer sees)
   std::uint64_t useless_frames_ = 0;
   std::uint64_t served_streams_ = 0;  // each answered stream earns one more useless frame
   std::uint64_t oversized_header_lists_ = 0;

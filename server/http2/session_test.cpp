@@ -49,10 +49,21 @@ class exchange {
     return submit("GET", path, nullptr);
   }
 
+  // RST_STREAM CANCEL from the client: now, or once `after_bytes` of the body arrived.
+  void cancel(std::int32_t id, std::size_t after_bytes = 0) {
+    if (after_bytes == 0) {
+      nghttp2_submit_rst_stream(client_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    } else {
+      cancel_after_[id] = after_bytes;
+    }
+  }
+
   // Raw PRIORITY frames (nghttp2's client would drop them: the server turned RFC 7540 priorities off).
   void send_priority_frames(std::uint8_t stream_id, int count) {
     const std::uint8_t frame[] = {0, 0, 5, NGHTTP2_PRIORITY, 0, 0, 0, 0, stream_id, 0, 0, 0, 0, 16};
-    for (int i = 0; i < count; ++i) server_alive_ = server_->receive({frame, sizeof frame}) && server_alive_;
+    for (int i = 0; i < count; ++i) {
+      server_alive_ = server_->receive({frame, sizeof frame}) == receive_result::keep_reading && server_alive_;
+    }
   }
 
   std::int32_t post(const std::string& path, std::string body) {
@@ -63,6 +74,15 @@ class exchange {
     return submit("POST", path, &provider);
   }
 
+  // What the client has to send reaches the server; nothing comes back yet.
+  void deliver_client_frames() {
+    const std::uint8_t* data = nullptr;
+    for (ssize_t n; (n = nghttp2_session_mem_send(client_, &data)) > 0;) {
+      server_alive_ =
+          server_->receive({data, static_cast<std::size_t>(n)}) == receive_result::keep_reading && server_alive_;
+    }
+  }
+
   // Moves bytes both ways until neither side has anything left to say.
   void pump() {
     for (int round = 0; round < 100000; ++round) {
@@ -70,7 +90,8 @@ class exchange {
       const std::uint8_t* data = nullptr;
       for (ssize_t n; (n = nghttp2_session_mem_send(client_, &data)) > 0;) {
         moved = true;
-        server_alive_ = server_->receive({data, static_cast<std::size_t>(n)}) && server_alive_;
+        server_alive_ =
+            server_->receive({data, static_cast<std::size_t>(n)}) == receive_result::keep_reading && server_alive_;
       }
       auto& batch = server_->collect_output();
       for (const auto& buffer : batch.buffers()) {
@@ -115,7 +136,14 @@ class exchange {
   }
   static int on_data(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data, std::size_t length,
                      void* user_data) {
-    of(user_data).streams_[id].body.append(reinterpret_cast<const char*>(data), length);
+    auto& self = of(user_data);
+    auto& body = self.streams_[id].body;
+    body.append(reinterpret_cast<const char*>(data), length);
+    const auto cancel = self.cancel_after_.find(id);
+    if (cancel != self.cancel_after_.end() && body.size() >= cancel->second) {
+      self.cancel_after_.erase(cancel);
+      nghttp2_submit_rst_stream(self.client_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    }
     return 0;
   }
   static int on_close(nghttp2_session*, std::int32_t id, std::uint32_t code, void* user_data) {
@@ -147,6 +175,7 @@ class exchange {
   std::shared_ptr<session> server_;
   nghttp2_session* client_ = nullptr;
   std::map<std::int32_t, client_stream> streams_;
+  std::map<std::int32_t, std::size_t> cancel_after_;
   std::string wire_;
   std::string upload_;
   std::size_t upload_offset_ = 0;
@@ -249,7 +278,8 @@ TEST(Http2Session, ABadPrefaceEndsTheConnectionWithGoaway) {
   app::services services{config, json, sampler, draining};
   auto server = std::make_shared<session>(services, io.get_executor(), [] {});
   const std::string not_a_preface = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-  EXPECT_FALSE(server->receive({reinterpret_cast<const std::uint8_t*>(not_a_preface.data()), not_a_preface.size()}));
+  EXPECT_EQ(server->receive({reinterpret_cast<const std::uint8_t*>(not_a_preface.data()), not_a_preface.size()}),
+            receive_result::flush_then_close);
   std::string out;
   for (const auto& buffer : server->collect_output().buffers()) out.append(static_cast<const char*>(buffer.data()), buffer.size());
   // A GOAWAY frame (type 0x7) is among what the server still sends.
@@ -313,6 +343,63 @@ TEST(Http2Session, RequestsAreCountedOnceTheResponseEnds) {
   h2.get("/healthz");
   h2.pump();
   EXPECT_EQ(metrics::total(metrics::counter::h2_requests) - before, 5);
+}
+
+server_config leaking_per_reset(std::size_t bytes) {
+  auto config = with(copy_strategy::writev);
+  config.inject_leak_per_reset_bytes = bytes;
+  return config;
+}
+
+TEST(Http2Session, AResponseTheClientResetsMidwayLeaksOnce) {
+  exchange h2(leaking_per_reset(1000));
+  const auto leaked = metrics::total(metrics::counter::leaked_bytes);
+  const auto resets = metrics::total(metrics::counter::h2_streams_reset_by_peer);
+  const auto id = h2.get("/bytes/10000000");
+  h2.cancel(id, 100'000);
+  h2.pump();
+  EXPECT_TRUE(h2.response(id).closed);
+  EXPECT_LT(h2.response(id).body.size(), 10'000'000u);
+  EXPECT_EQ(metrics::total(metrics::counter::leaked_bytes) - leaked, 1000);
+  EXPECT_EQ(metrics::total(metrics::counter::h2_streams_reset_by_peer) - resets, 1);
+  EXPECT_TRUE(h2.server_alive());
+}
+
+TEST(Http2Session, AResponseResetBeforeItsFirstByteLeaksToo) {
+  exchange h2(leaking_per_reset(1000));
+  const auto leaked = metrics::total(metrics::counter::leaked_bytes);
+  const auto id = h2.get("/bytes/100000");
+  h2.deliver_client_frames();  // the response is queued, not yet sent
+  h2.cancel(id);
+  h2.pump();
+  EXPECT_EQ(metrics::total(metrics::counter::leaked_bytes) - leaked, 1000);
+}
+
+TEST(Http2Session, CompletedResponsesAndResetsBeforeAResponseDoNotLeak) {
+  exchange h2(leaking_per_reset(1000));
+  const auto leaked = metrics::total(metrics::counter::leaked_bytes);
+  const auto resets = metrics::total(metrics::counter::h2_streams_reset_by_peer);
+  for (int i = 0; i < 5; ++i) h2.get("/bytes/100000");
+  const auto stream = h2.get("/stream/300000?chunk=3000");
+  h2.pump();
+  EXPECT_EQ(h2.response(stream).body.size(), 300'000u);
+  // An upload reset before its body ended: nothing was being sent yet.
+  const auto upload = h2.post("/upload", testing::pattern_string(0, 3'000'000));
+  h2.deliver_client_frames();  // HEADERS and the first 1 MiB window of the body
+  h2.cancel(upload);
+  h2.pump();
+  EXPECT_EQ(metrics::total(metrics::counter::leaked_bytes) - leaked, 0);
+  EXPECT_EQ(metrics::total(metrics::counter::h2_streams_reset_by_peer) - resets, 1);
+}
+
+TEST(Http2Session, OpenStreamsLeaveTheGaugeHoweverTheyEnd) {
+  const auto before = metrics::total(metrics::counter::h2_streams_open);
+  exchange h2(with(copy_strategy::writev));
+  for (int i = 0; i < 3; ++i) h2.cancel(h2.get("/stream/inf?chunk=1000"), 5000);
+  h2.get("/bytes/10");
+  h2.post("/upload", "abc");
+  h2.pump();
+  EXPECT_EQ(metrics::total(metrics::counter::h2_streams_open) - before, 0);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "transport/worker_pool.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <memory>
@@ -28,6 +29,7 @@ class listener : public std::enable_shared_from_this<listener> {
   void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
 
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_timer_;  // after a failed accept (EMFILE), so it does not spin
   worker_pool& workers_;
   std::uint32_t max_connections_;
   handler on_connection_;

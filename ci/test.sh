@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds, runs the
-# GoogleTest suite through ctest and the pytest suite. Exits non-zero on any
-# failure, and when pytest collected no tests at all (its exit code 5).
+# GoogleTest suite through ctest, the sanitizer suite (ASan + UBSan build: unit
+# tests, fuzz corpora, short end-to-end runs) and the pytest suite. Exits non-zero
+# on any failure, and when pytest collected no tests at all (its exit code 5).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${MEMGATE_BUILD_DIR:-$root/build}
@@ -12,6 +13,9 @@ bash "$root/ci/build.sh"
 
 echo "== ctest"
 ctest --test-dir "$build_dir" --output-on-failure --timeout 300
+
+echo "== sanitizers"
+bash "$root/ci/sanitizers/run.sh"
 
 echo "== pytest"
 cd "$root"

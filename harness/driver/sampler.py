@@ -43,8 +43,11 @@ class Sampler(threading.Thread):
         self._t0 = time.monotonic()
 
     def stop(self) -> None:
+        """Stops the loop, then takes one last point: the end of the load, however short the run was."""
         self._stop_event.set()
         self.join(timeout=10.0)
+        if not self.is_alive() and self.crash is None:
+            self.sample_once(call_hook=False)
 
     def run(self) -> None:
         try:
@@ -63,7 +66,7 @@ class Sampler(threading.Thread):
                 delay = 0
             self._stop_event.wait(delay)
 
-    def sample_once(self) -> dict[str, Any] | None:
+    def sample_once(self, call_hook: bool = True) -> dict[str, Any] | None:
         point: dict[str, Any] = {"t_s": round(time.monotonic() - self._t0, 4)}
         try:
             mem = self.server.mem(trim=False, timeout_s=min(2.0, max(0.5, self.interval_s * 5)))
@@ -83,6 +86,6 @@ class Sampler(threading.Thread):
         point.setdefault("rss_bytes", point.get("mem_rss_bytes"))
         point.setdefault("rss_anon_bytes", None)
         self.timeline.append(point)
-        if self.hook is not None:
+        if call_hook and self.hook is not None:
             self.hook(point, self.server)
         return point

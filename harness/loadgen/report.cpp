@@ -28,8 +28,8 @@ boost::json::object to_json(const run_report& r) {
   o["streams"] = r.opts.streams;
   o["pipeline"] = r.opts.pipeline;
   o["elapsed_s"] = r.elapsed_s;
-  const double load_s = r.elapsed_s - r.held_s;
-  const auto per_s = [&](std::uint64_t n) { return load_s > 0 ? static_cast<double>(n) / load_s : 0.0; };
+  o["requests_s"] = r.requests_s;
+  const auto per_s = [&](std::uint64_t n) { return r.requests_s > 0 ? static_cast<double>(n) / r.requests_s : 0.0; };
   o["requests_per_s"] = per_s(s.completed);
   o["latency_us"] = std::move(latency);
   o["bytes_sent"] = s.bytes_sent;

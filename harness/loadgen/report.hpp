@@ -14,7 +14,8 @@ struct run_report {
   options opts;
   run_stats stats;
   double elapsed_s = 0;
-  double held_s = 0;  // --hold: from the HOLDING line to the release; not part of the rates
+  double requests_s = 0;  // start to the last request's outcome: what the rates divide by
+  double held_s = 0;  // --hold: from the HOLDING line to the release
 };
 
 boost::json::object to_json(const run_report& r);

@@ -128,6 +128,11 @@ run_report run_load(const options& opts, std::ostream* progress, const hold_cont
   report.elapsed_s = std::chrono::duration<double>(clock::now() - control.start()).count();
   report.held_s = held_s;
   for (const auto& w : workers) report.stats.merge(w->stats());
+  // Closing connections (GOAWAY, waiting for the server's FIN) and holding them are not
+  // request time: h2load stops its clock at the last response too.
+  report.requests_s = report.stats.last_outcome > control.start()
+                          ? std::chrono::duration<double>(report.stats.last_outcome - control.start()).count()
+                          : report.elapsed_s;
   return report;
 }
 

@@ -80,6 +80,9 @@ void expect_held_then_released(const testing_servers& server, const std::string&
   // Every connection got a request: none was closed for want of one, none replaced.
   EXPECT_EQ(server->connections_accepted(), connections);
   EXPECT_GE(r.held_s, 0.2);
+  // The rates' clock stops at the last response: neither the hold nor the closing counts.
+  EXPECT_GT(r.requests_s, 0.0);
+  EXPECT_LE(r.requests_s, r.elapsed_s - r.held_s);
   EXPECT_FALSE(r.stats.time_limit_hit);
   EXPECT_EQ(exit_code(r), 0);
   EXPECT_TRUE(eventually([&] { return server->connections_open() == 0; }));

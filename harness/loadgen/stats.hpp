@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "histogram.hpp"
+#include "plan.hpp"
 #include "response_check.hpp"
 
 namespace memgate::loadgen {
@@ -25,6 +26,7 @@ struct run_stats {
   std::uint64_t connections_held = 0;         // --hold: open and idle once all requests were done
   std::uint64_t held_connections_lost = 0;    // --hold: closed (by the peer) before the release
   bool time_limit_hit = false;
+  clock::time_point last_outcome{};  // when the last request completed or failed: the rates' end
   histogram latency_ns;
 
   void merge(const run_stats& o) noexcept {
@@ -43,6 +45,7 @@ struct run_stats {
     connections_held += o.connections_held;
     held_connections_lost += o.held_connections_lost;
     time_limit_hit = time_limit_hit || o.time_limit_hit;
+    last_outcome = std::max(last_outcome, o.last_outcome);
     latency_ns.merge(o.latency_ns);
   }
 };

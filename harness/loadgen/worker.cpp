@@ -130,6 +130,7 @@ void worker::on_connect_attempt(pending_connect p, error_code ec) {
     // A server that refuses every retry is gone: end the run now rather than spend the
     // time limit failing one request per connect.
     const auto abandoned = control_.abandon_rest();
+    stats_.last_outcome = clock::now();
     stats_.failed += abandoned;
     stats_.failures[static_cast<std::size_t>(failure::connect)] += abandoned;
     control_.failed += abandoned;
@@ -180,7 +181,8 @@ void worker::check_settled() {
 }
 
 void worker::record_success(clock::time_point start, std::uint64_t body_bytes, bool h2) noexcept {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start).count();
+  stats_.last_outcome = clock::now();
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(stats_.last_outcome - start).count();
   stats_.latency_ns.record(ns > 0 ? static_cast<std::uint64_t>(ns) : 0);
   ++stats_.completed;
   ++(h2 ? stats_.completed_h2 : stats_.completed_h1);
@@ -189,6 +191,7 @@ void worker::record_success(clock::time_point start, std::uint64_t body_bytes, b
 }
 
 void worker::record_failure(failure reason, std::uint64_t body_bytes) noexcept {
+  stats_.last_outcome = clock::now();
   ++stats_.failed;
   ++stats_.failures[static_cast<std::size_t>(reason)];
   stats_.body_bytes_received += body_bytes;

@@ -14,8 +14,8 @@ std::string version() { return gnu_get_libc_version(); }
 void trim_this_thread() {}
 
 void trim_process() {
-#if defined(__SANITIZE_ADDRESS__)
-  // AddressSanitizer's allocator stands in for glibc's, whose arenas were never set up.
+#if defined(MEMGATE_SANITIZER_OWNS_MALLOC)
+  // The sanitizer's allocator stands in for glibc's, whose arenas were never set up.
 #else
   malloc_trim(0);
 #endif

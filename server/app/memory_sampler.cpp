@@ -64,6 +64,8 @@ void memory_sampler::sample(bool trim, boost::asio::any_io_executor reply_on, re
     return;
   }
   struct fan_out {
+    // A constructor, not aggregate init: make_shared(args...) on an aggregate needs clang 16.
+    fan_out(std::size_t workers, reply on_done) : remaining(workers), done(std::move(on_done)) {}
     std::atomic<std::size_t> remaining;
     reply done;
   };

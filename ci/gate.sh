@@ -2,7 +2,7 @@
 # ci/gate.sh BASE_REF HEAD_REF [-o OUTDIR] [-- MATRIX_ARGS...]
 #
 # The pull-request memory gate, vendor-neutral: builds BASE_REF and HEAD_REF in git
-# worktrees under a temp dir (ci/build.sh with MEMGATE_BUILD_DIR per ref), runs the
+# worktrees under a temp dir (ci/build_ref.sh), runs the
 # ci-gate scenario set against both builds in this one job (machine noise hits both
 # alike), and writes OUTDIR/report.{md,html,json} plus OUTDIR/{base,head}/ results.
 #
@@ -31,46 +31,36 @@ while (($#)); do
   esac
 done
 
-resolve() {  # $1 = label, $2 = ref -> full commit id, or exit 2 naming the ref
-  local sha
-  if ! sha=$(git -C "$root" rev-parse --verify --quiet "$2^{commit}"); then
-    die "$1 '$2' is not a commit in $root (try a branch, tag or sha that 'git rev-parse' knows; in GitHub Actions check out with fetch-depth: 0)"
-  fi
-  echo "$sha"
-}
-base_sha=$(resolve BASE_REF "$base_ref")
-head_sha=$(resolve HEAD_REF "$head_ref")
+# Refuse a bad ref before building anything.
+bash "$root/ci/build_ref.sh" --check BASE_REF "$base_ref" || exit 2
+bash "$root/ci/build_ref.sh" --check HEAD_REF "$head_ref" || exit 2
 scenarios=${MEMGATE_GATE_SCENARIOS:-$root/scenarios/ci-gate.toml}
 
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/memgate-gate.XXXXXX")
 cleanup() {
-  git -C "$root" worktree remove --force "$work/base" >/dev/null 2>&1 || true
-  git -C "$root" worktree remove --force "$work/head" >/dev/null 2>&1 || true
+  git -C "$root" worktree remove --force "$work/base/src" >/dev/null 2>&1 || true
+  git -C "$root" worktree remove --force "$work/head/src" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-echo "== memgate gate: base $base_ref ($base_sha) vs head $head_ref ($head_sha)"
+echo "== memgate gate: base $base_ref vs head $head_ref"
 for side in base head; do
-  sha=$base_sha; [[ $side == head ]] && sha=$head_sha
-  git -C "$root" worktree add --detach --quiet "$work/$side" "$sha"
-  [[ -f $work/$side/ci/build.sh ]] || die "$side commit $sha has no ci/build.sh: it predates memgate's build script"
-  echo "== build $side ($sha)"
+  ref=$base_ref label=BASE_REF
+  [[ $side == head ]] && ref=$head_ref label=HEAD_REF
+  echo "== build $side ($ref)"
   start=$SECONDS
-  if ! MEMGATE_BUILD_DIR=$work/build-$side bash "$work/$side/ci/build.sh" >"$work/build-$side.log" 2>&1; then
-    tail -n 40 "$work/build-$side.log" >&2
-    die "building $side ($sha) failed; the log's tail is above"
-  fi
-  echo "   built in $((SECONDS - start)) s"
+  sha=$(bash "$root/ci/build_ref.sh" "$label" "$ref" "$work/$side" -DMEMGATE_BUILD_TESTS=OFF) || exit 2
+  echo "   $sha built in $((SECONDS - start)) s"
 done
 
 status=0
 for side in base head; do
   echo "== run $side"
   rm -rf "${outdir:?}/$side"
-  MEMGATE_BUILD_DIR=$work/build-$side MEMGATE_SOURCE_DIR=$work/$side "$root/memgate" matrix $scenarios -o "$outdir/$side" "${matrix_args[@]}" || status=$?
+  MEMGATE_BUILD_DIR=$work/$side/build MEMGATE_SOURCE_DIR=$work/$side/src "$root/memgate" matrix $scenarios -o "$outdir/$side" "${matrix_args[@]}" || status=$?
   ((status == 0)) || die "the $side measurement failed (exit $status); results in $outdir/$side"
 done
 

@@ -123,9 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="scenario file; without it, defaults plus --set")
     prof.add_argument("--set", dest="overrides", action="append", type=_set_item, default=[], metavar="KEY=VALUE",
                       help="override a scenario key; the value is TOML, a bare word is a string")
-    prof.add_argument("--against", metavar="BASELINE", help="a profile.json (or its directory), or a result JSON whose "
-                      "config is profiled first: rank the sites that grew (also report.md and report.html, with an "
-                      "icicle view of the growth)")
+    prof.add_argument("--against", metavar="BASELINE", help="a profile.json (or its directory), a result JSON whose "
+                      "config is profiled first, or a git ref (built in a worktree, then the same scenario profiled "
+                      "on its binaries): rank the sites that grew (also report.md and report.html, with an icicle "
+                      "view of the growth)")
     prof.add_argument("-o", "--output", metavar="DIR", help="where profile.md and profile.json (and with --against, "
                       "report.md and report.html) go (default results/profile-<scenario>-<timestamp>)")
     prof.add_argument("--profiler", choices=("heaptrack", "jemalloc"),

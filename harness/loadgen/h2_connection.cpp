@@ -231,12 +231,23 @@ void h2_connection<Stream>::on_read(error_code ec, std::size_t bytes) {
   worker_.mutable_stats().bytes_received += bytes;
   const auto rv = nghttp2_session_mem_recv(session_.get(), read_buffer_.data(), bytes);
   if (rv < 0) return fail_all(failure::protocol);
-  do_write();
+  // Write once the socket is drained, as h2load does: the requests that the responses in
+  // every pending read freed up then go out together, not one write (and one server read)
+  // per response. Bytes waiting mean the next read completes at once and writes then. A read
+  // that did not fill the buffer found the socket drained: no need to ask.
+  if (bytes < read_buffer_.size() || !bytes_waiting()) do_write();
   if (done_) return;
   if (!nghttp2_session_want_read(session_.get()) && !nghttp2_session_want_write(session_.get()) && !writing_) {
     return fail_all(failure::protocol);
   }
   do_read();
+}
+
+template <class Stream>
+bool h2_connection<Stream>::bytes_waiting() {
+  error_code ec;
+  const auto waiting = socket_of(stream_).available(ec);
+  return !ec && waiting > 0;
 }
 
 template <class Stream>

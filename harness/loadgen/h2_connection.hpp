@@ -74,6 +74,7 @@ class h2_connection final : public connection,
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   bool idle_and_finished() const noexcept;
+  bool bytes_waiting();  // unread bytes in the socket's receive buffer
   void settle();
   void drain();
   void fail_all(failure reason);

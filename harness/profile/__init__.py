@@ -8,9 +8,12 @@ jemalloc) and the measured window through `Hooks.on_phase`. Figures are per site
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from typing import Any, Callable
 
@@ -201,6 +204,49 @@ def load_against(path: str) -> tuple[str, Any]:
     raise ProfileError(f"{path} is neither a memgate profile.json nor a result file with a config")
 
 
+@contextlib.contextmanager
+def _binaries_of(build_dir: str, source_dir: str):
+    """The driver takes its binaries (and the commit it records) from these while inside."""
+    saved = {k: os.environ.get(k) for k in ("MEMGATE_BUILD_DIR", "MEMGATE_SOURCE_DIR")}
+    os.environ["MEMGATE_BUILD_DIR"], os.environ["MEMGATE_SOURCE_DIR"] = build_dir, source_dir
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def profile_ref(ref: str, sc: scenario_mod.Scenario, profiler: str, workdir: str,
+                progress: Callable[[str], None]) -> dict[str, Any]:
+    """The baseline side of `--against REF`: REF built in a worktree (ci/build_ref.sh, as the
+    gate builds its refs), then the same scenario profiled on its binaries."""
+    from harness.driver.binaries import REPO_ROOT
+    script = os.path.join(REPO_ROOT, "ci", "build_ref.sh")
+    check = subprocess.run(["bash", script, "--check", "REF", ref], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise ProfileError(f"--against {ref}: no such file, and {check.stderr.strip().removeprefix('ci/build_ref.sh: ')}")
+    tmp = tempfile.mkdtemp(prefix="memgate-profile-ref.")
+    try:
+        progress(f"building {ref} in a worktree (ci/build_ref.sh) ...")
+        # Only what the run needs: the scenario's server and the load generator.
+        built = subprocess.run(["bash", script, "REF", ref, tmp, f"-DMEMGATE_ALLOCATORS={sc.config['allocator']}",
+                                "-DMEMGATE_BUILD_TESTS=OFF"], capture_output=True, text=True)
+        if built.returncode != 0:
+            raise ProfileError(built.stderr.strip())
+        commit = built.stdout.strip()
+        with _binaries_of(os.path.join(tmp, "build"), os.path.join(tmp, "src")):
+            prof, _ = profile_run(sc, profiler, workdir, label=f"baseline {ref} ({commit[:12]})", progress=progress)
+        prof["ref"] = {"ref": ref, "commit": commit}
+        return prof
+    finally:
+        subprocess.run(["git", "-C", REPO_ROOT, "worktree", "remove", "--force", os.path.join(tmp, "src")],
+                       capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _emit(text: str, file) -> None:
     try:
         print(text, file=file)
@@ -227,7 +273,10 @@ def cmd_profile(args, out, err) -> int:
     say = lambda s: _emit(s, err)  # noqa: E731
     try:
         against = None
-        if args.against:
+        if args.against and not os.path.exists(args.against):
+            against = profile_ref(args.against, sc, profiler, os.path.join(outdir, "baseline"), say)
+            report.write_atomic(os.path.join(outdir, "baseline", "profile.json"), report.to_json(against))
+        elif args.against:
             kind, value = load_against(args.against)
             if kind == "profile":
                 against = value

@@ -2,10 +2,12 @@
 
 import json
 import os
+import subprocess
 
 import pytest
 
 from harness.driver import cli, scenario as scenario_mod
+from harness.driver.binaries import REPO_ROOT
 from harness.driver.conftest import assert_no_strays
 from harness.driver.runner import Hooks, run_scenario
 from harness.profile import ProfileError, load_against
@@ -86,3 +88,34 @@ def test_load_against_takes_a_result_files_config(tmp_path):
     assert load_against(str(tmp_path / "d"))[0] == "profile"
     with pytest.raises(ProfileError):
         load_against(str(tmp_path / "missing.json"))
+
+
+def _worktrees() -> str:
+    return subprocess.run(["git", "-C", REPO_ROOT, "worktree", "list"], capture_output=True, text=True).stdout
+
+
+def test_profile_against_a_git_ref_profiles_that_refs_build(built, tmp_path, capsys):
+    before = _worktrees()
+    head = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    out = tmp_path / "vs-head"
+    assert cli.main(["profile", *SMALL, "--set", "copy=buffered", "--set", "name=pref", "--against", "HEAD",
+                     "--no-overhead", "-o", str(out)]) == 0
+    baseline = json.loads((out / "baseline" / "profile.json").read_text())
+    assert baseline["ref"] == {"ref": "HEAD", "commit": head}
+    assert "memgate-profile-ref." in baseline["binary"]  # HEAD's own build, not this checkout's
+    assert baseline["label"] == f"baseline HEAD ({head[:12]})"
+    data = json.loads((out / "profile.json").read_text())
+    # The same code on both sides: the body-sized buffer is allocated on both, so it did not grow.
+    site = expected_buffer_site(data, "h2c")
+    assert any(r["site"].startswith(site) for r in baseline["sites"])
+    assert not any(r["site"].startswith(site) for r in data["against"]["grew_bytes_per_request"])
+    assert (out / "report.html").exists()
+    assert _worktrees() == before  # the ref's worktree is gone
+
+
+def test_profile_against_neither_a_file_nor_a_commit(tmp_path, capsys):
+    before = _worktrees()
+    assert cli.main(["profile", "--against", "no-such-ref-or-file", "-o", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "--against no-such-ref-or-file: no such file, and REF 'no-such-ref-or-file' is not a commit" in err
+    assert _worktrees() == before

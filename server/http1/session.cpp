@@ -329,8 +329,7 @@ void session<Stream>::on_write_queued(error_code ec, std::size_t) {
   }
   if (producer_paused_ && queued_bytes_ < app_.config.limits.no_backpressure_queue_cap_bytes / 2) {
     producer_paused_ = false;
-    produce_ahead();
-    return;
+    produce_ahead();  // refills the queue; this write chain goes on below
   }
   do_write_queued();
 }

@@ -65,6 +65,21 @@ TEST(Http1, StreamsChunkedUnderEveryStrategy) {
   }
 }
 
+// --no-backpressure pauses the producer at the queue cap and resumes it at half: every
+// resume must keep the write chain going (it once stalled the response at the first resume).
+TEST(Http1, NoBackpressureStreamOutlivesManyQueueCaps) {
+  auto config = config_with(copy_strategy::writev);
+  config.no_backpressure = true;
+  config.limits.no_backpressure_queue_cap_bytes = 64 * 1024;
+  config.limits.idle_timeout_ms = 2000;  // a stalled response then ends in a close, not a hang
+  config.limits.send_timeout_ms = 2000;
+  running_server server(config);
+  const auto reply = http1_request(server.port(), "GET", "/stream/3000000?chunk=7000");
+  EXPECT_EQ(reply.status, 200u);
+  EXPECT_EQ(reply.body.size(), 3'000'000u);
+  EXPECT_EQ(reply.body, pattern_string(0, 3'000'000));
+}
+
 TEST(Http1, PipelinedRequestsAreAnsweredInOrder) {
   running_server server(config_with(copy_strategy::writev));
   const auto reply = raw_exchange(server.port(),

@@ -57,40 +57,51 @@ else
   server_name="refserver-glibc --threads 1"
 fi
 
-h2load_rps() {  # url -> req/s on stdout
-  local out
-  out=$(taskset -c 1 h2load -n "$REQUESTS" -c 4 -m 10 "$1")
-  grep -q "succeeded, 0 failed, 0 errored" <<<"$out" || grep -q " $REQUESTS succeeded" <<<"$out" ||
-    { echo "vs_h2load: h2load had failures:" >&2; echo "$out" >&2; exit 1; }
-  sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out"
+server_cpu_s() {  # utime + stime of the server so far, in seconds
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$server_pid/stat"
 }
 
-loadgen_rps() {  # url -> req/s on stdout
-  local out
-  out=$(taskset -c 1 "$LOADGEN" --url "$1" --protocol h2c --requests "$REQUESTS" --connections 4 --streams 10) ||
-    { echo "vs_h2load: loadgen failed:" >&2; echo "$out" >&2; exit 1; }
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["requests_per_s"])' <<<"$out"
+# Runs a client on core 1; prints "req/s client_busy server_busy": the share of the run's wall
+# time each side spent on CPU. A tool at 1.00 is the bottleneck; one well below 1.00 while the
+# server is at 1.00 waits for the server, so the server sets the figure.
+measure() {  # tool url
+  local tool=$1 url=$2 out before after rps
+  before=$(server_cpu_s)
+  if [[ $tool == h2load ]]; then
+    out=$(/usr/bin/time -f '%e %U %S' -o "$work/time" taskset -c 1 h2load -n "$REQUESTS" -c 4 -m 10 "$url")
+    grep -q "succeeded, 0 failed, 0 errored" <<<"$out" || grep -q " $REQUESTS succeeded" <<<"$out" ||
+      { echo "vs_h2load: h2load had failures:" >&2; echo "$out" >&2; exit 1; }
+    rps=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
+  else
+    out=$(/usr/bin/time -f '%e %U %S' -o "$work/time" taskset -c 1 "$LOADGEN" --url "$url" --protocol h2c \
+            --requests "$REQUESTS" --connections 4 --streams 10) ||
+      { echo "vs_h2load: loadgen failed:" >&2; echo "$out" >&2; exit 1; }
+    rps=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["requests_per_s"])' <<<"$out")
+  fi
+  after=$(server_cpu_s)
+  read -r wall user sys <"$work/time"
+  awk -v r="$rps" -v w="$wall" -v u="$user" -v s="$sys" -v b="$before" -v a="$after" \
+    'BEGIN {printf "%.0f %.2f %.2f\n", r, (u + s) / w, (a - b) / w}'
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: numbers are noisy)"
 echo "server: $server_name at $addr (core 0); clients on core 1; h2c, -c 4 -m 10, $REQUESTS requests, $ROUNDS rounds"
-printf '%-16s %14s %14s %8s\n' path h2load_rps loadgen_rps ratio
+printf '%-16s %12s %12s %7s   %s\n' path h2load_rps loadgen_rps ratio "CPU busy, medians (client/server): h2load | loadgen"
 for path in $PATHS; do
   url="http://$addr$path"
-  h=() l=()
+  declare -A runs=([h2load]="" [loadgen]="")
   for round in $(seq "$ROUNDS"); do
-    if (( round % 2 )); then  # alternate who goes first, so neither always runs on a warmed-up server
-      h+=("$(h2load_rps "$url")")
-      l+=("$(loadgen_rps "$url")")
-    else
-      l+=("$(loadgen_rps "$url")")
-      h+=("$(h2load_rps "$url")")
-    fi
+    order=(h2load loadgen)
+    (( round % 2 )) || order=(loadgen h2load)  # alternate who goes first: neither always meets a warmed-up server
+    for tool in "${order[@]}"; do runs[$tool]+="$(measure "$tool" "$url")"$'\n'; done
   done
-  hm=$(median "${h[@]}")
-  lm=$(median "${l[@]}")
-  printf '%-16s %14.0f %14.0f %8.3f   (h2load: %s | loadgen: %s)\n' "$path" "$hm" "$lm" \
-    "$(awk -v a="$lm" -v b="$hm" 'BEGIN {print a / b}')" "${h[*]}" "$(printf '%.0f ' "${l[@]}")"
+  field() { awk -v c="$2" 'NF {print $c}' <<<"${runs[$1]}"; }
+  hm=$(median $(field h2load 1)) lm=$(median $(field loadgen 1))
+  printf '%-16s %12.0f %12.0f %7.3f   %s/%s | %s/%s   (h2load: %s| loadgen: %s)\n' "$path" "$hm" "$lm" \
+    "$(awk -v a="$lm" -v b="$hm" 'BEGIN {print a / b}')" \
+    "$(median $(field h2load 2))" "$(median $(field h2load 3))" \
+    "$(median $(field loadgen 2))" "$(median $(field loadgen 3))" \
+    "$(field h2load 1 | tr '\n' ' ')" "$(field loadgen 1 | tr '\n' ' ')"
 done

@@ -116,9 +116,10 @@ def test_endless_stream_flat_with_backpressure_and_set_against_loopback(built, t
     assert m["clean"]["requests_cancelled"] == 4
     assert m["clean"]["peak_rss_growth_bytes"] < 4 * MIB
     assert m["bad-twin"]["peak_rss_growth_bytes"] > 32 * MIB  # queued chunk copies
+    # One 16 KiB chunk in flight at a time still moves a good share of what loopback TCP can
+    # (0.45-0.52 measured at full size); a server that stalled between chunks would not.
     assert m["clean"]["loopback_tcp_bytes_per_s"] > 0
-    assert m["clean"]["throughput_vs_loopback"] == pytest.approx(
-        m["clean"]["transfer_bytes_per_s"] / m["clean"]["loopback_tcp_bytes_per_s"])
+    assert m["clean"]["throughput_vs_loopback"] > 0.1, m["clean"]
 
 
 @pytest.mark.parametrize("protocol", ["h1", "h2c"])

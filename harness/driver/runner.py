@@ -118,6 +118,12 @@ def compute_metrics(start: dict[str, Any], end: dict[str, Any], timeline: list[d
             return int(end[name]) - int(start[name])
         return None
 
+    def charged_delta(protocol: str, field: str) -> int | None:
+        """Allocations made while that protocol's code ran (the server's allocations_by_protocol)."""
+        before = (start.get("allocations_by_protocol") or {}).get(protocol)
+        after = (end.get("allocations_by_protocol") or {}).get(protocol)
+        return int(after[field]) - int(before[field]) if before and after else None
+
     return {
         "requests_completed": completed,
         "client_failures": int(report.get("requests_failed", 0)),
@@ -145,6 +151,12 @@ def compute_metrics(start: dict[str, Any], end: dict[str, Any], timeline: list[d
         },
         "allocations_per_request": _per(counter_delta("allocations"), served_total),
         "allocated_bytes_per_request": _per(counter_delta("allocated_bytes"), served_total),
+        # The same, charged to the protocol whose code allocated, per request of that protocol;
+        # the rest of allocations_per_request (accept, TLS handshake, /mem) is unattributed.
+        "allocations_per_request_by_protocol": {
+            p: {"allocations": _per(charged_delta(p, "allocations"), served[p]),
+                "allocated_bytes": _per(charged_delta(p, "allocated_bytes"), served[p])}
+            for p in ("h1", "h2") if served[p]},
         "write_calls_per_response": _per(counter_delta("write_calls"), served_total),
         "bytes_copied_per_response": _per(counter_delta("bytes_copied"), served_total),
         "bytes_written_per_response": _per(counter_delta("bytes_written"), served_total),

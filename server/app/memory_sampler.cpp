@@ -33,6 +33,10 @@ std::string render(const server_config& config, bool trimmed, const metrics::res
   report["deallocations"] = total(counter::deallocations);
   report["allocator_native"] = alloc::native_stats();
   report["requests"] = {{"h1", total(counter::h1_requests)}, {"h2", total(counter::h2_requests)}};
+  // The allocations made while each protocol's code ran (metrics/allocation_charge.hpp).
+  report["allocations_by_protocol"] = {
+      {"h1", {{"allocations", total(counter::h1_allocations)}, {"allocated_bytes", total(counter::h1_allocated_bytes)}}},
+      {"h2", {{"allocations", total(counter::h2_allocations)}, {"allocated_bytes", total(counter::h2_allocated_bytes)}}}};
   const auto accepted = total(counter::connections_accepted);
   report["connections"] = {{"accepted", accepted}, {"open", accepted - total(counter::connections_closed)}};
   report["h2_streams_open"] = total(counter::h2_streams_open);

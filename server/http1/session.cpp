@@ -59,6 +59,7 @@ void session<Stream>::do_read_header() {
 
 template <typename Stream>
 void session<Stream>::on_read_header(error_code ec, std::size_t) {
+  const metrics::allocations_of charge(metrics::protocol::h1);
   if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
       ec == net::error::connection_reset || ec == net::error::operation_aborted) {
     return do_close();
@@ -103,6 +104,7 @@ void session<Stream>::do_read_body() {
 
 template <typename Stream>
 void session<Stream>::on_read_body(error_code ec, std::size_t) {
+  const metrics::allocations_of charge(metrics::protocol::h1);
   if (ec == http::error::need_buffer) ec = {};  // the scratch buffer is full: a normal step
   if (ec == beast::error::timeout || ec == net::error::eof || ec == http::error::partial_message ||
       ec == net::error::connection_reset) {
@@ -199,6 +201,7 @@ void session<Stream>::do_write_serialized() {
 
 template <typename Stream>
 void session<Stream>::on_write_serialized(error_code ec, std::size_t bytes) {
+  const metrics::allocations_of charge(metrics::protocol::h1);
   if (ec) return on_write_failed(ec);
   transport::count_write(bytes);
   if (!serializer_->is_done()) return do_write_serialized();
@@ -208,6 +211,7 @@ void session<Stream>::on_write_serialized(error_code ec, std::size_t bytes) {
 
 template <typename Stream>
 void session<Stream>::on_write_whole(error_code ec, std::size_t) {
+  const metrics::allocations_of charge(metrics::protocol::h1);
   in_flight_.reset();
   if (ec) return on_write_failed(ec);
   on_response_done();
@@ -260,6 +264,7 @@ void session<Stream>::do_write_chunk() {
 
 template <typename Stream>
 void session<Stream>::on_write_chunk(error_code ec, std::size_t) {
+  const metrics::allocations_of charge(metrics::protocol::h1);
   in_flight_.reset();
   stream_header_.clear();  // sent with the first chunk
   if (ec) return on_write_failed(ec);
@@ -270,6 +275,7 @@ template <typename Stream>
 void session<Stream>::do_write_last_chunk() {
   std::array<net::const_buffer, 2> pieces{net::buffer(stream_header_), net::buffer(last_chunk.data(), last_chunk.size())};
   transport::async_write_counted(stream_, pieces, send_timeout_ms(), [self = this->shared_from_this()](error_code ec, std::size_t) {
+    const metrics::allocations_of charge(metrics::protocol::h1);
     self->stream_header_.clear();
     if (ec) return self->on_write_failed(ec);
     self->on_response_done();
@@ -280,6 +286,7 @@ void session<Stream>::do_write_last_chunk() {
 // turns, whatever the socket takes; the queue is what grows.
 template <typename Stream>
 void session<Stream>::produce_ahead() {
+  const metrics::allocations_of charge(metrics::protocol::h1);
   const std::uint64_t cap = app_.config.limits.no_backpressure_queue_cap_bytes;
   for (std::size_t i = 0; i < chunks_per_production_step; ++i) {
     const bool done = !route_.infinite && stream_offset_ >= route_.length;
@@ -318,6 +325,7 @@ void session<Stream>::do_write_queued() {
 
 template <typename Stream>
 void session<Stream>::on_write_queued(error_code ec, std::size_t) {
+  const metrics::allocations_of charge(metrics::protocol::h1);
   queued_bytes_ -= queued_.front()->size();
   queued_.pop_front();
   if (ec) {

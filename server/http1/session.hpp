@@ -4,6 +4,7 @@
 // while a response is written, which bounds what a client can make us hold.
 #include "app/services.hpp"
 #include "http1/response_body_view.hpp"
+#include "metrics/allocation_charge.hpp"
 #include "strategy/response_copy.hpp"
 #include "strategy/upload_sink.hpp"
 #include "transport/connection_slot.hpp"
@@ -93,6 +94,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
 template <typename Stream>
 void start_session(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
                    app::services& app) {
+  const metrics::allocations_of charge(metrics::protocol::h1);
   std::make_shared<session<Stream>>(std::move(stream), std::move(already_read), std::move(slot), app)->run();
 }
 

@@ -80,6 +80,14 @@ TEST(Http1, NoBackpressureStreamOutlivesManyQueueCaps) {
   EXPECT_EQ(reply.body, pattern_string(0, 3'000'000));
 }
 
+TEST(Http1, AllocationsAreChargedToH1) {
+  running_server server(config_with(copy_strategy::buffered));
+  const auto h1 = metrics::total(counter::h1_allocated_bytes), h2 = metrics::total(counter::h2_allocations);
+  for (int request = 0; request < 3; ++request) ASSERT_EQ(http1_request(server.port(), "GET", "/bytes/100000").status, 200u);
+  EXPECT_GE(metrics::total(counter::h1_allocated_bytes) - h1, 3 * 100000);  // the buffered copies at least
+  EXPECT_EQ(metrics::total(counter::h2_allocations), h2);
+}
+
 TEST(Http1, PipelinedRequestsAreAnsweredInOrder) {
   running_server server(config_with(copy_strategy::writev));
   const auto reply = raw_exchange(server.port(),

@@ -1,5 +1,6 @@
 #include "http2/connection.hpp"
 
+#include "metrics/allocation_charge.hpp"
 #include "transport/counted_write.hpp"
 #include "transport/streams.hpp"
 
@@ -62,6 +63,7 @@ void connection<Stream>::do_read() {
 
 template <typename Stream>
 void connection<Stream>::on_read(error_code ec, std::size_t bytes) {
+  const metrics::allocations_of charge(metrics::protocol::h2);
   if (ec) return close();
   if (!feed({read_buffer_.data(), bytes})) return;
   do_write();
@@ -86,6 +88,7 @@ void connection<Stream>::do_write() {
 
 template <typename Stream>
 void connection<Stream>::on_write(error_code ec, std::size_t) {
+  const metrics::allocations_of charge(metrics::protocol::h2);
   writing_ = false;
   session_->on_batch_written();
   if (ec) return close();
@@ -126,6 +129,7 @@ void connection<Stream>::wait_for_idle_deadline() {
 
 template <typename Stream>
 void connection<Stream>::on_idle_timer(error_code ec) {
+  const metrics::allocations_of charge(metrics::protocol::h2);
   idle_timer_waiting_ = false;
   if (ec || closing_) return;  // cancelled by close(), or already on the way out
   if (clock::now() < idle_deadline_) return wait_for_idle_deadline();  // activity moved it (or not idle)

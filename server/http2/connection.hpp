@@ -4,6 +4,7 @@
 // write at a time, and the session can ask to be flushed after async work.
 #include "app/services.hpp"
 #include "http2/session.hpp"
+#include "metrics/allocation_charge.hpp"
 #include "transport/connection_slot.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -57,6 +58,7 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
 template <typename Stream>
 void start_connection(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
                       app::services& app) {
+  const metrics::allocations_of charge(metrics::protocol::h2);
   std::make_shared<connection<Stream>>(std::move(stream), std::move(already_read), std::move(slot), app)->run();
 }
 

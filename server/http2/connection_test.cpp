@@ -54,6 +54,22 @@ TEST(Http2Connection, APerConnectionLeakFiresOnceWhenAnH2cConnectionCloses) {
   EXPECT_EQ(leaked_since(), 2000);
 }
 
+TEST(Http2Connection, AllocationsAreChargedToH2) {
+  server_config config;
+  config.copy = copy_strategy::buffered;
+  config.limits.idle_timeout_ms = 100;
+  running_server server(config);
+  const auto h2 = metrics::total(metrics::counter::h2_allocated_bytes);
+  const auto h1 = metrics::total(metrics::counter::h1_allocations);
+  const std::string request = testing::h2_client_preface() +
+                              h2_serialize(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1,
+                                           testing::h2_request_block("GET", "/bytes/50000"));  // within the initial window
+  const auto reply = testing::raw_exchange(server.port(), request, std::chrono::seconds(2));
+  ASSERT_GT(reply.bytes.size(), 50000u);
+  EXPECT_GE(metrics::total(metrics::counter::h2_allocated_bytes) - h2, 50000);  // the buffered copy at least
+  EXPECT_EQ(metrics::total(metrics::counter::h1_allocations), h1);
+}
+
 TEST(Http2Connection, APingFloodFromAPeerThatDoesNotReadIsCutOffBeforeTheSendTimeout) {
   server_config config;
   config.limits.send_timeout_ms = 30'000;

@@ -2,6 +2,7 @@
 
 #include "http2/callbacks.hpp"
 #include "http2/settings.hpp"
+#include "metrics/allocation_charge.hpp"
 #include "metrics/counters.hpp"
 #include "metrics/heap_accounting.hpp"
 
@@ -247,6 +248,7 @@ void session::start_stream(stream_state& stream) {
 // --no-backpressure: chunks are materialised as fast as the loop turns,
 // whatever the peer's window lets through; the queue is what grows.
 void session::produce_ahead(std::int32_t stream_id) {
+  const metrics::allocations_of charge(metrics::protocol::h2);
   stream_state* stream = find(stream_id);
   if (stream == nullptr) return;
   const std::uint64_t cap = app_.config.limits.no_backpressure_queue_cap_bytes;

@@ -1,5 +1,6 @@
 #include "metrics/heap_accounting.hpp"
 
+#include "metrics/allocation_charge.hpp"
 #include "metrics/counters.hpp"
 
 #include <malloc.h>
@@ -12,11 +13,21 @@
 namespace memgate::metrics {
 namespace {
 
+// Constant-initialised: read from operator new before main() runs.
+constinit thread_local protocol charged = protocol::none;
+
 void note_allocated(void* block) noexcept {
   const auto size = static_cast<std::int64_t>(malloc_usable_size(block));
   add(counter::live_heap_bytes, size);
   add(counter::allocated_bytes, size);
   add(counter::allocations);
+  if (charged == protocol::h1) {
+    add(counter::h1_allocations);
+    add(counter::h1_allocated_bytes, size);
+  } else if (charged == protocol::h2) {
+    add(counter::h2_allocations);
+    add(counter::h2_allocated_bytes, size);
+  }
 }
 
 void note_freed(void* block) noexcept {
@@ -56,6 +67,12 @@ void* openssl_realloc(void* block, std::size_t size, const char*, int) { return 
 void openssl_free(void* block, const char*, int) { counted_free(block); }
 
 }  // namespace
+
+protocol charged_protocol() noexcept { return charged; }
+
+allocations_of::allocations_of(protocol p) noexcept : previous_(charged) { charged = p; }
+
+allocations_of::~allocations_of() { charged = previous_; }
 
 void* counted_malloc(std::size_t size) noexcept {
   void* block = std::malloc(size);

@@ -1,5 +1,6 @@
 #include "metrics/heap_accounting.hpp"
 
+#include "metrics/allocation_charge.hpp"
 #include "metrics/counters.hpp"
 
 #include <gtest/gtest.h>
@@ -69,6 +70,30 @@ TEST(HeapAccounting, AlignedNewIsCounted) {
   EXPECT_EQ(address % 256, 0u);
   EXPECT_GE(during - before, 512);
   EXPECT_EQ(live(), before);
+}
+
+TEST(HeapAccounting, AllocationsAreChargedToTheProtocolInScopeAndScopesNest) {
+  const auto h1 = total(counter::h1_allocations), h2 = total(counter::h2_allocations);
+  const auto h1_bytes = total(counter::h1_allocated_bytes);
+  EXPECT_EQ(charged_protocol(), protocol::none);
+  {
+    const allocations_of outer(protocol::h1);
+    escape = new char[1000];
+    delete[] escape;
+    {
+      const allocations_of inner(protocol::h2);
+      EXPECT_EQ(charged_protocol(), protocol::h2);
+      escape = new char[10];
+      delete[] escape;
+    }
+    EXPECT_EQ(charged_protocol(), protocol::h1);
+  }
+  EXPECT_EQ(charged_protocol(), protocol::none);
+  escape = new char[10];  // outside every scope: unattributed
+  delete[] escape;
+  EXPECT_EQ(total(counter::h1_allocations) - h1, 1);
+  EXPECT_GE(total(counter::h1_allocated_bytes) - h1_bytes, 1000);
+  EXPECT_EQ(total(counter::h2_allocations) - h2, 1);
 }
 
 }  // namespace

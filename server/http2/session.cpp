@@ -396,6 +396,17 @@ int session::on_begin_frame(const nghttp2_frame_hd& header) {
   const bool empty_data = header.type == NGHTTP2_DATA && header.length == 0 &&
                           (header.flags & NGHTTP2_FLAG_END_STREAM) == 0;
   if (header.type == NGHTTP2_PRIORITY || empty_data) note_useless_frame();
+  // RFC 9113 5.1.1: a new stream id must be above every one the client opened, or it is a
+  // connection error PROTOCOL_ERROR. libnghttp2 1.52 silently ignores HEADERS on an unknown
+  // stream at or below the last one it processed (it still HPACK-decodes the block). A stream
+  // it still knows (trailers, half-closed) stays its business. A HEADERS that reuses a stream
+  // both sides already closed also lands here: the RFC wants STREAM_CLOSED for that one, and
+  // telling the two apart would mean remembering every stream id the connection ever used.
+  if (header.type == NGHTTP2_HEADERS && (header.stream_id & 1) != 0 &&
+      header.stream_id <= nghttp2_session_get_last_proc_stream_id(session_) &&
+      nghttp2_session_find_stream(session_, header.stream_id) == nullptr) {
+    nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+  }
   return 0;
 }
 

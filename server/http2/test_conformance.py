@@ -161,12 +161,6 @@ def test_even_client_stream_id(client):
     assert_connection_error(client, PROTOCOL_ERROR)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "non-conformant: after HEADERS on stream 5 (answered 200), HEADERS on stream 3 (a new stream id lower than "
-    "one already opened) gets no answer at all; RFC 9113 5.1.1 requires connection error PROTOCOL_ERROR. "
-    "libnghttp2 1.52 ignores header blocks on stream ids <= last_recv_stream_id unless the stream is known "
-    "half-closed (NGHTTP2_ERR_IGNORE_HEADER_BLOCK in session_on_request_headers_received); the block is still "
-    "HPACK-decoded, so it costs CPU but no stream state"))
 def test_decreasing_stream_id(client):
     client.headers(5, request_headers())
     assert client.wait(stream_id=5).status.get(5) == 200

@@ -272,18 +272,19 @@ def cmd_profile(args, out, err) -> int:
                                          + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
     say = lambda s: _emit(s, err)  # noqa: E731
     try:
-        against = None
+        baseline_dir = os.path.join(outdir, "baseline")
+        against, profiled_here = None, False
         if args.against and not os.path.exists(args.against):
-            against = profile_ref(args.against, sc, profiler, os.path.join(outdir, "baseline"), say)
-            report.write_atomic(os.path.join(outdir, "baseline", "profile.json"), report.to_json(against))
+            against, profiled_here = profile_ref(args.against, sc, profiler, baseline_dir, say), True
         elif args.against:
             kind, value = load_against(args.against)
             if kind == "profile":
                 against = value
             else:
-                against, _ = profile_run(value, profiler, os.path.join(outdir, "baseline"),
-                                         label=f"baseline {value.name}", progress=say)
-                report.write_atomic(os.path.join(outdir, "baseline", "profile.json"), report.to_json(against))
+                against, _ = profile_run(value, profiler, baseline_dir, label=f"baseline {value.name}", progress=say)
+                profiled_here = True
+        if profiled_here:
+            report.write_atomic(os.path.join(baseline_dir, "profile.json"), report.to_json(against))
         prof, _ = profile_run(sc, profiler, outdir, progress=say)
         if args.overhead:
             say(f"measuring overhead: {sc.name} without {profiler} ...")

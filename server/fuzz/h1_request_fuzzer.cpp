@@ -11,12 +11,10 @@
 // The session runs over boost::beast::tcp_stream (transport::plain_stream) because that is
 // the stream type the server instantiates it with; a loopback socket pair costs a few
 // syscalls per input.
-#include "app/json_documents.hpp"
-#include "app/memory_sampler.hpp"
-#include "app/services.hpp"
 #include "config.hpp"
 #include "fuzz/fuzz_config.hpp"
 #include "http1/session.hpp"
+#include "testing/session_services.hpp"
 #include "transport/connection_slot.hpp"
 #include "transport/streams.hpp"
 
@@ -27,7 +25,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -106,17 +103,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::vector<std::uint8_t> input(data + 1, data + size);
   const std::size_t piece = (control >> 3) == 0 ? input.size() + 1 : (control >> 3);
 
-  const server_config config = make_config(control);
-  std::atomic<bool> draining{false};
-  app::json_documents json(config.json);
-  app::memory_sampler sampler(config, {io.get_executor()});
-  app::services services{config, json, sampler, draining};
+  testing::session_services app(make_config(control), io);
 
   client c{tcp::socket(io), input, piece};
   c.socket.connect(net_state->acceptor.local_endpoint());
   tcp::socket accepted = net_state->acceptor.accept();
   http1::start_session(transport::plain_stream(std::move(accepted)), boost::beast::flat_buffer{},
-                       transport::connection_slot{}, services);
+                       transport::connection_slot{}, app.services);
   c.write_next();
   c.read_next();
   // Done when the server closes (the client's read ends, nothing else is pending).

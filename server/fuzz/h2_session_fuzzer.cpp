@@ -9,20 +9,17 @@
 //          (the flood defences: receive() returns close_now)
 // After each receive() the output is collected and acknowledged as a transport would,
 // and posted work runs on the io_context, until the session wants to close.
-#include "app/json_documents.hpp"
-#include "app/memory_sampler.hpp"
-#include "app/services.hpp"
 #include "config.hpp"
 #include "fuzz/fuzz_config.hpp"
 #include "http2/preface.hpp"
 #include "http2/session.hpp"
+#include "testing/session_services.hpp"
 
 #include <boost/asio/io_context.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -50,16 +47,10 @@ server_config make_config(std::uint8_t control) {
 }
 
 struct harness {
-  explicit harness(server_config c)
-      : config(std::move(c)), json(config.json), sampler(config, {io.get_executor()}),
-        services{config, json, sampler, draining} {}
+  explicit harness(server_config config) : app(std::move(config), io) {}
 
-  server_config config;
   boost::asio::io_context io;
-  std::atomic<bool> draining{false};
-  app::json_documents json;
-  app::memory_sampler sampler;
-  app::services services;
+  testing::session_services app;
 };
 
 // Collects and "writes" output, runs posted work; false once the session is done.
@@ -95,7 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<const std::uint8_t> frames(data + 1, size - 1);
 
   harness h(make_config(control));
-  auto server = std::make_shared<http2::session>(h.services, h.io.get_executor(), [] {});
+  auto server = std::make_shared<http2::session>(h.app.services, h.io.get_executor(), [] {});
 
   std::vector<std::uint8_t> input(http2::client_preface.begin(), http2::client_preface.end());
   input.insert(input.end(), frames.begin(), frames.end());

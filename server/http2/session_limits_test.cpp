@@ -2,15 +2,13 @@
 // to a peer that does not read, which a well-behaved client library never reaches.
 #include "http2/session.hpp"
 
-#include "app/json_documents.hpp"
-#include "app/memory_sampler.hpp"
 #include "metrics/counters.hpp"
 #include "testing/h2_frames.hpp"
+#include "testing/session_services.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
-#include <atomic>
 
 namespace memgate::http2 {
 namespace {
@@ -21,11 +19,7 @@ using testing::h2_serialize;
 class raw_client {
  public:
   explicit raw_client(server_config config)
-      : config_(std::move(config)),
-        json_(config_.json),
-        sampler_(config_, {io_.get_executor()}),
-        services_{config_, json_, sampler_, draining_},
-        server_(std::make_shared<session>(services_, io_.get_executor(), [] {})) {}
+      : app_(std::move(config), io_), server_(std::make_shared<session>(app_.services, io_.get_executor(), [] {})) {}
 
   receive_result send(const std::string& bytes) {
     return server_->receive({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
@@ -67,12 +61,8 @@ class raw_client {
     for (const auto& buffer : batch.buffers()) out.append(static_cast<const char*>(buffer.data()), buffer.size());
   }
 
-  server_config config_;
   boost::asio::io_context io_;
-  std::atomic<bool> draining_{false};
-  app::json_documents json_;
-  app::memory_sampler sampler_;
-  app::services services_;
+  testing::session_services app_;
   std::shared_ptr<session> server_;
 };
 

@@ -1,9 +1,8 @@
 // The socket-free HTTP/2 session against an in-memory nghttp2 client.
 #include "http2/session.hpp"
 
-#include "app/json_documents.hpp"
-#include "app/memory_sampler.hpp"
 #include "metrics/counters.hpp"
+#include "testing/session_services.hpp"
 #include "testing/test_server.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -27,11 +26,8 @@ struct client_stream {
 class exchange {
  public:
   explicit exchange(server_config config)
-      : config_(std::move(config)),
-        json_(config_.json),
-        sampler_(config_, {io_.get_executor()}),
-        services_{config_, json_, sampler_, draining_} {
-    server_ = std::make_shared<session>(services_, io_.get_executor(), [] {});
+      : app_(std::move(config), io_) {
+    server_ = std::make_shared<session>(app_.services, io_.get_executor(), [] {});
     nghttp2_session_callbacks* callbacks = nullptr;
     nghttp2_session_callbacks_new(&callbacks);
     nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
@@ -166,12 +162,8 @@ class exchange {
     return static_cast<ssize_t>(n);
   }
 
-  server_config config_;
   boost::asio::io_context io_;
-  std::atomic<bool> draining_{false};
-  app::json_documents json_;
-  app::memory_sampler sampler_;
-  app::services services_;
+  testing::session_services app_;
   std::shared_ptr<session> server_;
   nghttp2_session* client_ = nullptr;
   std::map<std::int32_t, client_stream> streams_;
@@ -270,13 +262,9 @@ TEST(Http2Session, MemSamplesAfterTheTrimFanOut) {
 }
 
 TEST(Http2Session, ABadPrefaceEndsTheConnectionWithGoaway) {
-  server_config config;
   boost::asio::io_context io;
-  std::atomic<bool> draining{false};
-  app::json_documents json(config.json);
-  app::memory_sampler sampler(config, {io.get_executor()});
-  app::services services{config, json, sampler, draining};
-  auto server = std::make_shared<session>(services, io.get_executor(), [] {});
+  testing::session_services app(server_config{}, io);
+  auto server = std::make_shared<session>(app.services, io.get_executor(), [] {});
   const std::string not_a_preface = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   EXPECT_EQ(server->receive({reinterpret_cast<const std::uint8_t*>(not_a_preface.data()), not_a_preface.size()}),
             receive_result::flush_then_close);

@@ -1,0 +1,29 @@
+#pragma once
+// What a session needs from the server (config, JSON documents, the /mem sampler, the drain
+// flag), wired as server.cpp wires it but on a caller's io_context: for tests and fuzz targets
+// that drive a session without a server.
+#include "app/json_documents.hpp"
+#include "app/memory_sampler.hpp"
+#include "app/services.hpp"
+#include "config.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <utility>
+
+namespace memgate::testing {
+
+struct session_services {
+  session_services(server_config c, boost::asio::io_context& io)
+      : config(std::move(c)), json(config.json), sampler(config, {io.get_executor()}),
+        services{config, json, sampler, draining} {}
+
+  server_config config;
+  std::atomic<bool> draining{false};
+  app::json_documents json;
+  app::memory_sampler sampler;
+  app::services services;
+};
+
+}  // namespace memgate::testing

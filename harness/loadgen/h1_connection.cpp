@@ -1,7 +1,5 @@
 #include "h1_connection.hpp"
 
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http/error.hpp>
 
 #include "pattern.hpp"
@@ -15,7 +13,6 @@ namespace http = beast::http;
 using beast::error_code;
 
 namespace {
-constexpr std::size_t read_chunk_bytes = 64 * 1024;
 constexpr std::size_t max_write_bytes = 256 * 1024;
 constexpr std::size_t max_write_buffers = 64;
 }  // namespace
@@ -41,103 +38,38 @@ std::size_t checking_parser::on_chunk_body_impl(std::uint64_t, string_view body,
 
 template <class Stream>
 h1_connection<Stream>::h1_connection(worker& w, std::size_t slot)
-    : worker_(w),
-      slot_(slot),
-      stream_(make_stream<Stream>(w.ioc(), w.tls())),
-      rate_timer_(w.ioc()),
-      pacer_(w.ioc(), w.the_plan().opts().read_rate_bytes_per_s),
-      ring_(w.the_plan().opts().pipeline) {
+    : connection_base<h1_connection, Stream>(w, slot), ring_(w.the_plan().opts().pipeline) {
   write_buffers_.reserve(max_write_buffers);
 }
 
 template <class Stream>
-void h1_connection<Stream>::start() {
-  worker_.connect(socket_of(stream_), [self = this->shared_from_this()](error_code ec) { self->on_connect(ec); });
+bool h1_connection<Stream>::accepts_alpn(std::string_view selected) noexcept {
+  return selected.empty() || selected == "http/1.1";
 }
 
 template <class Stream>
-void h1_connection<Stream>::on_connect(error_code ec) {
-  if (done_) return;
-  if (ec) {
-    worker_.fail_one(slot_, failure::connect);
-    return finish();
-  }
-  socket_of(stream_).set_option(asio::ip::tcp::no_delay(true), ec);  // best effort
-  if constexpr (is_tls_v<Stream>) {
-    set_server_name(stream_, worker_.the_plan().opts().urls.front().host);
-    stream_.async_handshake(asio::ssl::stream_base::client,
-                            beast::bind_front_handler(&h1_connection::on_handshake, this->shared_from_this()));
-  } else {
-    on_handshake({});
-  }
-}
-
-template <class Stream>
-void h1_connection<Stream>::on_handshake(error_code ec) {
-  if (done_) return;
-  if (ec) {
-    worker_.fail_one(slot_, failure::tls);
-    return finish();
-  }
-  if constexpr (is_tls_v<Stream>) {
-    const auto alpn = alpn_selected(stream_);
-    if (!alpn.empty() && alpn != "http/1.1") {
-      worker_.fail_one(slot_, failure::tls);
-      return finish();
-    }
-  }
-  ++worker_.mutable_stats().connections_opened;
-  do_fill();
-  if (idle_and_finished() && !try_hold()) return finish();
-  do_read();
-}
-
-template <class Stream>
-void h1_connection<Stream>::do_fill() {
-  const auto quota = worker_.the_plan().opts().requests_per_connection;
-  while (count_ < ring_.size() && !no_more_ && !waiting_) {
-    if (quota != 0 && issued_ >= quota) {
-      no_more_ = true;
-      break;
-    }
-    const auto ticket = worker_.acquire_ticket(slot_);
-    if (!ticket) {
-      no_more_ = true;
-      break;
-    }
-    ++issued_;
-    if (ticket->due > clock::now()) {
-      waiting_ = ticket;
-      rate_timer_.expires_at(ticket->due);
-      rate_timer_.async_wait(beast::bind_front_handler(&h1_connection::on_rate, this->shared_from_this()));
-      break;
-    }
-    enqueue(ticket->seq);
-  }
+void h1_connection<Stream>::on_open() {
   do_write();
+  if (idle_and_finished() && !try_hold()) return this->finish();
+  this->do_read();
 }
 
 template <class Stream>
-void h1_connection<Stream>::on_rate(error_code ec) {
-  if (done_ || ec) return;  // cancelled only when the connection ends; its ticket was counted then
-  const auto seq = waiting_->seq;
-  waiting_.reset();
-  enqueue(seq);
-  do_fill();
-}
-
-template <class Stream>
-void h1_connection<Stream>::enqueue(std::uint64_t seq) {
+void h1_connection<Stream>::issue(std::uint64_t seq) {
   auto& e = at(count_++);
-  e.req = &worker_.the_plan().for_seq(seq);
+  e.req = &this->worker_.the_plan().for_seq(seq);
   e.start = clock::now();
   e.body_offset = 0;
   e.head_queued = false;
 }
 
+// Fills the pipeline first, even while a write is in flight: a request joins it (and its
+// latency starts) as soon as an entry is free, and goes out with the next write. Run again
+// after a write completes, the fill takes nothing: only a read frees an entry.
 template <class Stream>
 void h1_connection<Stream>::do_write() {
-  if (writing_ || done_) return;
+  this->take_tickets();
+  if (this->writing_ || this->done_) return;
   write_buffers_.clear();
   std::size_t bytes = 0;
   while (written_ < count_ && write_buffers_.size() + 2 <= max_write_buffers && bytes < max_write_bytes) {
@@ -159,68 +91,37 @@ void h1_connection<Stream>::do_write() {
     ++written_;
   }
   if (write_buffers_.empty()) return;
-  writing_ = true;
-  asio::async_write(stream_, write_buffers_,
-                    beast::bind_front_handler(&h1_connection::on_write, this->shared_from_this()));
-}
-
-template <class Stream>
-void h1_connection<Stream>::on_write(error_code ec, std::size_t bytes) {
-  writing_ = false;
-  if (done_) return;
-  worker_.mutable_stats().bytes_sent += bytes;
-  if (ec) return fail_all(failure::reset);
-  do_write();
-}
-
-template <class Stream>
-void h1_connection<Stream>::do_read() {
-  pacer_.next(read_chunk_bytes, [self = this->shared_from_this()](std::size_t limit) {
-    self->stream_.async_read_some(self->read_buffer_.prepare(limit),
-                                  beast::bind_front_handler(&h1_connection::on_read, self));
-  });
+  this->start_write(write_buffers_);
 }
 
 template <class Stream>
 void h1_connection<Stream>::on_read(error_code ec, std::size_t bytes) {
-  if (done_) return;
+  if (this->done_) return;
   read_buffer_.commit(bytes);
-  pacer_.consumed(bytes);
-  worker_.mutable_stats().bytes_received += bytes;
+  this->pacer_.consumed(bytes);
+  this->worker_.mutable_stats().bytes_received += bytes;
   if (!parse_buffered()) return;
   if (ec) {
     // A body delimited by the close completes at end of stream.
     if ((ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) && parser_ && parser_->need_eof()) {
       error_code eof_ec;
       parser_->put_eof(eof_ec);
-      if (!eof_ec && parser_->is_done()) {
-        auto& e = at(0);
-        const auto body = checker_.body_bytes();
-        if (const auto verdict = checker_.finish()) {
-          worker_.record_failure(*verdict, body);
-        } else {
-          worker_.record_success(e.start, body, false);
-        }
-        parser_.reset();
-        head_ = (head_ + 1) % ring_.size();
-        --count_;
-        if (written_ > 0) --written_;
-      }
+      if (!eof_ec && parser_->is_done()) complete_head();
     }
     // Closed (or failed) with requests outstanding: those are lost. Otherwise an idle close.
-    if (count_ > 0 || waiting_) return fail_all(failure::reset);
-    return finish();
+    if (count_ > 0 || this->waiting_) return this->fail_all(failure::reset);
+    return this->finish();
   }
-  do_fill();
-  if (idle_and_finished() && !try_hold()) return finish();
-  do_read();
+  do_write();
+  if (idle_and_finished() && !try_hold()) return this->finish();
+  this->do_read();
 }
 
 template <class Stream>
 bool h1_connection<Stream>::parse_buffered() {
   while (read_buffer_.size() > 0) {
     if (count_ == 0) {
-      fail_all(failure::protocol);  // bytes nobody asked for
+      this->fail_all(failure::protocol);  // bytes nobody asked for
       return false;
     }
     if (!parser_) {
@@ -231,7 +132,7 @@ bool h1_connection<Stream>::parse_buffered() {
     const auto used = parser_->put(read_buffer_.data(), ec);
     read_buffer_.consume(used);
     if (ec && ec != http::error::need_more) {
-      fail_all(failure::protocol);
+      this->fail_all(failure::protocol);
       return false;
     }
     if (cancel_due()) {
@@ -243,25 +144,14 @@ bool h1_connection<Stream>::parse_buffered() {
 
     const bool keep_alive = parser_->keep_alive();
     const bool request_fully_written = written_ > 0;
-    parser_.reset();
-    const auto body = checker_.body_bytes();
-    const auto verdict = checker_.finish();
-    const auto start = at(0).start;
-    head_ = (head_ + 1) % ring_.size();
-    --count_;
-    if (written_ > 0) --written_;
-    if (verdict) {
-      worker_.record_failure(*verdict, body);
-    } else {
-      worker_.record_success(start, body, false);
-    }
+    complete_head();
     if (!keep_alive || !request_fully_written) {
       // The server ends the connection (or answered before reading our body): whatever else
       // we sent on it will not be answered.
-      if (count_ > 0 || waiting_) {
-        fail_all(failure::reset);
+      if (count_ > 0 || this->waiting_) {
+        this->fail_all(failure::reset);
       } else {
-        finish();
+        this->finish();
       }
       return false;
     }
@@ -269,9 +159,29 @@ bool h1_connection<Stream>::parse_buffered() {
   return true;
 }
 
+// The head's response was parsed to its end: record its outcome and move on to the next.
+template <class Stream>
+void h1_connection<Stream>::complete_head() {
+  const auto body = checker_.body_bytes();
+  if (const auto verdict = checker_.finish()) {
+    this->worker_.record_failure(*verdict, body);
+  } else {
+    this->worker_.record_success(at(0).start, body, false);
+  }
+  parser_.reset();
+  pop_head();
+}
+
+template <class Stream>
+void h1_connection<Stream>::pop_head() {
+  head_ = (head_ + 1) % ring_.size();
+  --count_;
+  if (written_ > 0) --written_;
+}
+
 template <class Stream>
 bool h1_connection<Stream>::cancel_due() const noexcept {
-  const auto limit = worker_.the_plan().opts().cancel_after_bytes;
+  const auto limit = this->opts().cancel_after_bytes;
   return limit > 0 && parser_ && !parser_->is_done() && checker_.body_bytes() >= limit;
 }
 
@@ -279,74 +189,27 @@ bool h1_connection<Stream>::cancel_due() const noexcept {
 template <class Stream>
 void h1_connection<Stream>::cancel_head() {
   parser_.reset();
-  worker_.record_cancelled(at(0).start, checker_.body_bytes(), checker_.abandon(), false);
-  head_ = (head_ + 1) % ring_.size();
-  --count_;
-  if (written_ > 0) --written_;
-  finish();
+  this->worker_.record_cancelled(at(0).start, checker_.body_bytes(), checker_.abandon(), false);
+  pop_head();
+  this->finish();
 }
 
 template <class Stream>
 bool h1_connection<Stream>::idle_and_finished() const noexcept {
-  return count_ == 0 && no_more_ && !waiting_;
+  return count_ == 0 && this->no_more_ && !this->waiting_;
 }
 
-// --hold keeps a connection that served a request open and idle, reading only to notice a
-// close, until the worker releases it.
+// Held, the connection reads only to notice a close.
 template <class Stream>
 bool h1_connection<Stream>::try_hold() {
-  if (!worker_.the_plan().opts().hold || issued_ == 0) return false;
-  if (!held_) {
-    held_ = true;
-    worker_.connection_held(slot_);
-  }
+  if (!this->may_hold()) return false;
+  if (!this->held_) this->mark_held();
   return true;
 }
 
 template <class Stream>
 void h1_connection<Stream>::release() {
-  if (held_) finish();
-}
-
-template <class Stream>
-void h1_connection<Stream>::fail_all(failure reason) {
-  if (done_) return;
-  for (std::size_t i = 0; i < count_; ++i) {
-    worker_.record_failure(reason, i == 0 ? checker_.body_bytes() : 0);
-  }
-  count_ = 0;
-  written_ = 0;
-  if (waiting_) {
-    worker_.record_failure(reason);
-    waiting_.reset();
-  }
-  finish();
-}
-
-template <class Stream>
-void h1_connection<Stream>::abort(failure reason) {
-  if (done_) return;
-  for (std::size_t i = 0; i < count_; ++i) worker_.record_failure(reason);
-  if (waiting_) worker_.record_failure(reason);
-  count_ = 0;
-  waiting_.reset();
-  done_ = true;
-  error_code ignored;
-  socket_of(stream_).close(ignored);
-  rate_timer_.cancel();
-  pacer_.cancel();
-}
-
-template <class Stream>
-void h1_connection<Stream>::finish() {
-  if (done_) return;
-  done_ = true;
-  error_code ignored;
-  socket_of(stream_).shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_of(stream_).close(ignored);
-  rate_timer_.cancel();
-  pacer_.cancel();
-  worker_.connection_done(slot_);
+  if (this->held_) this->finish();
 }
 
 template class h1_connection<tcp_stream_type>;

@@ -6,22 +6,19 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 
-#include "connection.hpp"
+#include "connection_base.hpp"
 #include "plan.hpp"
-#include "read_pacer.hpp"
 #include "response_check.hpp"
 #include "transport.hpp"
 
 namespace memgate::loadgen {
-
-class worker;
 
 // A Beast response parser that keeps no headers and hands body pieces to a checker.
 class checking_parser final : public boost::beast::http::basic_parser<false> {
@@ -45,14 +42,14 @@ class checking_parser final : public boost::beast::http::basic_parser<false> {
 };
 
 template <class Stream>
-class h1_connection final : public connection, public std::enable_shared_from_this<h1_connection<Stream>> {
+class h1_connection final : public connection_base<h1_connection<Stream>, Stream> {
  public:
   h1_connection(worker& w, std::size_t slot);
-  void start() override;
-  void abort(failure reason) override;
   void release() override;
 
  private:
+  friend class connection_base<h1_connection, Stream>;
+
   struct in_flight {
     const request_template* req = nullptr;
     clock::time_point start;
@@ -60,40 +57,38 @@ class h1_connection final : public connection, public std::enable_shared_from_th
     bool head_queued = false;
   };
 
-  void on_connect(boost::beast::error_code ec);
-  void on_handshake(boost::beast::error_code ec);
-  void do_fill();
-  void on_rate(boost::beast::error_code ec);
-  void enqueue(std::uint64_t seq);
+  static constexpr std::size_t max_read_bytes = 64 * 1024;
+
+  // The protocol, as connection_base asks for it.
+  static bool accepts_alpn(std::string_view selected) noexcept;
+  void on_open();
+  bool has_room() const noexcept { return count_ < ring_.size(); }
+  void issue(std::uint64_t seq);
   void do_write();
-  void on_write(boost::beast::error_code ec, std::size_t bytes);
-  void do_read();
+  boost::asio::mutable_buffer read_space(std::size_t limit) { return read_buffer_.prepare(limit); }
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  template <class Record>
+  void drop_in_flight(Record record) {
+    // Only the head's response has begun to arrive.
+    for (std::size_t i = 0; i < count_; ++i) record(i == 0 ? checker_.body_bytes() : 0);
+    count_ = 0;
+    written_ = 0;
+  }
+
   bool parse_buffered();  // false when the connection ended
+  void complete_head();
+  void pop_head();
   bool cancel_due() const noexcept;
   void cancel_head();
   bool idle_and_finished() const noexcept;
   bool try_hold();
-  void fail_all(failure reason);
-  void finish();
 
   in_flight& at(std::size_t i) noexcept { return ring_[(head_ + i) % ring_.size()]; }
 
-  worker& worker_;
-  const std::size_t slot_;
-  Stream stream_;
-  boost::asio::steady_timer rate_timer_;
-  read_pacer pacer_;
   std::vector<in_flight> ring_;  // --pipeline entries, reused
   std::size_t head_ = 0;
   std::size_t count_ = 0;
   std::size_t written_ = 0;  // entries from head_ fully handed to the writer
-  std::optional<run_control::ticket> waiting_;
-  std::uint64_t issued_ = 0;
-  bool no_more_ = false;
-  bool writing_ = false;
-  bool held_ = false;
-  bool done_ = false;
   std::vector<boost::asio::const_buffer> write_buffers_;
   boost::beast::flat_buffer read_buffer_;
   response_checker checker_;

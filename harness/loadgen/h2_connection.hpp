@@ -3,25 +3,24 @@
 // --cancel-after-bytes resets a stream (RST_STREAM CANCEL) and reuses its slot.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <optional>
+#include <string_view>
 #include <vector>
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <nghttp2/nghttp2.h>
 
-#include "connection.hpp"
+#include "connection_base.hpp"
 #include "plan.hpp"
-#include "read_pacer.hpp"
 #include "response_check.hpp"
 #include "transport.hpp"
 
 namespace memgate::loadgen {
-
-class worker;
 
 // One request on a stream; slots are reused, so a request costs no allocation of ours.
 struct h2_stream_slot {
@@ -53,57 +52,53 @@ nghttp2_session* new_client_session(h2_session_owner& owner);
 nghttp2_data_provider upload_provider(h2_stream_slot& slot);
 
 template <class Stream>
-class h2_connection final : public connection,
-                            public h2_session_owner,
-                            public std::enable_shared_from_this<h2_connection<Stream>> {
+class h2_connection final : public connection_base<h2_connection<Stream>, Stream>, public h2_session_owner {
  public:
   h2_connection(worker& w, std::size_t slot);
-  void start() override;
-  void abort(failure reason) override;
   void release() override;
 
  private:
-  void on_connect(boost::beast::error_code ec);
-  void on_handshake(boost::beast::error_code ec);
-  bool start_session();
-  void do_fill();
-  void on_rate(boost::beast::error_code ec);
-  void submit(std::uint64_t seq);
+  friend class connection_base<h2_connection, Stream>;
+
+  static constexpr std::size_t max_read_bytes = 64 * 1024;
+
+  // The protocol, as connection_base asks for it.
+  static bool accepts_alpn(std::string_view selected);
+  void on_open();
+  bool has_room() const noexcept { return !free_.empty() && !goaway_; }
+  void issue(std::uint64_t seq);
   void do_write();
-  void on_write(boost::beast::error_code ec, std::size_t bytes);
-  void do_read();
+  boost::asio::mutable_buffer read_space(std::size_t limit) { return {read_buffer_.data(), limit}; }
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  template <class Record>
+  void drop_in_flight(Record record) {
+    for (auto& s : streams_) {
+      if (std::find(free_.begin(), free_.end(), &s) == free_.end()) record(s.checker.body_bytes());
+    }
+    free_.clear();
+    for (auto& s : streams_) free_.push_back(&s);
+  }
+  void cancel_protocol_timers() { linger_timer_.cancel(); }
+
+  bool start_session();
   bool idle_and_finished() const noexcept;
   bool bytes_waiting();  // unread bytes in the socket's receive buffer
   void settle();
   void drain();
-  void fail_all(failure reason);
-  void finish();
 
   void on_stream_closed(h2_stream_slot& slot, std::uint32_t error_code) override;
   void on_body_frame(h2_stream_slot& slot, std::int32_t stream_id) override;
   void on_goaway() override { goaway_ = true; }
 
-  worker& worker_;
-  const std::size_t slot_;
-  Stream stream_;
-  boost::asio::steady_timer rate_timer_;
   boost::asio::steady_timer linger_timer_;
-  read_pacer pacer_;
   std::unique_ptr<nghttp2_session, nghttp2_session_deleter> session_;
   std::vector<h2_stream_slot> streams_;  // --streams slots
   std::vector<h2_stream_slot*> free_;
-  std::optional<run_control::ticket> waiting_;
-  std::uint64_t issued_ = 0;
-  bool no_more_ = false;
   bool goaway_ = false;
-  bool writing_ = false;
   bool closing_ = false;   // our GOAWAY is queued
   bool draining_ = false;  // our GOAWAY is written and our side shut down: read until the server closes
-  bool held_ = false;
-  bool done_ = false;
   std::vector<std::uint8_t> write_buffer_;
-  std::array<std::uint8_t, 64 * 1024> read_buffer_;
+  std::array<std::uint8_t, max_read_bytes> read_buffer_;
 };
 
 extern template class h2_connection<tcp_stream_type>;

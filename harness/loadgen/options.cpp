@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <limits>
+#include <iterator>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 #include "response_check.hpp"
 
@@ -13,6 +16,7 @@ namespace memgate::loadgen {
 namespace {
 
 using parse_result = boost::system::result<options, option_error>;
+using maybe_error = std::optional<option_error>;
 
 option_error bad(std::string_view opt, std::string_view value, std::string_view why) {
   return {std::string("invalid value '") + std::string(value) + "' for " + std::string(opt) + ": " +
@@ -38,7 +42,233 @@ std::optional<double> to_double(std::string_view s) {
 
 std::string url_text(const url& u) { return u.scheme + "://" + u.host + ":" + std::to_string(u.port) + u.target; }
 
-std::optional<option_error> check_cancel_and_hold(const options& o) {
+// --- reading the arguments: one setter per option, in groups (what to ask, how much load, how
+// the client behaves on the wire, what it reports) ---
+
+// What reading gathers besides the options: the checks after it need to know what was given.
+struct parse_state {
+  options o;
+  std::optional<std::string> weights_text;
+  bool have_protocol = false;
+  bool have_requests = false;
+  bool have_upload = false;
+};
+
+using value_setter = maybe_error (*)(parse_state&, const std::string& name, const std::string& value);
+
+struct valued_option {
+  std::string_view name;
+  value_setter set;
+};
+
+struct flag_option {
+  std::string_view name;
+  bool options::*field;
+};
+
+template <auto Field, std::uint64_t Min>
+maybe_error set_integer(parse_state& s, const std::string& name, const std::string& value) {
+  const auto v = to_unsigned<std::remove_reference_t<decltype(s.o.*Field)>>(value);
+  if (!v || *v < Min) return bad(name, value, "expected an integer >= " + std::to_string(Min));
+  s.o.*Field = *v;
+  return std::nullopt;
+}
+
+// What to ask: the target, its protocol and the requests' method and body.
+maybe_error set_url(parse_state& s, const std::string&, const std::string& value) {
+  auto u = parse_url(value);
+  if (!u) return u.error();
+  s.o.urls.push_back(std::move(*u));
+  return std::nullopt;
+}
+
+maybe_error set_weights(parse_state& s, const std::string&, const std::string& value) {
+  s.weights_text = value;  // read once every URL is known
+  return std::nullopt;
+}
+
+maybe_error set_protocol(parse_state& s, const std::string& name, const std::string& value) {
+  s.have_protocol = true;
+  if (value == "h1") s.o.proto = protocol::h1;
+  else if (value == "h2c") s.o.proto = protocol::h2c;
+  else if (value == "h2-tls") s.o.proto = protocol::h2_tls;
+  else return bad(name, value, "expected h1, h2c or h2-tls");
+  return std::nullopt;
+}
+
+maybe_error set_method(parse_state& s, const std::string& name, const std::string& value) {
+  if (value == "GET") s.o.method = http_method::get;
+  else if (value == "POST") s.o.method = http_method::post;
+  else return bad(name, value, "expected GET or POST");
+  return std::nullopt;
+}
+
+maybe_error set_upload_bytes(parse_state& s, const std::string& name, const std::string& value) {
+  s.have_upload = true;
+  return set_integer<&options::upload_bytes, 0>(s, name, value);
+}
+
+// How much load: requests, connections and their concurrency, pace and time limit.
+maybe_error set_requests(parse_state& s, const std::string& name, const std::string& value) {
+  s.have_requests = true;
+  return set_integer<&options::requests, 1>(s, name, value);
+}
+
+maybe_error set_rate(parse_state& s, const std::string& name, const std::string& value) {
+  const auto v = to_double(value);
+  if (!v) return bad(name, value, "expected a number >= 0");
+  s.o.rate = *v;
+  return std::nullopt;
+}
+
+maybe_error set_time_limit(parse_state& s, const std::string& name, const std::string& value) {
+  const auto v = to_double(value);
+  if (!v || *v <= 0) return bad(name, value, "expected a number > 0");
+  s.o.time_limit_s = *v;
+  return std::nullopt;
+}
+
+// How the client behaves on the wire.
+maybe_error set_window_bits(parse_state& s, const std::string& name, const std::string& value) {
+  if (auto err = set_integer<&options::window_bits, 16>(s, name, value)) return err;
+  if (s.o.window_bits > 30) return bad(name, value, "expected 16..30");
+  return std::nullopt;
+}
+
+constexpr valued_option valued_options[] = {
+    // what to ask
+    {"--url", set_url},
+    {"--weights", set_weights},
+    {"--protocol", set_protocol},
+    {"--method", set_method},
+    {"--upload-bytes", set_upload_bytes},
+    // how much load
+    {"--requests", set_requests},
+    {"--connections", set_integer<&options::connections, 1>},
+    {"--streams", set_integer<&options::streams, 1>},
+    {"--pipeline", set_integer<&options::pipeline, 1>},
+    {"--requests-per-connection", set_integer<&options::requests_per_connection, 0>},
+    {"--rate", set_rate},
+    {"--time-limit-s", set_time_limit},
+    {"--threads", set_integer<&options::threads, 1>},
+    // how the client behaves on the wire
+    {"--window-bits", set_window_bits},
+    {"--cancel-after-bytes", set_integer<&options::cancel_after_bytes, 1>},
+    {"--read-rate", set_integer<&options::read_rate_bytes_per_s, 1>},
+    // what it reports
+    {"--progress-ms", set_integer<&options::progress_ms, 0>},
+};
+
+constexpr flag_option flag_options[] = {
+    {"--insecure", &options::insecure},
+    {"--hold", &options::hold},
+};
+
+template <class Table>
+const auto* find_option(const Table& table, std::string_view name) {
+  const auto it = std::find_if(std::begin(table), std::end(table), [&](const auto& o) { return o.name == name; });
+  return it == std::end(table) ? nullptr : &*it;
+}
+
+// Every argument after argv[0]: "--name value", "--name=value" or a flag.
+maybe_error read_arguments(const std::vector<std::string>& args, parse_state& s) {
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::string name = args[i];
+    std::optional<std::string> inline_value;
+    if (const auto eq = name.find('='); name.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = name.substr(eq + 1);
+      name.resize(eq);
+    }
+    if (const auto* flag = find_option(flag_options, name)) {
+      if (inline_value) return bad(name, *inline_value, "takes no value");
+      s.o.*flag->field = true;
+      continue;
+    }
+    const auto* option = find_option(valued_options, name);
+    if (!option) return option_error{"unknown option '" + name + "'"};
+    std::string value;
+    if (inline_value) {
+      value = *inline_value;
+    } else {
+      if (i + 1 >= args.size()) return option_error{"missing value for " + name};
+      value = args[++i];
+    }
+    if (auto err = option->set(s, name, value)) return err;
+  }
+  return std::nullopt;
+}
+
+// --- checks once every argument is read, in the order their rejections take precedence ---
+
+maybe_error check_required(const parse_state& s) {
+  if (s.o.urls.empty()) return option_error{"missing required option --url"};
+  if (!s.have_protocol) return option_error{"missing required option --protocol"};
+  if (!s.have_requests) return option_error{"missing required option --requests"};
+  return std::nullopt;
+}
+
+// One origin for every URL, with the scheme its protocol needs.
+maybe_error check_target(const options& o) {
+  const url& first = o.urls.front();
+  for (const auto& u : o.urls) {
+    if (u.scheme != first.scheme || u.host != first.host || u.port != first.port) {
+      return bad("--url", url_text(u), "all URLs must share scheme, host and port");
+    }
+  }
+  if (o.proto == protocol::h2c && first.scheme != "http") {
+    return bad("--protocol", "h2c", "needs http:// URLs (got " + first.scheme + "://)");
+  }
+  if (o.proto == protocol::h2_tls && first.scheme != "https") {
+    return bad("--protocol", "h2-tls", "needs https:// URLs (got " + first.scheme + "://)");
+  }
+  return std::nullopt;
+}
+
+// --weights, one per URL; without it every URL weighs 1.
+maybe_error take_weights(parse_state& s) {
+  options& o = s.o;
+  if (!s.weights_text) {
+    o.weights.assign(o.urls.size(), 1);
+    return std::nullopt;
+  }
+  const std::string& text = *s.weights_text;
+  constexpr std::uint64_t max_weight_total = 1'000'000;
+  std::uint64_t weight_total = 0;
+  std::string_view rest = text;
+  while (true) {
+    const auto comma = rest.find(',');
+    const auto item = rest.substr(0, comma);
+    const auto w = to_unsigned<std::uint32_t>(item);
+    if (!w || *w == 0 || *w > max_weight_total) return bad("--weights", text, "expected comma-separated integers >= 1");
+    weight_total += *w;
+    if (weight_total > max_weight_total) return bad("--weights", text, "weights must sum to at most 1000000");
+    o.weights.push_back(*w);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (o.weights.size() != o.urls.size()) {
+    return bad("--weights", text,
+               std::to_string(o.weights.size()) + " weights for " + std::to_string(o.urls.size()) + " URLs");
+  }
+  return std::nullopt;
+}
+
+// Options that apply to one method or protocol only.
+maybe_error check_applicable(const parse_state& s) {
+  const options& o = s.o;
+  if (o.method == http_method::get && s.have_upload && o.upload_bytes > 0) {
+    return bad("--upload-bytes", std::to_string(o.upload_bytes), "needs --method POST");
+  }
+  if (o.proto != protocol::h1 && o.pipeline != 1) {
+    return bad("--pipeline", std::to_string(o.pipeline), "applies to h1 only");
+  }
+  if (o.proto == protocol::h1 && o.streams != 1) {
+    return bad("--streams", std::to_string(o.streams), "applies to h2c and h2-tls only");
+  }
+  return std::nullopt;
+}
+
+maybe_error check_cancel_and_hold(const options& o) {
   const bool post = o.method == http_method::post;
   for (const auto& u : o.urls) {
     if (o.cancel_after_bytes == 0 &&
@@ -64,6 +294,14 @@ std::optional<option_error> check_cancel_and_hold(const options& o) {
   if (o.cancel_after_bytes > 0 && o.proto == protocol::h1) {
     return bad("--cancel-after-bytes", std::to_string(o.cancel_after_bytes),
                "with --hold needs h2c or h2-tls: h1 cancels by closing the connection, leaving nothing to hold");
+  }
+  return std::nullopt;
+}
+
+maybe_error check_threads(const options& o) {
+  if (o.threads > o.connections) {
+    return bad("--threads", std::to_string(o.threads),
+               "more threads than connections (" + std::to_string(o.connections) + ")");
   }
   return std::nullopt;
 }
@@ -119,167 +357,15 @@ boost::system::result<url, option_error> parse_url(const std::string& text) {
 }
 
 parse_result parse_options(const std::vector<std::string>& args) {
-  options o;
-  std::optional<std::string> weights_text;
-  bool have_protocol = false;
-  bool have_requests = false;
-  bool have_upload = false;
-
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    std::string name = args[i];
-    std::optional<std::string> inline_value;
-    if (const auto eq = name.find('='); name.rfind("--", 0) == 0 && eq != std::string::npos) {
-      inline_value = name.substr(eq + 1);
-      name.resize(eq);
-    }
-    if (name == "--insecure" || name == "--hold") {
-      if (inline_value) return bad(name, *inline_value, "takes no value");
-      (name == "--hold" ? o.hold : o.insecure) = true;
-      continue;
-    }
-    static constexpr std::string_view valued[] = {
-        "--url", "--weights", "--protocol", "--requests", "--connections", "--streams", "--pipeline",
-        "--requests-per-connection", "--method", "--upload-bytes", "--rate", "--time-limit-s",
-        "--window-bits", "--threads", "--progress-ms", "--cancel-after-bytes", "--read-rate"};
-    if (std::find(std::begin(valued), std::end(valued), name) == std::end(valued)) {
-      return option_error{"unknown option '" + name + "'"};
-    }
-    std::string value;
-    if (inline_value) {
-      value = *inline_value;
-    } else {
-      if (i + 1 >= args.size()) return option_error{"missing value for " + name};
-      value = args[++i];
-    }
-
-    const auto uint32_opt = [&](std::uint32_t& out, std::uint32_t min) -> std::optional<option_error> {
-      const auto v = to_unsigned<std::uint32_t>(value);
-      if (!v || *v < min) return bad(name, value, "expected an integer >= " + std::to_string(min));
-      out = *v;
-      return std::nullopt;
-    };
-    const auto uint64_opt = [&](std::uint64_t& out, std::uint64_t min) -> std::optional<option_error> {
-      const auto v = to_unsigned<std::uint64_t>(value);
-      if (!v || *v < min) return bad(name, value, "expected an integer >= " + std::to_string(min));
-      out = *v;
-      return std::nullopt;
-    };
-
-    std::optional<option_error> err;
-    if (name == "--url") {
-      auto u = parse_url(value);
-      if (!u) return u.error();
-      o.urls.push_back(std::move(*u));
-    } else if (name == "--weights") {
-      weights_text = value;
-    } else if (name == "--protocol") {
-      have_protocol = true;
-      if (value == "h1") o.proto = protocol::h1;
-      else if (value == "h2c") o.proto = protocol::h2c;
-      else if (value == "h2-tls") o.proto = protocol::h2_tls;
-      else return bad(name, value, "expected h1, h2c or h2-tls");
-    } else if (name == "--requests") {
-      have_requests = true;
-      err = uint64_opt(o.requests, 1);
-    } else if (name == "--connections") {
-      err = uint32_opt(o.connections, 1);
-    } else if (name == "--streams") {
-      err = uint32_opt(o.streams, 1);
-    } else if (name == "--pipeline") {
-      err = uint32_opt(o.pipeline, 1);
-    } else if (name == "--requests-per-connection") {
-      err = uint64_opt(o.requests_per_connection, 0);
-    } else if (name == "--method") {
-      if (value == "GET") o.method = http_method::get;
-      else if (value == "POST") o.method = http_method::post;
-      else return bad(name, value, "expected GET or POST");
-    } else if (name == "--upload-bytes") {
-      have_upload = true;
-      err = uint64_opt(o.upload_bytes, 0);
-    } else if (name == "--rate") {
-      const auto v = to_double(value);
-      if (!v) return bad(name, value, "expected a number >= 0");
-      o.rate = *v;
-    } else if (name == "--time-limit-s") {
-      const auto v = to_double(value);
-      if (!v || *v <= 0) return bad(name, value, "expected a number > 0");
-      o.time_limit_s = *v;
-    } else if (name == "--window-bits") {
-      err = uint32_opt(o.window_bits, 16);
-      if (!err && o.window_bits > 30) return bad(name, value, "expected 16..30");
-    } else if (name == "--threads") {
-      err = uint32_opt(o.threads, 1);
-    } else if (name == "--progress-ms") {
-      err = uint32_opt(o.progress_ms, 0);
-    } else if (name == "--cancel-after-bytes") {
-      err = uint64_opt(o.cancel_after_bytes, 1);
-    } else if (name == "--read-rate") {
-      err = uint64_opt(o.read_rate_bytes_per_s, 1);
-    } else {
-      return option_error{"unknown option '" + name + "'"};
-    }
-    if (err) return *err;
-  }
-
-  if (o.urls.empty()) return option_error{"missing required option --url"};
-  if (!have_protocol) return option_error{"missing required option --protocol"};
-  if (!have_requests) return option_error{"missing required option --requests"};
-
-  const url& first = o.urls.front();
-  for (const auto& u : o.urls) {
-    if (u.scheme != first.scheme || u.host != first.host || u.port != first.port) {
-      return bad("--url", url_text(u), "all URLs must share scheme, host and port");
-    }
-  }
-  if (o.proto == protocol::h2c && first.scheme != "http") {
-    return bad("--protocol", "h2c", "needs http:// URLs (got " + first.scheme + "://)");
-  }
-  if (o.proto == protocol::h2_tls && first.scheme != "https") {
-    return bad("--protocol", "h2-tls", "needs https:// URLs (got " + first.scheme + "://)");
-  }
-
-  if (weights_text) {
-    constexpr std::uint64_t max_weight_total = 1'000'000;
-    std::uint64_t weight_total = 0;
-    std::string_view rest = *weights_text;
-    while (true) {
-      const auto comma = rest.find(',');
-      const auto item = rest.substr(0, comma);
-      const auto w = to_unsigned<std::uint32_t>(item);
-      if (!w || *w == 0 || *w > max_weight_total) {
-        return bad("--weights", *weights_text, "expected comma-separated integers >= 1");
-      }
-      weight_total += *w;
-      if (weight_total > max_weight_total) {
-        return bad("--weights", *weights_text, "weights must sum to at most 1000000");
-      }
-      o.weights.push_back(*w);
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-    if (o.weights.size() != o.urls.size()) {
-      return bad("--weights", *weights_text,
-                 std::to_string(o.weights.size()) + " weights for " + std::to_string(o.urls.size()) + " URLs");
-    }
-  } else {
-    o.weights.assign(o.urls.size(), 1);
-  }
-
-  if (o.method == http_method::get && have_upload && o.upload_bytes > 0) {
-    return bad("--upload-bytes", std::to_string(o.upload_bytes), "needs --method POST");
-  }
-  if (o.proto != protocol::h1 && o.pipeline != 1) {
-    return bad("--pipeline", std::to_string(o.pipeline), "applies to h1 only");
-  }
-  if (o.proto == protocol::h1 && o.streams != 1) {
-    return bad("--streams", std::to_string(o.streams), "applies to h2c and h2-tls only");
-  }
-  if (auto err = check_cancel_and_hold(o)) return *err;
-  if (o.threads > o.connections) {
-    return bad("--threads", std::to_string(o.threads),
-               "more threads than connections (" + std::to_string(o.connections) + ")");
-  }
-  return o;
+  parse_state s;
+  if (auto err = read_arguments(args, s)) return *err;
+  if (auto err = check_required(s)) return *err;
+  if (auto err = check_target(s.o)) return *err;
+  if (auto err = take_weights(s)) return *err;
+  if (auto err = check_applicable(s)) return *err;
+  if (auto err = check_cancel_and_hold(s.o)) return *err;
+  if (auto err = check_threads(s.o)) return *err;
+  return std::move(s.o);
 }
 
 std::string usage() {

@@ -148,6 +148,21 @@ TEST(EndToEndTls, AlpnWithoutH2IsATlsFailure) {
   EXPECT_EQ(exit_code(r), 1);
 }
 
+// A ticket not yet due waits on its connection's rate timer, then goes out: on either protocol
+// every request completes, the last no sooner than it was due.
+TEST(EndToEnd, RateSpreadsTheRequestsOnBothProtocols) {
+  const auto h1_server = testing::start_h1_server();
+  const auto h2c_server = testing::start_h2c_server();
+  for (const auto& [server, proto] : {std::pair{&h1_server, "h1"}, std::pair{&h2c_server, "h2c"}}) {
+    const auto r = run_load(parse_ok({"--url", url(*server, "/bytes/10"), "--protocol", proto, "--requests", "20",
+                                      "--connections", "2", "--rate", "100", "--time-limit-s", "20"}));
+    EXPECT_EQ(r.stats.completed, 20u) << proto;
+    EXPECT_EQ(r.stats.failed, 0u) << proto;
+    EXPECT_GE(r.requests_s, 0.19) << proto;  // the 20th ticket is due 19/100 s after the start
+    EXPECT_LT(r.elapsed_s, 5.0) << proto;
+  }
+}
+
 TEST(EndToEnd, TimeLimitStopsAndReports) {
   auto server = testing::start_h1_server();
   const auto r = run_load(parse_ok({"--url", url(server, "/bytes/10"), "--protocol", "h1", "--requests",

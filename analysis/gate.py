@@ -5,45 +5,18 @@ from an absolute floor and, where it makes sense, the baseline times a factor pl
 noise allowance. Noise for a metric is the larger replicate range (max - min) of the two
 results (0 without replicates), times ``noise_k``.
 
-Default thresholds (a scenario's [thresholds] table overrides any of them):
-
-| threshold | default | check |
-|---|---|---|
-| live_heap_bytes_per_request_max | 8 | live_heap_delta_bytes / requests <= 8 + k*noise, or live_heap_delta_bytes <= the floor |
-| live_heap_delta_bytes_floor | 64 KiB | live heap growth this small is bookkeeping noise, whatever the request count |
-| rss_delta_bytes_max | 8 MiB | rss_delta_bytes <= max(8 MiB, rss_delta_factor*baseline + k*noise) |
-| rss_delta_factor | 3 | |
-| peak_rss_growth_bytes_min | 2 MiB | peak_rss_growth_bytes <= max(2 MiB, peak_rss_growth_factor*baseline + k*noise) |
-| peak_rss_growth_factor | 2 | |
-| bytes_copied_per_response_increase_max | 1024 | bytes_copied_per_response <= baseline + 1024 |
-| allocations_per_request_factor | 1.25 | allocations_per_request <= max(factor x baseline, baseline + 2) + k*noise |
-| allocated_bytes_per_request_factor | 1.25 | allocated_bytes_per_request <= max(factor x baseline, baseline + 4 KiB) + k*noise |
-| client_failures_max | 0 | client_failures <= 0 |
-| noise_k | 3 | |
+Which metrics are checked, by which rule (absolute, growth, increase, churn, at most) and
+with which default thresholds is the registry's part (analysis/metrics.py, ``gate``); a
+scenario's [thresholds] table overrides any default. docs/RESULTS.md tables them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
+from analysis.metrics import DEFAULT_THRESHOLDS, GATED, Metric
 from analysis.units import format_bytes, format_number
-
-MIB = 1024 * 1024
-
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "live_heap_bytes_per_request_max": 8.0,
-    "live_heap_delta_bytes_floor": 64 * 1024,
-    "rss_delta_bytes_max": 8 * MIB,
-    "rss_delta_factor": 3.0,
-    "peak_rss_growth_bytes_min": 2 * MIB,
-    "peak_rss_growth_factor": 2.0,
-    "bytes_copied_per_response_increase_max": 1024.0,
-    "allocations_per_request_factor": 1.25,
-    "allocated_bytes_per_request_factor": 1.25,
-    "client_failures_max": 0.0,
-    "noise_k": 3.0,
-}
 
 EXIT_PASS = 0
 EXIT_REGRESSION = 1
@@ -151,59 +124,79 @@ def evaluate(baseline: dict[str, Any], candidate: dict[str, Any],
     if invalid:
         return GateReport([], invalid, t, notes)
     b, c = baseline["metrics"], candidate["metrics"]
-    k = t["noise_k"]
     bc, cc = baseline.get("config") or {}, candidate.get("config") or {}
     for key in ("protocol", "endpoint", "method"):
         if bc.get(key) != cc.get(key):
             notes.append(f"baseline and candidate differ in {key}: {bc.get(key)!r} vs {cc.get(key)!r}")
+    sides = _Sides(baseline, candidate, b, c, t)
     checks: list[Check] = []
-
-    # live heap per request: absolute, a leak is a leak whatever the baseline does. Below
-    # the floor, growth is bookkeeping (a run of a few hundred uploads grows by a few
-    # hundred bytes, tens of bytes per request).
-    noise = _noise(baseline, candidate, "live_heap_bytes_per_request")
-    limit = t["live_heap_bytes_per_request_max"] + k * noise
-    floor = t["live_heap_delta_bytes_floor"]
-    checks.append(Check("live_heap_bytes_per_request", "bytes/request", b.get("live_heap_bytes_per_request"),
-                        c["live_heap_bytes_per_request"], limit,
-                        f"live_heap_bytes_per_request_max {t['live_heap_bytes_per_request_max']:g} + {k:g} x noise {noise:.2f}, "
-                        f"unless live heap grew by at most live_heap_delta_bytes_floor {format_bytes(floor)}",
-                        c["live_heap_bytes_per_request"] <= limit or c["live_heap_delta_bytes"] <= floor))
-
-    def growth_check(metric: str, floor_key: str, factor_key: str) -> Check:
-        """Growth in bytes: at most max(floor, factor x baseline + k x noise)."""
-        noise = _noise(baseline, candidate, metric)
-        limit = max(t[floor_key], t[factor_key] * max(b[metric], 0) + k * noise)
-        rule = (f"max({floor_key} {format_bytes(t[floor_key])}, "
-                f"{t[factor_key]:g} x baseline + {k:g} x noise {format_bytes(noise)})")
-        return Check(metric, "bytes", b[metric], c[metric], limit, rule, c[metric] <= limit)
-
-    checks.append(growth_check("rss_delta_bytes", "rss_delta_bytes_max", "rss_delta_factor"))
-    checks.append(growth_check("peak_rss_growth_bytes", "peak_rss_growth_bytes_min", "peak_rss_growth_factor"))
-
-    bcopy, ccopy = b.get("bytes_copied_per_response"), c.get("bytes_copied_per_response")
-    if bcopy is not None and ccopy is not None:
-        limit = bcopy + t["bytes_copied_per_response_increase_max"]
-        checks.append(Check("bytes_copied_per_response", "bytes/response", bcopy, ccopy, limit,
-                            f"baseline + bytes_copied_per_response_increase_max {t['bytes_copied_per_response_increase_max']:g}",
-                            ccopy <= limit))
-    else:
-        notes.append("bytes_copied_per_response missing: not checked")
-
-    # Allocation churn per request: a regression RSS can hide (jemalloc's retained
-    # memory, glibc reusing freed chunks) still costs CPU and fragmentation.
-    for metric, factor_key, slack, unit in (
-            ("allocations_per_request", "allocations_per_request_factor", 2.0, "count"),
-            ("allocated_bytes_per_request", "allocated_bytes_per_request_factor", 4096.0, "bytes/request")):
-        if b.get(metric) is None or c.get(metric) is None:
-            notes.append(f"{metric} missing: not checked")
-            continue
-        noise = _noise(baseline, candidate, metric)
-        limit = max(t[factor_key] * b[metric], b[metric] + slack) + k * noise
-        rule = f"max({factor_key} {t[factor_key]:g} x baseline, baseline + {slack:g}) + {k:g} x noise {noise:.2f}"
-        checks.append(Check(metric, unit, b[metric], c[metric], limit, rule, c[metric] <= limit))
-
-    checks.append(Check("client_failures", "count", b.get("client_failures"), c.get("client_failures", 0),
-                        t["client_failures_max"], f"client_failures_max {t['client_failures_max']:g}",
-                        c.get("client_failures", 0) <= t["client_failures_max"]))
+    for metric in GATED:
+        check = _RULES[metric.gate.kind](metric, sides)
+        if check is None:
+            notes.append(f"{metric.name} missing: not checked")
+        else:
+            checks.append(check)
     return GateReport(checks, [], t, notes)
+
+
+@dataclasses.dataclass
+class _Sides:
+    baseline: dict[str, Any]
+    candidate: dict[str, Any]
+    b: dict[str, Any]  # the baseline's metrics
+    c: dict[str, Any]  # the candidate's metrics
+    t: dict[str, float]
+
+    def noise(self, metric: str) -> float:
+        return _noise(self.baseline, self.candidate, metric)
+
+
+def _absolute(m: Metric, s: _Sides) -> Check:
+    """A limit whatever the baseline does, unless the rule's total grew by no more than a floor."""
+    (max_key, _), (floor_key, _) = m.gate.thresholds
+    k, noise, floor = s.t["noise_k"], s.noise(m.name), s.t[floor_key]
+    limit = s.t[max_key] + k * noise
+    rule = (f"{max_key} {s.t[max_key]:g} + {k:g} x noise {noise:.2f}, "
+            f"unless {m.gate.total} grew by at most {floor_key} {format_bytes(floor)}")
+    return Check(m.name, m.unit, s.b.get(m.name), s.c[m.name], limit, rule,
+                 s.c[m.name] <= limit or s.c[m.gate.total] <= floor)
+
+
+def _growth(m: Metric, s: _Sides) -> Check:
+    """Growth in bytes: at most max(floor, factor x baseline + k x noise)."""
+    (floor_key, _), (factor_key, _) = m.gate.thresholds
+    k, noise, b, c = s.t["noise_k"], s.noise(m.name), s.b[m.name], s.c[m.name]
+    limit = max(s.t[floor_key], s.t[factor_key] * max(b, 0) + k * noise)
+    rule = (f"max({floor_key} {format_bytes(s.t[floor_key])}, "
+            f"{s.t[factor_key]:g} x baseline + {k:g} x noise {format_bytes(noise)})")
+    return Check(m.name, m.unit, b, c, limit, rule, c <= limit)
+
+
+def _increase(m: Metric, s: _Sides) -> Check | None:
+    ((key, _),) = m.gate.thresholds
+    b, c = s.b.get(m.name), s.c.get(m.name)
+    if b is None or c is None:
+        return None
+    limit = b + s.t[key]
+    return Check(m.name, m.unit, b, c, limit, f"baseline + {key} {s.t[key]:g}", c <= limit)
+
+
+def _churn(m: Metric, s: _Sides) -> Check | None:
+    ((factor_key, _),) = m.gate.thresholds
+    b, c = s.b.get(m.name), s.c.get(m.name)
+    if b is None or c is None:
+        return None
+    k, noise, slack = s.t["noise_k"], s.noise(m.name), m.gate.slack
+    limit = max(s.t[factor_key] * b, b + slack) + k * noise
+    rule = f"max({factor_key} {s.t[factor_key]:g} x baseline, baseline + {slack:g}) + {k:g} x noise {noise:.2f}"
+    return Check(m.name, m.unit, b, c, limit, rule, c <= limit)
+
+
+def _at_most(m: Metric, s: _Sides) -> Check:
+    ((key, _),) = m.gate.thresholds
+    c = s.c.get(m.name, 0)
+    return Check(m.name, m.unit, s.b.get(m.name), c, s.t[key], f"{key} {s.t[key]:g}", c <= s.t[key])
+
+
+_RULES: dict[str, Callable[[Metric, _Sides], Check | None]] = {
+    "absolute": _absolute, "growth": _growth, "increase": _increase, "churn": _churn, "at_most": _at_most}

@@ -13,6 +13,8 @@ import re
 import tomllib
 from typing import Any, Callable
 
+from analysis.metrics import DEFAULT_THRESHOLDS
+
 PROTOCOLS = ("h1", "h2c", "h2-tls")
 ALLOCATORS = ("glibc", "jemalloc", "mimalloc")
 COPY_STRATEGIES = ("writev", "buffered")
@@ -29,24 +31,6 @@ DRIVER_OWNED_FLAGS = {
     "--tls-cert": "the driver makes a certificate for protocol h2-tls",
     "--tls-key": "the driver makes a certificate for protocol h2-tls",
 }
-
-# Gate thresholds a scenario may set in its [thresholds] table. Defaults live in
-# analysis/gate.py (DEFAULT_THRESHOLDS); the names are listed here so a scenario
-# file is validated before anything runs.
-THRESHOLD_KEYS = (
-    "live_heap_bytes_per_request_max",
-    "live_heap_delta_bytes_floor",
-    "rss_delta_bytes_max",
-    "rss_delta_factor",
-    "peak_rss_growth_bytes_min",
-    "peak_rss_growth_factor",
-    "bytes_copied_per_response_increase_max",
-    "allocations_per_request_factor",
-    "allocated_bytes_per_request_factor",
-    "client_failures_max",
-    "noise_k",
-)
-
 
 # loadgen's --weights bound (harness/loadgen/options.cpp).
 MAX_WEIGHT_TOTAL = 1_000_000
@@ -194,8 +178,8 @@ class Scenario:
 
 def _validate_thresholds(source: str, table: dict[str, Any]) -> None:
     for key, value in table.items():
-        if key not in THRESHOLD_KEYS:
-            raise ScenarioError(source, f"thresholds.{key}", f"unknown threshold; known: {', '.join(THRESHOLD_KEYS)}")
+        if key not in DEFAULT_THRESHOLDS:
+            raise ScenarioError(source, f"thresholds.{key}", f"unknown threshold; known: {', '.join(DEFAULT_THRESHOLDS)}")
         err = _type_error("number", value)
         if err:
             raise ScenarioError(source, f"thresholds.{key}", err)

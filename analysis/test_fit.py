@@ -1,6 +1,6 @@
 import pytest
 
-from harness.driver import fit
+from analysis import fit
 
 
 def test_exact_line():

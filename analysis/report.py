@@ -19,8 +19,8 @@ import os
 import tempfile
 from typing import Any
 
-from analysis import gate, stats
-from analysis.units import format_bytes, format_number
+from analysis import diff, gate, stats
+from analysis.metrics import GATED, LOWER, format_signed
 
 VERDICT_ORDER = ("regression", "invalid", "improvement", "new", "removed", "unchanged")
 
@@ -29,55 +29,10 @@ class ReportInputError(ValueError):
     pass
 
 
-# (key, header, kind, getter path in metrics); kind drives formatting in the renderers.
-COLUMNS: list[tuple[str, str, str]] = [
-    ("scenario", "Scenario", "text"),
-    ("protocol", "Protocol", "text"),
-    ("allocator", "Allocator", "text"),
-    ("strategy", "Strategy", "text"),
-    ("requests", "Requests", "count"),
-    ("live_heap_delta", "Live heap \u0394", "bytes"),
-    ("rss_delta", "RSS \u0394", "bytes"),
-    ("rss_before_trim_delta", "RSS \u0394 before trim", "bytes"),
-    ("peak_rss_growth", "Peak RSS \u0394", "bytes"),
-    ("peak_per_connection", "Peak \u0394/connection", "bytes"),
-    ("peak_per_stream", "Peak \u0394/stream", "bytes"),
-    ("rss_per_idle_connection", "RSS/idle connection", "bytes"),
-    ("bytes_per_request", "bytes/request", "float"),
-    ("requests_per_s", "req/s", "rate"),
-    ("vs_loopback", "x loopback TCP", "float"),
-    ("latency_p99_us", "p99", "us"),
-    ("writes_per_response", "writes/response", "float"),
-    ("bytes_copied_per_response", "bytes copied/response", "bytes"),
-    ("client_failures", "Client failures", "count"),
-]
-
-# column key -> metric name in a result's metrics (numbers only)
-METRIC_OF = {
-    "requests": "requests_completed",
-    "live_heap_delta": "live_heap_delta_bytes",
-    "rss_delta": "rss_delta_bytes",
-    "rss_before_trim_delta": "rss_before_trim_delta_bytes",
-    "peak_rss_growth": "peak_rss_growth_bytes",
-    "peak_per_connection": "peak_rss_growth_per_connection_bytes",
-    "peak_per_stream": "peak_rss_growth_per_stream_bytes",
-    "rss_per_idle_connection": "rss_per_held_connection_bytes",
-    "bytes_per_request": "live_heap_bytes_per_request",
-    "requests_per_s": "requests_per_s",
-    "vs_loopback": "throughput_vs_loopback",
-    "latency_p99_us": "latency_p99_us",
-    "writes_per_response": "write_calls_per_response",
-    "bytes_copied_per_response": "bytes_copied_per_response",
-    "client_failures": "client_failures",
-}
-
-# Gated metrics and how far one must fall to count as an improvement (threshold key or bytes).
-IMPROVEMENT_STEP = {
-    "live_heap_bytes_per_request": lambda t, base: t["live_heap_bytes_per_request_max"],
-    "rss_delta_bytes": lambda t, base: max(t["rss_delta_bytes_max"] / 8, 0.5 * abs(base)),
-    "peak_rss_growth_bytes": lambda t, base: max(t["peak_rss_growth_bytes_min"], 0.5 * abs(base)),
-    "bytes_copied_per_response": lambda t, base: t["bytes_copied_per_response_increase_max"],
-}
+VIEW = ["scenario", "protocol", "allocator", "strategy", "requests", "live_heap_delta", "rss_delta",
+        "rss_before_trim_delta", "peak_rss_growth", "peak_per_connection", "peak_per_stream", "rss_per_idle_connection",
+        "bytes_per_request", "requests_per_s", "vs_loopback", "latency_p99_us", "writes_per_response",
+        "bytes_copied_per_response", "client_failures"]
 
 # Delta bars in the HTML: one chart per metric across scenarios.
 BAR_METRICS = [("live_heap_delta_bytes", "Live heap \u0394"), ("rss_delta_bytes", "RSS \u0394 (after trim)"),
@@ -146,31 +101,6 @@ def _values(result: dict[str, Any] | None, metric: str) -> list[float]:
     return out
 
 
-def _row(result: dict[str, Any] | None) -> dict[str, Any]:
-    if not result:
-        return {}
-    cfg = result.get("config") or {}
-    m = result.get("metrics") or {}
-    row: dict[str, Any] = {
-        "scenario": (result.get("scenario") or {}).get("name"),
-        "protocol": cfg.get("protocol"),
-        "allocator": (result.get("allocator") or {}).get("name") or cfg.get("allocator"),
-        "strategy": f"copy={cfg.get('copy', '?')}, body={cfg.get('request_body', '?')}",
-    }
-    for key, metric in METRIC_OF.items():
-        v = m.get(metric)
-        row[key] = v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-    return row
-
-
-def _change(base: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in METRIC_OF:
-        b, c = base.get(key), cand.get(key)
-        out[key] = c - b if isinstance(b, (int, float)) and isinstance(c, (int, float)) else None
-    return out
-
-
 def _metric_stats(baseline: dict[str, Any], candidate: dict[str, Any], metric: str) -> dict[str, Any]:
     b, c = _values(baseline, metric), _values(candidate, metric)
     mw = stats.mann_whitney_u(b, c)
@@ -212,13 +142,13 @@ def _spread(result: dict[str, Any] | None, metric: str) -> dict[str, Any] | None
 
 
 def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict[str, Any] | None) -> dict[str, Any]:
-    base_row, cand_row = _row(baseline), _row(candidate)
+    base_row, cand_row = diff.side(baseline, VIEW), diff.side(candidate, VIEW)
     ref = cand_row or base_row
     entry: dict[str, Any] = {
         "name": name,
         "protocol": ref.get("protocol"), "allocator": ref.get("allocator"), "strategy": ref.get("strategy"),
         "description": ((candidate or baseline or {}).get("scenario") or {}).get("description", "").strip(),
-        "baseline": base_row, "candidate": cand_row, "change": _change(base_row, cand_row),
+        "baseline": base_row, "candidate": cand_row, "change": diff.change(base_row, cand_row, VIEW),
         "replicates": {"baseline": len(_ok_replicates(baseline)), "candidate": len(_ok_replicates(candidate))},
         "verdict": "unchanged", "reasons": [], "notes": [], "checks": [], "stats": {},
         "timelines": {"baseline": _timelines(baseline), "candidate": _timelines(candidate)},
@@ -237,7 +167,7 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
     entry["checks"] = [{"metric": c.metric, "passed": c.passed, "text": c.long_repr(), "baseline": c.baseline,
                         "candidate": c.candidate, "limit": c.limit} for c in g.checks]
     entry["notes"] += g.notes
-    for metric in sorted(set(METRIC_OF.values()) | {m for m, _ in BAR_METRICS}):
+    for metric in sorted(set(diff.metric_names(VIEW)) | {m for m, _ in BAR_METRICS}):
         entry["stats"][metric] = _metric_stats(baseline, candidate, metric)
     replicated = min(entry["replicates"].values()) >= 2
     if not replicated:
@@ -253,44 +183,37 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
         if c.metric == "client_failures" or not replicated:
             entry["reasons"].append(c.long_repr())
         elif ci and ci[0] > 0:
-            entry["reasons"].append(f"{c.long_repr()}; median difference {_fmt_metric(c.metric, st['difference'])}, "
-                                    f"95% interval [{_fmt_metric(c.metric, ci[0])}, {_fmt_metric(c.metric, ci[1])}]"
+            entry["reasons"].append(f"{c.long_repr()}; median difference {format_signed(c.metric, st['difference'])}, "
+                                    f"95% interval [{format_signed(c.metric, ci[0])}, {format_signed(c.metric, ci[1])}]"
                                     + (f", Mann-Whitney p={st['p_value']:.3g}" if st.get("p_value") is not None else ""))
         else:
-            span = f"[{_fmt_metric(c.metric, ci[0])}, {_fmt_metric(c.metric, ci[1])}]" if ci else "n/a"
+            span = f"[{format_signed(c.metric, ci[0])}, {format_signed(c.metric, ci[1])}]" if ci else "n/a"
             entry["notes"].append(f"{c.metric} is over its limit but not separated from the baseline by the spread "
                                   f"(95% interval of the median difference {span}): a standing problem, not this change")
     if entry["reasons"]:
         entry["verdict"] = "regression"
         return entry
     t = g.thresholds
-    for metric, step_of in IMPROVEMENT_STEP.items():
-        st = entry["stats"].get(metric) or {}
+    for m in GATED:
+        st = entry["stats"].get(m.name) or {}
         b, c = st.get("baseline_median"), st.get("candidate_median")
-        if b is None or c is None:
+        if m.improvement_step is None or b is None or c is None:
             continue
-        step = step_of(t, b)
-        if b - c < step:
+        step = m.improvement_step(t, b)
+        better = b - c if m.direction == LOWER else c - b
+        if better < step:
             continue
         ci = st.get("ci95")
-        if replicated and not (ci and ci[1] < 0):
+        if replicated and not (ci and (ci[1] < 0 if m.direction == LOWER else ci[0] > 0)):
             continue
-        entry["reasons"].append(f"{metric} fell from {_fmt_metric(metric, b)} to {_fmt_metric(metric, c)} "
-                                f"(step for an improvement: {_fmt_metric(metric, step)})"
-                                + (f"; 95% interval [{_fmt_metric(metric, ci[0])}, {_fmt_metric(metric, ci[1])}]" if ci else ""))
+        moved = "fell" if m.direction == LOWER else "rose"
+        entry["reasons"].append(f"{m.name} {moved} from {format_signed(m.name, b)} to {format_signed(m.name, c)} "
+                                f"(step for an improvement: {format_signed(m.name, step)})"
+                                + (f"; 95% interval [{format_signed(m.name, ci[0])}, {format_signed(m.name, ci[1])}]"
+                                   if ci else ""))
     if entry["reasons"]:
         entry["verdict"] = "improvement"
     return entry
-
-
-def _fmt_metric(metric: str, v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    if metric == "live_heap_bytes_per_request":
-        return format_number(v, signed=True, digits=2) + " B/request"
-    if "bytes" in metric:
-        return format_bytes(v, signed=True)
-    return format_number(v, signed=True, digits=2)
 
 
 # -- the whole report -------------------------------------------------------------------------
@@ -331,7 +254,7 @@ def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[st
         "tool": "memgate", "kind": "report", "schema_version": 1,
         "baseline": {"path": baseline["path"], "commit": commit(baseline), "machine": machine(baseline)},
         "candidate": {"path": candidate["path"], "commit": commit(candidate), "machine": machine(candidate)},
-        "columns": [{"key": k, "header": h, "kind": kind} for k, h, kind in COLUMNS],
+        "columns": [{"key": k, "header": h, "kind": kind} for k, h, kind in diff.columns(VIEW)],
         "bar_metrics": [{"metric": m, "title": t} for m, t in BAR_METRICS],
         "summary": {"counts": counts, "line": ", ".join(parts), "exit_code": exit_code,
                     "verdict": {0: "PASS", 1: "FAIL", 2: "INVALID"}[exit_code]},

@@ -1,4 +1,4 @@
-"""Plain-text rendering of analysis.compare.get_comparison() data."""
+"""Plain-text tables: analysis.compare.get_comparison() data, the gate's checks, any (key, header, kind) rows."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 import pytest
 
+from analysis.metrics import DEFAULT_THRESHOLDS
 from harness.driver import scenario as sc
 
 
@@ -142,3 +143,10 @@ def test_matrix_cases_keep_the_files_bad_twin(tmp_path):
     twins = [sc.bad_twin(c) for c in sc.load_cases(path)]
     assert [t.config["protocol"] for t in twins] == ["h1", "h2c"]
     assert all(t.config["server_args"] == ["--inject-leak=8"] for t in twins)
+
+
+def test_thresholds_a_scenario_may_set_are_the_registry_defaults():
+    every = {k: 1 for k in DEFAULT_THRESHOLDS}
+    assert sc.from_dict({"thresholds": every}).config["thresholds"] == every
+    with pytest.raises(sc.ScenarioError, match="unknown threshold"):
+        sc.from_dict({"thresholds": {"no_such_max": 1}})

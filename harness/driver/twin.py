@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from analysis import gate
+from analysis import diff, gate
 from analysis.render.table import render_rows
 from harness.driver import result_file
 from harness.driver.runner import run_scenario
@@ -24,16 +24,15 @@ EXIT_FAILED = 2      # a clean run that could not be measured
 
 SUMMARY = "twin.json"
 
+FIGURES = ["peak_rss_growth", "rss_delta", "live_heap_delta", "throughput"]  # metric columns (analysis/diff.py)
 COLUMNS = [
     ("case", "Case", "text"),
     ("run", "Run", "text"),
     ("expected", "Expected", "text"),
     ("verdict", "Gate", "text"),
-    ("peak_rss_growth", "Peak RSS \u0394", "bytes"),
-    ("rss_delta", "End RSS \u0394", "bytes"),
-    ("live_heap_delta", "Live heap \u0394", "bytes"),
+    *diff.columns(FIGURES[:3]),
     ("per_connection", "Peak \u0394/conn", "bytes"),
-    ("throughput", "Moved/s", "bytes"),
+    *diff.columns(FIGURES[3:]),
     ("outcome", "Outcome", "text"),
 ]
 
@@ -42,11 +41,8 @@ def _figures(result: dict[str, Any]) -> dict[str, Any]:
     m = result.get("metrics") or {}
     failure = result.get("failure") or {}
     return {
-        "peak_rss_growth": m.get("peak_rss_growth_bytes"),
-        "rss_delta": m.get("rss_delta_bytes"),
-        "live_heap_delta": m.get("live_heap_delta_bytes"),
+        **diff.side(result, FIGURES),
         "per_connection": m.get("rss_per_held_connection_bytes") or m.get("peak_rss_growth_per_connection_bytes"),
-        "throughput": m.get("transfer_bytes_per_s"),
         "failure": f"{failure.get('kind')}: {failure.get('message')}" if failure else None,
     }
 

@@ -1,0 +1,72 @@
+"""One baseline/candidate diff: the rows that `memgate compare` (render/table.py), `memgate report`
+(render/markdown.py, render/html.py) and `memgate twin` render.
+
+A view is a list of column keys: a description of the run (DESCRIPTIONS) or a metric's
+column in the registry (analysis/metrics.py). side() is one result's row in a view,
+change() the candidate minus the baseline for each metric column.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from analysis.metrics import BY_COLUMN
+
+
+def _config(result: dict[str, Any]) -> dict[str, Any]:
+    return result.get("config") or {}
+
+
+def _per_protocol(result: dict[str, Any]) -> str:
+    served = (result.get("metrics") or {}).get("server_requests") or {}
+    return f"{served.get('h1', 0):g}/{served.get('h2', 0):g}" if served else "n/a"
+
+
+# column key -> (header, value from a result): what ran, as text.
+DESCRIPTIONS: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
+    "scenario": ("Scenario", lambda r: (r.get("scenario") or {}).get("name")),
+    "protocol": ("Protocol", lambda r: _config(r).get("protocol")),
+    "allocator": ("Allocator", lambda r: (r.get("allocator") or {}).get("name") or _config(r).get("allocator")),
+    "strategy": ("Strategy", lambda r: f"copy={_config(r).get('copy', '?')}, body={_config(r).get('request_body', '?')}"),
+    "per_protocol": ("h1/h2", _per_protocol),
+}
+
+
+def columns(view: list[str]) -> list[tuple[str, str, str]]:
+    """(key, header, kind) per column; kind says how a cell renders (analysis.units.format_cell)."""
+    out = []
+    for key in view:
+        if key in DESCRIPTIONS:
+            out.append((key, DESCRIPTIONS[key][0], "text"))
+        else:
+            m = BY_COLUMN[key]
+            out.append((key, m.header, m.kind))
+    return out
+
+
+def metric_names(view: list[str]) -> list[str]:
+    """The registry names of a view's metric columns."""
+    return [BY_COLUMN[key].name for key in view if key in BY_COLUMN]
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def side(result: dict[str, Any] | None, view: list[str]) -> dict[str, Any]:
+    """One result's row: descriptions as text, metrics as numbers (None when missing); {} without a result."""
+    if not result:
+        return {}
+    m = result.get("metrics") or {}
+    return {key: DESCRIPTIONS[key][1](result) if key in DESCRIPTIONS else _number(m.get(BY_COLUMN[key].name))
+            for key in view}
+
+
+def change(base: dict[str, Any], cand: dict[str, Any], view: list[str]) -> dict[str, Any]:
+    """Candidate minus baseline per metric column (None unless both are numbers)."""
+    out: dict[str, Any] = {}
+    for key in view:
+        if key in BY_COLUMN:
+            b, c = base.get(key), cand.get(key)
+            out[key] = c - b if isinstance(b, (int, float)) and isinstance(c, (int, float)) else None
+    return out

@@ -1,7 +1,8 @@
 """Scenario files: TOML keys, their types and defaults, --set overrides, validation.
 
 A scenario resolves to a plain dict (``Scenario.config``) holding every key below,
-defaults filled in, so a result file says exactly what ran.
+defaults filled in, so a result file says exactly what ran. A [matrix] table's shape
+(axes, exclude, include) is expanded by matrix_expansion.py; load_cases resolves each case here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tomllib
 from typing import Any, Callable
 
 from analysis.metrics import DEFAULT_THRESHOLDS
+from harness.driver.matrix_expansion import MatrixError, case_name, expand_matrix
 
 PROTOCOLS = ("h1", "h2c", "h2-tls")
 ALLOCATORS = ("glibc", "jemalloc", "mimalloc")
@@ -369,96 +371,8 @@ def _apply_overrides(raw: dict[str, Any], source: str, path: str | None,
 
 
 # -- matrices ---------------------------------------------------------------------------------
-# Axes may vary any scenario key except these (they describe the file, not a case).
-NOT_AXES = ("name", "description", "matrix")
-
-
-def _case_name(base: str, params: dict[str, Any]) -> str:
-    parts = [base]
-    for key, value in params.items():
-        text = value if isinstance(value, str) else _json_text(value)
-        text = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "x"
-        parts.append(f"{key}-{text}")
-    return ".".join(parts)
-
-
-def _json_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "_".join(_json_text(v) for v in value) or "none"
-    if isinstance(value, dict):
-        return "_".join(f"{k}_{_json_text(v)}" for k, v in value.items())
-    return str(value)
-
-
-def expand_matrix(source: str, matrix: Any) -> list[dict[str, Any]]:
-    """[matrix] -> the list of cases (each a dict of axis values), in a fixed order.
-
-    Axes (key = [values...]) expand to their cross product, in the order the axes are
-    written; `exclude` entries drop every case whose values match all the entry's keys;
-    `include` entries add one case each (after the product), unless an identical case
-    exists. With no axes, the cases are the include entries alone.
-    """
-    if not isinstance(matrix, dict):
-        raise ScenarioError(source, "matrix", f"expected a table, got {type(matrix).__name__}")
-    axes: dict[str, list[Any]] = {}
-    for key, values in matrix.items():
-        if key in ("exclude", "include"):
-            continue
-        if key in NOT_AXES:
-            raise ScenarioError(source, f"matrix.{key}", f"{key} cannot be an axis (each case's name is made from its axes)")
-        if key not in KEYS:
-            raise ScenarioError(source, f"matrix.{key}", f"unknown axis; an axis is a scenario key, one of: {', '.join(k for k in KEYS if k not in NOT_AXES)}")
-        if not isinstance(values, list) or not values:
-            raise ScenarioError(source, f"matrix.{key}", f"an axis is a non-empty list of values, got {values!r}")
-        seen = []
-        for v in values:
-            if v in seen:
-                raise ScenarioError(source, f"matrix.{key}", f"value {v!r} appears twice")
-            seen.append(v)
-        axes[key] = values
-    rules: dict[str, list[dict[str, Any]]] = {}
-    for rule in ("exclude", "include"):
-        entries = matrix.get(rule, [])
-        if not isinstance(entries, list) or not all(isinstance(e, dict) and e for e in entries):
-            raise ScenarioError(source, f"matrix.{rule}", "expected a list of non-empty tables, e.g. [{protocol = \"h1\", streams = 10}]")
-        rules[rule] = entries
-    for i, entry in enumerate(rules["exclude"]):
-        for key, value in entry.items():
-            if key not in axes:
-                raise ScenarioError(source, f"matrix.exclude[{i}].{key}", f"not an axis of this matrix (axes: {', '.join(axes) or 'none'})")
-            if value not in axes[key]:
-                raise ScenarioError(source, f"matrix.exclude[{i}].{key}", f"{value!r} is not a value of the axis ({axes[key]!r}): the rule never matches")
-    for i, entry in enumerate(rules["include"]):
-        for key in entry:
-            if key == "name":
-                err = _type_error("str", entry[key]) or _name(entry[key])
-                if err:
-                    raise ScenarioError(source, f"matrix.include[{i}].name", err)
-            elif key not in KEYS or key in NOT_AXES:
-                raise ScenarioError(source, f"matrix.include[{i}].{key}", "unknown key; an include entry sets scenario keys (and may give its case a name)")
-    cases: list[dict[str, Any]] = []
-    if axes:
-        combos: list[dict[str, Any]] = [{}]
-        for key, values in axes.items():
-            combos = [{**c, key: v} for c in combos for v in values]
-        used = [0] * len(rules["exclude"])
-        for combo in combos:
-            hit = [i for i, e in enumerate(rules["exclude"]) if all(combo[k] == v for k, v in e.items())]
-            for i in hit:
-                used[i] += 1
-            if not hit:
-                cases.append(combo)
-        for i, n in enumerate(used):
-            if n == 0:  # pragma: no cover - unreachable after the value checks above, kept as a guard
-                raise ScenarioError(source, f"matrix.exclude[{i}]", "matches no case")
-    for entry in rules["include"]:
-        if entry not in cases:
-            cases.append(dict(entry))  # a "name" key stays in the entry: load_cases turns it into the case name
-    if not cases:
-        raise ScenarioError(source, "matrix", "expands to no case (no axes and no include, or everything excluded)")
-    return cases
+def _case_name_error(value: Any) -> str | None:
+    return _type_error("str", value) or _name(value)
 
 
 def load_cases(path: str, overrides: list[tuple[str, Any]] | None = None) -> list[Scenario]:
@@ -475,19 +389,23 @@ def load_cases(path: str, overrides: list[tuple[str, Any]] | None = None) -> lis
     base_name = base_raw.get("name")
     if base_name is None:
         base_name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.splitext(os.path.basename(path))[0]) or "matrix"
-    elif _type_error("str", base_name) or _name(base_name):
-        raise ScenarioError(source, "name", _type_error("str", base_name) or _name(base_name))
+    elif _case_name_error(base_name):
+        raise ScenarioError(source, "name", _case_name_error(base_name))
     forced = {k for k, _ in overrides or []}
     out: list[Scenario] = []
     names: set[str] = set()
-    for params in expand_matrix(source, matrix):
+    try:
+        expanded = expand_matrix(matrix, KEYS, _case_name_error)
+    except MatrixError as e:
+        raise ScenarioError(source, e.key, e.reason) from None
+    for params in expanded:
         label = params.pop("name", None)
         case_raw = {**base_raw, **{k: v for k, v in params.items() if k not in forced}}
         if "endpoint" in params and "endpoints" in case_raw and "endpoints" not in params:
             del case_raw["endpoints"]  # an endpoint axis replaces the base file's mix
         if "endpoints" in params and "endpoint" in case_raw and "endpoint" not in params:
             del case_raw["endpoint"]
-        case_raw["name"] = f"{base_name}.{label}" if label else _case_name(base_name, params)
+        case_raw["name"] = f"{base_name}.{label}" if label else case_name(base_name, params)
         where = f"{source} [matrix case {', '.join(f'{k}={v!r}' for k, v in params.items())}]"
         sc = resolve(case_raw, where, path)
         sc.params = {k: v for k, v in params.items() if k not in forced}  # what the matrix varies, as run

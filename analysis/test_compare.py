@@ -50,7 +50,7 @@ def test_units():
     assert format_ratio(0, 5) == "new"
 
 
-def test_columns_cover_the_issue_list():
+def test_columns_cover_what_a_comparison_shows():
     keys = [k for k, _, _ in COLUMNS]
     for k in ("scenario", "protocol", "requests", "live_heap_delta", "rss_delta", "per_protocol", "client_failures",
               "requests_per_s", "latency_p99_us", "writes_per_response", "bytes_copied_per_response", "verdict"):

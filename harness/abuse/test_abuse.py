@@ -81,7 +81,7 @@ def test_cli_exits_2_for_an_unknown_case_or_missing_binary():
     assert env_run.returncode == 2 and "missing binary" in env_run.stderr
 
 
-def test_judge_applies_the_issue_thresholds():
+def test_judge_applies_the_pass_thresholds():
     mib = runner.MiB
     ok = runner.CaseResult("x", rss_before=10 * mib, rss_peak=41 * mib, rss_after=14 * mib,
                            control_base_p99=0.001, control_attack_p99=0.009, alive=True, healthz=True)

@@ -2,6 +2,8 @@
 
 Frames are built with hyperframe (or by hand where hyperframe refuses to build an
 invalid frame) and header blocks with hpack; every socket operation has a timeout.
+FrameReader is the one reader of what a server sends: the conformance client (H2Client)
+and the attack clients (harness/abuse/attacker.py) both feed it their received bytes.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from hpack import Encoder
-from hyperframe.frame import Frame
+from hpack import Decoder, Encoder, HPACKError
+from hyperframe.frame import Frame as HyperFrame
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -27,7 +30,7 @@ ERROR_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW
 
 # frame types
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
-END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
+END_STREAM, ACK, END_HEADERS, PADDED, PRIORITY_FLAG = 0x1, 0x1, 0x4, 0x8, 0x20
 
 # settings ids
 HEADER_TABLE_SIZE, ENABLE_PUSH, MAX_CONCURRENT_STREAMS, INITIAL_WINDOW_SIZE = 1, 2, 3, 4
@@ -44,6 +47,70 @@ def raw_frame(ftype: int, flags: int, stream_id: int, payload: bytes = b"") -> b
     """A frame header plus payload, with no validation (for frames hyperframe will not build)."""
     n = len(payload)
     return struct.pack(">BHBBI", (n >> 16) & 0xFF, n & 0xFFFF, ftype, flags, stream_id & 0x7FFFFFFF) + payload
+
+
+class Frame(NamedTuple):
+    type: int
+    flags: int
+    stream_id: int
+    payload: bytes
+
+
+class FrameReader:
+    """Bytes in, in whatever chunks a socket gives them; whole frames out, and the fields a
+    client judges a server by: GOAWAY, RST_STREAM, SETTINGS and each response's :status."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.decoder = Decoder()
+        self.decoder.max_allowed_table_size = 65536  # a server may announce a larger table than hpack's 4096
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+
+    def next(self) -> Frame | None:
+        """The next whole frame in the buffer, or None until more bytes arrive."""
+        if len(self.buf) < 9:
+            return None
+        length = int.from_bytes(self.buf[:3], "big")
+        if len(self.buf) < 9 + length:
+            return None
+        frame = Frame(self.buf[3], self.buf[4], int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF,
+                      self.buf[9:9 + length])
+        self.buf = self.buf[9 + length:]
+        return frame
+
+    def status(self, frame: Frame) -> int | None:
+        """A HEADERS frame's :status, decoded in order so the dynamic table stays in step; None if absent or
+        undecodable (a header block split over CONTINUATION frames is not reassembled)."""
+        block = frame.payload
+        if frame.flags & PADDED and block:
+            block = block[1:len(block) - block[0]]
+        if frame.flags & PRIORITY_FLAG:
+            block = block[5:]
+        try:
+            for name, value in self.decoder.decode(block):
+                if name in (b":status", ":status"):
+                    return int(value)
+        except (HPACKError, ValueError):
+            pass
+        return None
+
+
+def goaway_fields(payload: bytes) -> tuple[int, int] | None:
+    """(last stream id, error code) of a GOAWAY payload."""
+    if len(payload) < 8:
+        return None
+    last, code = struct.unpack(">II", payload[:8])
+    return last & 0x7FFFFFFF, code
+
+
+def rst_stream_code(payload: bytes) -> int | None:
+    return struct.unpack(">I", payload)[0] if len(payload) == 4 else None
+
+
+def settings_fields(payload: bytes) -> dict[int, int]:
+    return dict(struct.unpack(">HI", payload[i:i + 6]) for i in range(0, len(payload) - 5, 6))
 
 
 def settings_payload(values: dict[int, int]) -> bytes:
@@ -89,14 +156,23 @@ class H2Client:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.settimeout(timeout)
         self.encoder = Encoder()
-        self.buf = b""
+        self.reader = FrameReader()
         self.outcome = Outcome()
         self.bytes_sent = 0
         self.frames_sent = 0
 
     # sending
-    def send(self, data: bytes | Frame) -> None:
-        if isinstance(data, Frame):
+    @property
+    def buf(self) -> bytes:
+        """Received bytes not read as a frame yet."""
+        return self.reader.buf
+
+    @buf.setter
+    def buf(self, value: bytes) -> None:
+        self.reader.buf = value
+
+    def send(self, data: bytes | HyperFrame) -> None:
+        if isinstance(data, HyperFrame):
             data = data.serialize()
         self.sock.sendall(data)
         self.bytes_sent += len(data)
@@ -127,53 +203,44 @@ class H2Client:
         self.send(raw_frame(DATA, END_STREAM if end_stream else 0, stream_id, payload))
 
     # receiving
+    def _receive(self, timeout: float) -> bool:
+        """One recv into the reader; False (and the outcome says why) on timeout or close."""
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            self.outcome.timed_out = True
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            chunk = b""
+        if not chunk:
+            self.outcome.closed = True
+            return False
+        self.reader.feed(chunk)
+        return True
+
     def _recv_exact(self, n: int, timeout: float) -> bytes | None:
         while len(self.buf) < n:
-            self.sock.settimeout(max(timeout, 0.001))
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                self.outcome.timed_out = True
+            if not self._receive(timeout):
                 return None
-            except (ConnectionResetError, BrokenPipeError):
-                chunk = b""
-            if not chunk:
-                self.outcome.closed = True
-                return None
-            self.buf += chunk
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
-    def read_frame(self, timeout: float = 2.0):
-        header = self._recv_exact(9, timeout)
-        if header is None:
-            return None
-        length, ftype, flags, stream_id = struct.unpack(">I", b"\0" + header[:3])[0], header[3], header[4], \
-            struct.unpack(">I", header[5:9])[0] & 0x7FFFFFFF
-        payload = self._recv_exact(length, timeout)
-        if payload is None:
-            return None
-        frame = (ftype, flags, stream_id, payload)
+    def read_frame(self, timeout: float = 2.0) -> Frame | None:
+        frame = self.reader.next()
+        while frame is None:
+            if not self._receive(timeout):
+                return None
+            frame = self.reader.next()
         self.outcome.frames.append(frame)
-        if ftype == GOAWAY and len(payload) >= 8:
-            self.outcome.goaway_last_stream, self.outcome.goaway = struct.unpack(">II", payload[:8])
-            self.outcome.goaway_last_stream &= 0x7FFFFFFF
-        elif ftype == RST_STREAM and len(payload) == 4:
-            self.outcome.resets[stream_id] = struct.unpack(">I", payload)[0]
-        elif ftype == SETTINGS and not flags & ACK:
-            for i in range(0, len(payload) - 5, 6):
-                k, v = struct.unpack(">HI", payload[i:i + 6])
-                self.outcome.settings[k] = v
-        elif ftype == HEADERS and payload:
-            from hpack import Decoder
-            if not hasattr(self, "decoder"):
-                self.decoder = Decoder()
-            try:
-                for name, value in self.decoder.decode(payload if not flags & 0x8 else payload[1:-payload[0] or None]):
-                    if name in (b":status", ":status"):
-                        self.outcome.status[stream_id] = int(value)
-            except Exception:
-                pass
+        if frame.type == GOAWAY and (fields := goaway_fields(frame.payload)):
+            self.outcome.goaway_last_stream, self.outcome.goaway = fields
+        elif frame.type == RST_STREAM and (code := rst_stream_code(frame.payload)) is not None:
+            self.outcome.resets[frame.stream_id] = code
+        elif frame.type == SETTINGS and not frame.flags & ACK:
+            self.outcome.settings.update(settings_fields(frame.payload))
+        elif frame.type == HEADERS and (status := self.reader.status(frame)) is not None:
+            self.outcome.status[frame.stream_id] = status
         return frame
 
     def wait(self, stream_id: int | None = None, timeout: float = 3.0, until_goaway: bool = True) -> Outcome:

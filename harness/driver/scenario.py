@@ -3,6 +3,8 @@
 A scenario resolves to a plain dict (``Scenario.config``) holding every key below,
 defaults filled in, so a result file says exactly what ran. A [matrix] table's shape
 (axes, exclude, include) is expanded by matrix_expansion.py; load_cases resolves each case here.
+About 400 lines on purpose: the key table and every check of a key or a combination of keys
+read together, so a new key is added, typed and checked in one file.
 """
 
 from __future__ import annotations

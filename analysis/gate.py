@@ -77,7 +77,7 @@ def validate(result: dict[str, Any], label: str) -> list[str]:
         problems.append(f"{label} has no metrics")
     else:
         m = result["metrics"]
-        for key in ("requests_completed", "live_heap_delta_bytes", "rss_delta_bytes", "peak_rss_growth_bytes"):
+        for key in _required_metrics():
             if not isinstance(m.get(key), (int, float)):
                 problems.append(f"{label} lacks metric {key}")
         if not problems and not m["requests_completed"]:
@@ -200,3 +200,14 @@ def _at_most(m: Metric, s: _Sides) -> Check:
 
 _RULES: dict[str, Callable[[Metric, _Sides], Check | None]] = {
     "absolute": _absolute, "growth": _growth, "increase": _increase, "churn": _churn, "at_most": _at_most}
+# Rules that read their metrics whatever they hold; the others note a missing one and skip it.
+_RULES_THAT_NEED_THEIR_METRICS = ("absolute", "growth")
+
+
+def _required_metrics() -> list[str]:
+    """What a result must hold to be gated: a request count, and every metric a rule reads unconditionally."""
+    names = ["requests_completed"]
+    for m in GATED:
+        if m.gate.kind in _RULES_THAT_NEED_THEIR_METRICS:
+            names += [n for n in (m.gate.total, m.name) if n and n not in names]
+    return names

@@ -10,22 +10,7 @@ import socket
 import time
 
 from harness.abuse.attacker import Cutoff, connect
-
-
-def _read_all(s: socket.socket, seconds: float, limit: int = 1 << 20) -> tuple[bytes, bool]:
-    got, deadline = b"", time.monotonic() + seconds
-    while len(got) < limit and time.monotonic() < deadline:
-        s.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            return got, False
-        except OSError:
-            return got, True
-        if not chunk:
-            return got, True
-        got += chunk
-    return got, False
+from harness.abuse.wire import read_until_close
 
 
 def _statuses(data: bytes) -> list[int]:
@@ -99,7 +84,7 @@ def oversized_h1_headers(port: int, quick: bool) -> Cutoff:
                         sent += min(65536, len(payload) - i)
                 except OSError:
                     pass
-                got, closed = _read_all(s, 2.0)
+                got, closed = read_until_close(s, 2.0)
                 cut.sent_units += 1
                 cut.sent_bytes += sent
                 for st in _statuses(got):
@@ -152,7 +137,7 @@ def smuggling(port: int, quick: bool) -> Cutoff:
                     s.sendall(payload)
                 except OSError:
                     pass
-                got, closed = _read_all(s, 1.5)
+                got, closed = read_until_close(s, 1.5)
             finally:
                 s.close()
             sts = _statuses(got)
@@ -192,7 +177,7 @@ def pipelining_flood(port: int, quick: bool) -> Cutoff:
         # hold the connection without reading (full mode: past the server's 30 s send timeout), then
         # see whether the server closed it: read what it wrote until EOF, reset or a quiet second
         time.sleep(hold)
-        got, closed = _read_all(s, 1.0, limit=64 << 20)
+        got, closed = read_until_close(s, 1.0, limit=64 << 20)
         cut.closed = cut.closed or closed
         answered = got.count(b"HTTP/1.1 200")
         cut.statuses = {200: answered} if answered else {}

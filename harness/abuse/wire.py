@@ -162,15 +162,6 @@ class H2Client:
         self.frames_sent = 0
 
     # sending
-    @property
-    def buf(self) -> bytes:
-        """Received bytes not read as a frame yet."""
-        return self.reader.buf
-
-    @buf.setter
-    def buf(self, value: bytes) -> None:
-        self.reader.buf = value
-
     def send(self, data: bytes | HyperFrame) -> None:
         if isinstance(data, HyperFrame):
             data = data.serialize()
@@ -203,6 +194,15 @@ class H2Client:
         self.send(raw_frame(DATA, END_STREAM if end_stream else 0, stream_id, payload))
 
     # receiving
+    @property
+    def buf(self) -> bytes:
+        """Received bytes not read as a frame yet."""
+        return self.reader.buf
+
+    @buf.setter
+    def buf(self, value: bytes) -> None:
+        self.reader.buf = value
+
     def _receive(self, timeout: float) -> bool:
         """One recv into the reader; False (and the outcome says why) on timeout or close."""
         self.sock.settimeout(max(timeout, 0.001))
@@ -265,6 +265,23 @@ class H2Client:
             pass
 
 
+def read_until_close(s: socket.socket, seconds: float, limit: int = 1 << 20) -> tuple[bytes, bool]:
+    """What the server sends within seconds (up to limit bytes), and whether it closed or reset the connection."""
+    got, deadline = b"", time.monotonic() + seconds
+    while len(got) < limit and time.monotonic() < deadline:
+        s.settimeout(max(0.001, deadline - time.monotonic()))
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            return got, False
+        except OSError:
+            return got, True
+        if not chunk:
+            return got, True
+        got += chunk
+    return got, False
+
+
 def h1_request(port: int, raw: bytes, timeout: float = 5.0, read_limit: int = 1 << 20) -> tuple[bytes, bool]:
     """Sends raw bytes, reads until close or timeout; returns (bytes received, closed by server)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
@@ -272,19 +289,4 @@ def h1_request(port: int, raw: bytes, timeout: float = 5.0, read_limit: int = 1 
             s.sendall(raw)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        got, closed = b"", False
-        deadline = time.monotonic() + timeout
-        while len(got) < read_limit and time.monotonic() < deadline:
-            s.settimeout(max(deadline - time.monotonic(), 0.001))
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                closed = True
-                break
-            if not chunk:
-                closed = True
-                break
-            got += chunk
-        return got, closed
+        return read_until_close(s, timeout, read_limit)

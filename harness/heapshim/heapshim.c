@@ -1,0 +1,320 @@
+/* The counting half of the heap shim: malloc and its family, interposed with LD_PRELOAD on top of
+ * whatever malloc the process loads, each block counted at the underlying allocator's usable
+ * size. Design and limits: README.md.
+ *
+ * Nothing here may allocate through the interposed functions on the counting path, and nothing
+ * may take a lock there: a thread claims its counter slot once, under registry_lock, and from then
+ * on only that thread writes the slot (plain relaxed loads and stores, no locked add).
+ */
+#define _GNU_SOURCE
+#include "heapshim.h"
+
+#include "counters.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- the allocator underneath ---- */
+
+typedef void* (*malloc_fn)(size_t);
+typedef void* (*calloc_fn)(size_t, size_t);
+typedef void* (*realloc_fn)(void*, size_t);
+typedef void (*free_fn)(void*);
+typedef size_t (*usable_size_fn)(void*);
+typedef int (*posix_memalign_fn)(void**, size_t, size_t);
+typedef void* (*aligned_fn)(size_t, size_t);
+typedef void* (*page_aligned_fn)(size_t);
+
+static struct {
+  malloc_fn malloc;
+  calloc_fn calloc;
+  realloc_fn realloc;
+  free_fn free;
+  usable_size_fn usable_size;
+  posix_memalign_fn posix_memalign;
+  /* NULL when the object providing malloc lacks them (jemalloc has no pvalloc): the glibc
+   * function RTLD_NEXT would find instead allocates from another heap than free() frees to. */
+  aligned_fn aligned_alloc;
+  aligned_fn memalign;
+  page_aligned_fn valloc;
+  page_aligned_fn pvalloc;
+} next;
+
+static _Atomic int resolved;
+static HEAPSHIM_THREAD_LOCAL int resolving; /* dlsym may calloc: those calls get the bootstrap buffer */
+
+/* dlsym's own allocations, made before next.* is known; never freed, never reused. */
+enum { bootstrap_capacity = 64 * 1024, bootstrap_header = 16 };
+static _Alignas(16) char bootstrap[bootstrap_capacity];
+static _Atomic size_t bootstrap_used;
+
+static void* bootstrap_alloc(size_t size) {
+  const size_t need = bootstrap_header + ((size + 15) & ~(size_t)15);
+  const size_t at = atomic_fetch_add(&bootstrap_used, need);
+  if (at + need > bootstrap_capacity) return NULL;
+  memcpy(bootstrap + at, &size, sizeof size);
+  return bootstrap + at + bootstrap_header;
+}
+
+static int in_bootstrap(const void* block) {
+  return (const char*)block >= bootstrap && (const char*)block < bootstrap + bootstrap_capacity;
+}
+
+static size_t bootstrap_size(const void* block) {
+  size_t size;
+  memcpy(&size, (const char*)block - bootstrap_header, sizeof size);
+  return size;
+}
+
+/* dlsym answers an object pointer; POSIX guarantees that it converts to a function pointer. */
+typedef heapshim_function any_function;
+static any_function as_function(void* symbol) {
+  union {
+    void* object;
+    any_function function;
+  } address = {.object = symbol};
+  return address.function;
+}
+static void* as_object(any_function function) {
+  union {
+    any_function function;
+    void* object;
+  } address = {.function = function};
+  return address.object;
+}
+
+static any_function next_symbol(const char* name) {
+  resolving = 1;
+  void* symbol = dlsym(RTLD_NEXT, name);
+  resolving = 0;
+  return as_function(symbol);
+}
+
+heapshim_function heapshim_next_symbol(const char* name) { return next_symbol(name); }
+
+int heapshim_beside_malloc(any_function symbol) {
+  Dl_info of_malloc, of_symbol;
+  return symbol && dladdr(as_object((any_function)next.malloc), &of_malloc) && dladdr(as_object(symbol), &of_symbol) &&
+         of_malloc.dli_fbase == of_symbol.dli_fbase;
+}
+
+/* The symbol, if the object that provides malloc provides it too. */
+static any_function next_symbol_beside_malloc(const char* name) {
+  any_function symbol = next_symbol(name);
+  return heapshim_beside_malloc(symbol) ? symbol : NULL;
+}
+
+static _Atomic int setup_started;
+
+/* Idempotent; two threads racing here find the same symbols. */
+static void resolve(void) {
+  next.malloc = (malloc_fn)next_symbol("malloc");
+  next.calloc = (calloc_fn)next_symbol("calloc");
+  next.realloc = (realloc_fn)next_symbol("realloc");
+  next.free = (free_fn)next_symbol("free");
+  next.usable_size = (usable_size_fn)next_symbol("malloc_usable_size");
+  next.posix_memalign = (posix_memalign_fn)next_symbol("posix_memalign");
+  next.aligned_alloc = (aligned_fn)next_symbol_beside_malloc("aligned_alloc");
+  next.memalign = (aligned_fn)next_symbol_beside_malloc("memalign");
+  next.valloc = (page_aligned_fn)next_symbol_beside_malloc("valloc");
+  next.pvalloc = (page_aligned_fn)next_symbol_beside_malloc("pvalloc");
+  if (!next.malloc || !next.calloc || !next.realloc || !next.free || !next.usable_size || !next.posix_memalign) {
+    static const char message[] = "memgate heapshim: no underlying malloc family found\n";
+    (void)!write(2, message, sizeof message - 1);
+    _exit(127);
+  }
+  if (atomic_exchange(&setup_started, 1) == 0) {
+    /* The allocator initialises (jemalloc registers its fork handlers) before ours are registered:
+     * then its child handler has unlocked its arenas when ours starts the child's control thread. */
+    next.free(next.malloc(1));
+    /* May malloc: that call resolves again (resolved is still 0), harmlessly. */
+    heapshim_counters_setup();
+  }
+  atomic_store_explicit(&resolved, 1, memory_order_release);
+}
+
+static inline void ensure_resolved(void) {
+  if (__builtin_expect(!atomic_load_explicit(&resolved, memory_order_acquire), 0)) resolve();
+}
+
+/* ---- counting ---- */
+
+static inline int64_t usable(void* block) { return (int64_t)next.usable_size(block); }
+static inline void note_allocated(void* block) { heapshim_note_allocated(usable(block)); }
+static inline void note_freeing(void* block) { heapshim_note_freed(usable(block)); }
+
+void heapshim_count_allocated(void* block) { note_allocated(block); }
+
+int64_t heapshim_usable_size(void* block) {
+  ensure_resolved();
+  return usable(block);
+}
+
+void heapshim_count_freed(int64_t usable_size) { heapshim_note_freed(usable_size); }
+
+/* ---- detection, for the channel ---- */
+
+static int (*found_malloc_trim)(size_t);
+static int (*found_mallctl)(const char*, void*, size_t*, void*, size_t);
+static void (*found_mi_collect)(int);
+
+static void trim_glibc(void) { found_malloc_trim(0); }
+
+/* 4096 is MALLCTL_ARENAS_ALL: every arena's dirty and muzzy pages go back to the OS. */
+static void trim_jemalloc(void) { found_mallctl("arena.4096.purge", NULL, NULL, NULL, 0); }
+
+static void trim_mimalloc(void) { found_mi_collect(1); }
+
+/* NAME as the process sees it, if the object that provides the shim's next malloc defines it. */
+static any_function beside_malloc(const char* name, const Dl_info* of_malloc) {
+  Dl_info info;
+  void* symbol = dlsym(RTLD_DEFAULT, name);
+  return symbol && dladdr(symbol, &info) && info.dli_fbase == of_malloc->dli_fbase ? as_function(symbol) : NULL;
+}
+
+/* This library's own malloc, where a plain &malloc would find the process's first malloc. */
+extern void* heapshim_own_malloc(size_t) __attribute__((alias("malloc"), visibility("hidden")));
+
+void heapshim_detect_allocator(struct heapshim_allocator* out) {
+  ensure_resolved();
+  Dl_info of_malloc;
+  *out = (struct heapshim_allocator){"unknown", "none", "", NULL};
+  void* process_malloc = dlsym(RTLD_DEFAULT, "malloc");
+  if (process_malloc != as_object((any_function)heapshim_own_malloc)) {
+    /* An allocator linked into the executable comes first: nothing reaches the shim. */
+    out->name = "not interposed";
+    if (process_malloc && dladdr(process_malloc, &of_malloc) && of_malloc.dli_fname) out->malloc_from = of_malloc.dli_fname;
+    return;
+  }
+  if (!dladdr(as_object((any_function)next.malloc), &of_malloc)) return;
+  out->malloc_from = of_malloc.dli_fname ? of_malloc.dli_fname : "";
+  if ((found_mallctl = (int (*)(const char*, void*, size_t*, void*, size_t))beside_malloc("mallctl", &of_malloc))) {
+    *out = (struct heapshim_allocator){"jemalloc", "arena.4096.purge", out->malloc_from, trim_jemalloc};
+  } else if ((found_mi_collect = (void (*)(int))beside_malloc("mi_collect", &of_malloc))) {
+    *out = (struct heapshim_allocator){"mimalloc", "mi_collect(true)", out->malloc_from, trim_mimalloc};
+  } else if ((found_malloc_trim = (int (*)(size_t))beside_malloc("malloc_trim", &of_malloc))) {
+    *out = (struct heapshim_allocator){"glibc", "malloc_trim(0)", out->malloc_from, trim_glibc};
+  }
+}
+
+__attribute__((constructor)) static void heapshim_load(void) {
+  ensure_resolved();
+  heapshim_control_start();
+}
+
+__attribute__((destructor)) static void heapshim_unload(void) { heapshim_control_stop(); }
+
+/* ---- the interposed functions ---- */
+
+EXPORT void* malloc(size_t size) {
+  if (__builtin_expect(resolving, 0)) return bootstrap_alloc(size);
+  ensure_resolved();
+  void* block = next.malloc(size);
+  if (block) note_allocated(block);
+  return block;
+}
+
+EXPORT void* calloc(size_t count, size_t size) {
+  if (__builtin_expect(resolving, 0)) {
+    size_t total;
+    return __builtin_mul_overflow(count, size, &total) ? NULL : bootstrap_alloc(total);
+  }
+  ensure_resolved();
+  void* block = next.calloc(count, size);
+  if (block) note_allocated(block);
+  return block;
+}
+
+EXPORT void free(void* block) {
+  if (!block || in_bootstrap(block)) return;
+  ensure_resolved();
+  note_freeing(block);
+  next.free(block);
+}
+
+EXPORT void* realloc(void* block, size_t size) {
+  if (__builtin_expect(resolving, 0) && !block) return bootstrap_alloc(size);
+  if (!block) return malloc(size);
+  if (in_bootstrap(block)) {
+    void* moved = malloc(size);
+    const size_t old_size = bootstrap_size(block);
+    if (moved) memcpy(moved, block, old_size < size ? old_size : size);
+    return moved;
+  }
+  ensure_resolved();
+  const int64_t old_size = usable(block);
+  void* moved = next.realloc(block, size);
+  if (moved) {
+    heapshim_note_resized(old_size, usable(moved));
+  } else if (size == 0) { /* glibc frees and returns NULL; a failed realloc returns NULL for size > 0 */
+    heapshim_note_freed(old_size);
+  }
+  return moved;
+}
+
+/* Ours on top of realloc: jemalloc has none, and glibc's would find a realloc of its own choosing. */
+EXPORT void* reallocarray(void* block, size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return realloc(block, total);
+}
+
+EXPORT int posix_memalign(void** out, size_t alignment, size_t size) {
+  ensure_resolved();
+  const int rc = next.posix_memalign(out, alignment, size);
+  if (rc == 0 && *out) note_allocated(*out);
+  return rc;
+}
+
+static void* aligned_by_posix_memalign(size_t alignment, size_t size) {
+  size_t power = sizeof(void*);
+  while (power < alignment) power <<= 1;
+  void* block = NULL;
+  const int rc = next.posix_memalign(&block, power, size);
+  if (rc != 0) {
+    errno = rc;
+    return NULL;
+  }
+  return block;
+}
+
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+EXPORT void* aligned_alloc(size_t alignment, size_t size) {
+  ensure_resolved();
+  void* block = next.aligned_alloc ? next.aligned_alloc(alignment, size) : aligned_by_posix_memalign(alignment, size);
+  if (block) note_allocated(block);
+  return block;
+}
+
+EXPORT void* memalign(size_t alignment, size_t size) {
+  ensure_resolved();
+  void* block = next.memalign ? next.memalign(alignment, size) : aligned_by_posix_memalign(alignment, size);
+  if (block) note_allocated(block);
+  return block;
+}
+
+EXPORT void* valloc(size_t size) {
+  ensure_resolved();
+  void* block = next.valloc ? next.valloc(size) : aligned_by_posix_memalign(page_size(), size);
+  if (block) note_allocated(block);
+  return block;
+}
+
+EXPORT void* pvalloc(size_t size) {
+  ensure_resolved();
+  const size_t page = page_size();
+  void* block = next.pvalloc ? next.pvalloc(size) : aligned_by_posix_memalign(page, (size + page - 1) & ~(page - 1));
+  if (block) note_allocated(block);
+  return block;
+}

@@ -1,0 +1,251 @@
+"""The heap shim's reader against real targets under the shim: the leaky fixture server, a forking
+Python program, an allocator linked into the executable; and the reader's own errors."""
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from harness.driver import binaries, heapshim
+
+REQUESTS = 300
+LEAK_BYTES = 1000
+
+
+@pytest.fixture(scope="module")
+def shim():
+    try:
+        return binaries.binary(heapshim.LIBRARY_NAME)
+    except binaries.MissingBinary as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture
+def channel():
+    path = heapshim.create_channel_dir()
+    yield path
+    for name in os.listdir(path):
+        os.unlink(os.path.join(path, name))
+    os.rmdir(path)
+
+
+class Target:
+    """A program started under the shim; always killed and reaped."""
+
+    def __init__(self, argv, shim, channel):
+        self.process = subprocess.Popen(argv, env=heapshim.preload_env(shim, channel), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+
+    def line(self) -> str:
+        return self.process.stdout.readline().strip()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        self.process.communicate(timeout=10)
+
+
+@pytest.fixture
+def start(shim, channel):
+    started = []
+
+    def run(argv):
+        target = Target(argv, shim, channel)
+        started.append(target)
+        return target
+
+    yield run
+    for target in started:
+        target.stop(signal.SIGKILL)
+
+
+def leaky_server(start, *args):
+    try:
+        server = start([binaries.binary("leaky_server"), *args])
+    except binaries.MissingBinary as e:
+        pytest.fail(str(e), pytrace=False)
+    first = server.line()
+    assert first.startswith("listening on 127.0.0.1:"), first
+    return server, int(first.rsplit(":", 1)[1])
+
+
+def get_many(port: int, count: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        for i in range(count):
+            conn.request("GET", f"/item/{i}")
+            response = conn.getresponse()
+            assert (response.status, response.read()) == (200, b"ok\n")
+    finally:
+        conn.close()
+
+
+def growth_over_requests(start, channel, *server_args):
+    """(live bytes, allocations) the server gained over REQUESTS keep-alive GETs."""
+    server, port = leaky_server(start, *server_args)
+    get_many(port, 5)  # the first connection's one-time costs, if any, before the baseline
+    before = heapshim.sample_all(channel)
+    get_many(port, REQUESTS)
+    after = heapshim.sample_all(channel)
+    assert [p.pid for p in after.processes] == [server.process.pid]
+    assert after.heap_seen and after.note is None
+    return after.live_bytes - before.live_bytes, after.allocations - before.allocations
+
+
+def test_live_bytes_grow_by_the_leak_per_request(start, channel):
+    live, allocations = growth_over_requests(start, channel, "--leak-bytes", str(LEAK_BYTES))
+    assert allocations == REQUESTS
+    # Each block counts at its usable size: the 1000 bytes asked for, up to one alignment step more.
+    assert REQUESTS * LEAK_BYTES <= live <= REQUESTS * (LEAK_BYTES + 16)
+
+
+def test_live_bytes_stay_flat_without_the_leak(start, channel):
+    live, allocations = growth_over_requests(start, channel)
+    assert allocations == 0
+    assert live == 0
+
+
+def test_trim_all_trims_with_the_allocator_underneath(start, channel):
+    server, _ = leaky_server(start)
+    result = heapshim.trim_all(channel)
+    (process,) = result.processes
+    assert (process.allocator, process.trim_method, process.trimmed) == ("glibc", "malloc_trim(0)", True)
+    assert process.exe.endswith("/leaky_server") and process.pid == server.process.pid
+    assert not heapshim.sample_all(channel).processes[0].trimmed
+
+
+def test_a_killed_process_leaves_a_stale_socket_not_a_sample(start, channel):
+    server, _ = leaky_server(start)
+    assert heapshim.sample_all(channel).heap_seen
+    server.stop(signal.SIGKILL)
+    result = heapshim.sample_all(channel)
+    assert result.stale == (server.process.pid,) and result.processes == ()
+    assert not result.heap_seen and result.live_bytes == 0
+    assert result.note.startswith("no allocations seen: no process answered")
+
+
+FORKING_PROGRAM = textwrap.dedent("""
+    import os, sys
+    parent_block = bytearray(5 << 20)   # malloc'd: far past pymalloc's small objects
+    pid = os.fork()
+    if pid == 0:
+        child_block = bytearray(3 << 20)
+    print("child" if pid == 0 else "parent", flush=True)
+    sys.stdin.readline()
+""")
+
+
+def test_a_forking_target_is_summed_over_its_processes(start, channel):
+    target = start([sys.executable, "-c", FORKING_PROGRAM])
+    assert sorted([target.line(), target.line()]) == ["child", "parent"]
+    result = heapshim.sample_all(channel)
+    by_pid = {p.pid: p for p in result.processes}
+    parent = by_pid.pop(target.process.pid)
+    (child,) = by_pid.values()
+    assert child.ppid == parent.pid
+    # The child holds what the parent held at the fork, plus its own block.
+    assert child.inherited_live_bytes >= 5 << 20 and parent.live_bytes >= 5 << 20
+    assert child.live_bytes - child.inherited_live_bytes >= 3 << 20
+    assert child.allocations < parent.allocations  # counted since the fork only
+    assert result.live_bytes == parent.live_bytes + child.live_bytes
+    assert result.allocations == parent.allocations + child.allocations
+
+
+def test_an_allocator_linked_into_the_executable_says_no_allocations_seen(start, channel):
+    try:
+        program = start([binaries.binary("heapshim_static_probe")])
+    except binaries.MissingBinary as e:
+        pytest.fail(str(e), pytrace=False)
+    assert program.line() == "ready"
+    result = heapshim.sample_all(channel)
+    (process,) = result.processes
+    assert process.allocator == "not interposed" and not result.heap_seen
+    assert result.live_bytes == 0 and result.allocations == 0
+    assert "allocator is not interposed" in result.note and "heapshim_static_probe" in result.note
+
+
+class Peer:
+    """A socket under the channel dir answering as told, for the reader's error paths."""
+
+    def __init__(self, channel: str, pid: int, answer: bytes | None):
+        self.path = os.path.join(channel, f"{pid}.sock")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(1)
+        self.answer = answer
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.recv(64)
+            if self.answer is not None:
+                conn.sendall(self.answer)
+            else:
+                self.done.wait(5)
+
+    def close(self):
+        self.done.set()
+        self.thread.join(5)
+        self.listener.close()
+
+
+def test_a_process_that_does_not_answer_is_an_error_naming_it(channel):
+    peer = Peer(channel, 4242, None)
+    try:
+        with pytest.raises(heapshim.ShimError, match=r"4242\.sock: no answer to 'sample' within 0\.2 s"):
+            heapshim.sample_all(channel, timeout=0.2)
+    finally:
+        peer.close()
+
+
+@pytest.mark.parametrize("answer, message", [
+    (b"not json\n", "is not JSON"),
+    (b'{"error":"unknown command"}\n', "was refused"),
+    (b'{"pid": 4243}\n', "the reply lacks ppid"),
+])
+def test_a_bad_answer_is_an_error_saying_what_was_wrong(channel, answer, message):
+    peer = Peer(channel, 4243, answer)
+    try:
+        with pytest.raises(heapshim.ShimError, match=message):
+            heapshim.sample_all(channel)
+    finally:
+        peer.close()
+
+
+def test_listing_keeps_only_pid_sockets_and_needs_the_dir(channel, tmp_path):
+    for name in ("12.sock", "3.sock", "notes.txt", "x.sock"):
+        open(os.path.join(channel, name), "w").close()
+    assert [(s.pid, os.path.basename(s.path)) for s in heapshim.list_sockets(channel)] == [(3, "3.sock"), (12, "12.sock")]
+    with pytest.raises(heapshim.ShimError, match="does not exist"):
+        heapshim.list_sockets(str(tmp_path / "missing"))
+
+
+def test_preload_env_puts_the_shim_first_then_the_allocator_then_what_was_there():
+    env = heapshim.preload_env("/b/libmemgate_heapshim.so", "/tmp/c", {"LD_PRELOAD": "/x.so:/y.so", "A": "1"},
+                               after=("/usr/lib/libjemalloc.so.2",))
+    assert env["LD_PRELOAD"] == "/b/libmemgate_heapshim.so /usr/lib/libjemalloc.so.2 /x.so /y.so"
+    assert env[heapshim.CHANNEL_ENV] == "/tmp/c" and env["A"] == "1"
+
+
+def test_a_channel_dir_too_long_for_a_socket_path_is_refused(tmp_path):
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    with pytest.raises(heapshim.ShimError, match="too long for a unix socket path"):
+        heapshim.create_channel_dir(str(deep))
+    assert os.listdir(deep) == []
+
+
+def test_the_command_line_prints_the_sum(start, channel, capsys):
+    leaky_server(start)
+    assert heapshim.main([channel]) == 0
+    assert '"heap_seen": true' in capsys.readouterr().out
+    assert heapshim.main([channel + "-missing"]) == 1

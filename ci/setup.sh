@@ -9,6 +9,7 @@ packages=(
   libnghttp2-dev libssl-dev zlib1g-dev libjemalloc-dev libmimalloc-dev libgtest-dev
   clang libclang-rt-14-dev
   nghttp2-client iperf3 python3 python3-pytest python3-h2 python3-hyperframe python3-hpack
+  golang-go golang-golang-x-net-dev
 )
 
 missing=()

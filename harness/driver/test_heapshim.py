@@ -5,7 +5,6 @@ import http.client
 import os
 import signal
 import socket
-import subprocess
 import sys
 import textwrap
 import threading
@@ -13,6 +12,7 @@ import threading
 import pytest
 
 from harness.driver import binaries, heapshim
+from harness.testservers.launch import launcher
 
 REQUESTS = 300
 LEAK_BYTES = 1000
@@ -35,44 +35,18 @@ def channel():
     os.rmdir(path)
 
 
-class Target:
-    """A program started under the shim; always killed and reaped."""
-
-    def __init__(self, argv, shim, channel):
-        self.process = subprocess.Popen(argv, env=heapshim.preload_env(shim, channel), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-
-    def line(self) -> str:
-        return self.process.stdout.readline().strip()
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        self.process.communicate(timeout=10)
-
-
 @pytest.fixture
 def start(shim, channel):
-    started = []
-
-    def run(argv):
-        target = Target(argv, shim, channel)
-        started.append(target)
-        return target
-
-    yield run
-    for target in started:
-        target.stop(signal.SIGKILL)
+    """Starts a program under the shim (argv); killed and reaped after the test."""
+    with launcher() as launch:
+        yield lambda argv: launch(argv, heapshim.preload_env(shim, channel))
 
 
 def leaky_server(start, *args):
     try:
-        server = start([binaries.binary("leaky_server"), *args])
+        return start([binaries.binary("leaky_server"), *args]).wait_listening()
     except binaries.MissingBinary as e:
         pytest.fail(str(e), pytrace=False)
-    first = server.line()
-    assert first.startswith("listening on 127.0.0.1:"), first
-    return server, int(first.rsplit(":", 1)[1])
 
 
 def get_many(port: int, count: int) -> None:
@@ -88,12 +62,12 @@ def get_many(port: int, count: int) -> None:
 
 def growth_over_requests(start, channel, *server_args):
     """(live bytes, allocations) the server gained over REQUESTS keep-alive GETs."""
-    server, port = leaky_server(start, *server_args)
-    get_many(port, 5)  # the first connection's one-time costs, if any, before the baseline
+    server = leaky_server(start, *server_args)
+    get_many(server.port, 5)  # the first connection's one-time costs, if any, before the baseline
     before = heapshim.sample_all(channel)
-    get_many(port, REQUESTS)
+    get_many(server.port, REQUESTS)
     after = heapshim.sample_all(channel)
-    assert [p.pid for p in after.processes] == [server.process.pid]
+    assert [p.pid for p in after.processes] == [server.pid]
     assert after.heap_seen and after.note is None
     return after.live_bytes - before.live_bytes, after.allocations - before.allocations
 
@@ -112,20 +86,20 @@ def test_live_bytes_stay_flat_without_the_leak(start, channel):
 
 
 def test_trim_all_trims_with_the_allocator_underneath(start, channel):
-    server, _ = leaky_server(start)
+    server = leaky_server(start)
     result = heapshim.trim_all(channel)
     (process,) = result.processes
     assert (process.allocator, process.trim_method, process.trimmed) == ("glibc", "malloc_trim(0)", True)
-    assert process.exe.endswith("/leaky_server") and process.pid == server.process.pid
+    assert process.exe.endswith("/leaky_server") and process.pid == server.pid
     assert not heapshim.sample_all(channel).processes[0].trimmed
 
 
 def test_a_killed_process_leaves_a_stale_socket_not_a_sample(start, channel):
-    server, _ = leaky_server(start)
+    server = leaky_server(start)
     assert heapshim.sample_all(channel).heap_seen
     server.stop(signal.SIGKILL)
     result = heapshim.sample_all(channel)
-    assert result.stale == (server.process.pid,) and result.processes == ()
+    assert result.stale == (server.pid,) and result.processes == ()
     assert not result.heap_seen and result.live_bytes == 0
     assert result.note.startswith("no allocations seen: no process answered")
 
@@ -146,7 +120,7 @@ def test_a_forking_target_is_summed_over_its_processes(start, channel):
     assert sorted([target.line(), target.line()]) == ["child", "parent"]
     result = heapshim.sample_all(channel)
     by_pid = {p.pid: p for p in result.processes}
-    parent = by_pid.pop(target.process.pid)
+    parent = by_pid.pop(target.pid)
     (child,) = by_pid.values()
     assert child.ppid == parent.pid
     # The child holds what the parent held at the fork, plus its own block.

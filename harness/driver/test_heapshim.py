@@ -1,7 +1,9 @@
-"""The heap shim's reader against real targets under the shim: the leaky fixture server, a forking
-Python program, an allocator linked into the executable; and the reader's own errors."""
+"""The heap shim's reader against real targets under the shim: the leaky fixture server, refserver
+(against its own counting, on each allocator), a forking Python program, an allocator linked into
+the executable; and the reader's own errors."""
 
 import http.client
+import json
 import os
 import signal
 import socket
@@ -223,3 +225,41 @@ def test_the_command_line_prints_the_sum(start, channel, capsys):
     assert heapshim.main([channel]) == 0
     assert '"heap_seen": true' in capsys.readouterr().out
     assert heapshim.main([channel + "-missing"]) == 1
+
+
+@pytest.mark.parametrize("allocator", ["glibc", "jemalloc", "mimalloc"])
+def test_the_shim_agrees_with_refservers_own_counting(start, channel, allocator):
+    """refserver counts its heap with its own hooks, at usable size; the shim, from outside, must
+    see the same growth on each allocator (refserver-jemalloc and -mimalloc link theirs)."""
+    try:
+        server = start([binaries.server_binary(allocator), "--port", "0", "--threads", "1",
+                        f"--inject-leak={LEAK_BYTES}"]).wait_listening()
+    except binaries.MissingBinary as e:
+        pytest.fail(str(e), pytrace=False)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+
+    def both():
+        conn.request("GET", "/mem?trim=0")
+        own = json.loads(conn.getresponse().read())
+        return own, heapshim.sample_all(channel)
+
+    try:
+        for _ in range(20):  # the connection's one-time allocations, before the baseline
+            conn.request("GET", "/bytes/100")
+            conn.getresponse().read()
+        own_before, shim_before = both()
+        for _ in range(REQUESTS):
+            conn.request("GET", "/bytes/100")
+            conn.getresponse().read()
+        own_after, shim_after = both()
+    finally:
+        conn.close()
+    assert shim_after.processes[0].allocator == allocator
+    own_growth = own_after["live_heap_bytes"] - own_before["live_heap_bytes"]
+    assert own_growth >= REQUESTS * LEAK_BYTES
+    # Within what differs between the two reads: the shim also sees libc's own allocations, and
+    # /mem's reply is built after refserver's sample and freed once written, which may be before
+    # or after the shim's sample.
+    assert abs((shim_after.live_bytes - shim_before.live_bytes) - own_growth) <= 2048
+    own_allocations = own_after["allocations"] - own_before["allocations"]
+    assert abs((shim_after.allocations - shim_before.allocations) - own_allocations) <= 8

@@ -3,8 +3,7 @@
  * size. Design and limits: README.md.
  *
  * Nothing here may allocate through the interposed functions on the counting path, and nothing
- * may take a lock there: a thread claims its counter slot once, under registry_lock, and from then
- * on only that thread writes the slot (plain relaxed loads and stores, no locked add).
+ * may take a lock there: the counts go to the calling thread's own slot (counters.h).
  */
 #define _GNU_SOURCE
 #include "heapshim.h"
@@ -113,7 +112,7 @@ static any_function next_symbol_beside_malloc(const char* name) {
 
 static _Atomic int setup_started;
 
-/* Idempotent; two threads racing here find the same symbols. */
+/* Idempotent: two threads racing here at start store the same symbols. */
 static void resolve(void) {
   next.malloc = (malloc_fn)next_symbol("malloc");
   next.calloc = (calloc_fn)next_symbol("calloc");

@@ -178,6 +178,37 @@ void threads() {
   step("joined");  // an exited thread's slot keeps its counts
 }
 
+// More threads over time than there are counter slots, one after another: an exited thread's
+// slot is reused and keeps its counts.
+constexpr int churned_threads = 3000;
+
+void* volatile churned_block;  // keeps the compiler from eliding the malloc and free
+
+void* allocate_and_free(void*) {
+  churned_block = std::malloc(100);
+  std::free(churned_block);
+  return nullptr;
+}
+
+void churn() {
+  pthread_t warm;  // the first thread's stack and TLS vector, which later threads reuse
+  pthread_create(&warm, nullptr, allocate_and_free, nullptr);
+  pthread_join(warm, nullptr);
+  step("baseline");
+  churned_block = std::malloc(100);
+  const long long size = static_cast<long long>(malloc_usable_size(churned_block));
+  std::free(churned_block);
+  for (int i = 0; i < churned_threads; ++i) {
+    pthread_t id;
+    pthread_create(&id, nullptr, allocate_and_free, nullptr);
+    pthread_join(id, nullptr);
+  }
+  expected.count += churned_threads + 1;
+  expected.frees += churned_threads + 1;
+  expected.allocated += (churned_threads + 1) * size;
+  step("churned");
+}
+
 // A child allocates BYTES, tells its parent their usable size on one pipe, and exits when the
 // parent closes the other: with exit, not _exit, so that the shim removes the child's socket.
 struct child_link {
@@ -267,12 +298,13 @@ int main(int argc, char** argv) {
   else if (which == "realloc") reallocs();
   else if (which == "cxx") cxx();
   else if (which == "threads") threads();
+  else if (which == "churn") churn();
   else if (which == "fork") fork_case();
   else if (which == "exec") exec_case();
   else if (which == "exec-child" && argc == 4) run_child(std::atoi(argv[2]), std::atoi(argv[3]), 30000);
   else if (which == "trim") trim_case();
   else {
-    std::fprintf(stderr, "usage: heapshim_probe family|realloc|cxx|threads|fork|exec|trim\n");
+    std::fprintf(stderr, "usage: heapshim_probe family|realloc|cxx|threads|churn|fork|exec|trim\n");
     return 2;
   }
   write_line("done\n");

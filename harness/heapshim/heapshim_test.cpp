@@ -65,6 +65,8 @@ TEST_P(heapshim, counts_operator_new_and_delete) { run_case("cxx"); }
 
 TEST_P(heapshim, sums_threads_and_frees_made_on_another_thread) { run_case("threads"); }
 
+TEST_P(heapshim, keeps_the_counts_of_exited_threads_whose_slots_are_reused) { run_case("churn"); }
+
 TEST_P(heapshim, names_the_allocator_it_forwards_to) {
   run_case("cxx", [&](const probe_step&, const boost::json::object& sample) {
     EXPECT_EQ(sample.at("allocator").as_string(), GetParam());

@@ -209,6 +209,49 @@ void churn() {
   step("churned");
 }
 
+// More threads at once than there are counter slots (1024): the rest share the overflow slot.
+// Each allocates enough that the overflow threads' share outweighs what creating threads costs.
+constexpr int crowd_size = 1100;
+constexpr int blocks_per_crowd_thread = 50;
+std::array<std::array<void*, blocks_per_crowd_thread>, crowd_size> crowd_blocks;
+
+void* join_the_crowd(void* arg) {
+  auto& blocks = crowd_blocks[reinterpret_cast<std::intptr_t>(arg)];
+  for (auto& block : blocks) block = std::malloc(200);
+  pthread_barrier_wait(&barrier);  // all allocated, all alive
+  pthread_barrier_wait(&barrier);  // free
+  for (void* block : blocks) std::free(block);
+  return nullptr;
+}
+
+void crowd() {
+  step("baseline");
+  pthread_barrier_init(&barrier, nullptr, crowd_size + 1);
+  pthread_attr_t small_stack;
+  pthread_attr_init(&small_stack);
+  pthread_attr_setstacksize(&small_stack, 64 * 1024);
+  std::array<pthread_t, crowd_size> ids{};
+  for (std::intptr_t i = 0; i < crowd_size; ++i) {
+    if (pthread_create(&ids[i], &small_stack, join_the_crowd, reinterpret_cast<void*>(i)) != 0) std::_Exit(9);
+  }
+  pthread_barrier_wait(&barrier);
+  // Creating the threads allocated too (each new stack's TLS vector): the test checks bounds.
+  long long held = 0;
+  for (const auto& blocks : crowd_blocks) {
+    for (void* block : blocks) held += static_cast<long long>(malloc_usable_size(block));
+  }
+  char line[128];
+  std::snprintf(line, sizeof line, "crowd-allocated crowd_held=%lld crowd=%d blocks=%d\n", held, crowd_size,
+                crowd_size * blocks_per_crowd_thread);
+  write_line(line);
+  wait_for_go();
+  pthread_barrier_wait(&barrier);
+  for (pthread_t id : ids) pthread_join(id, nullptr);
+  std::snprintf(line, sizeof line, "crowd-freed\n");
+  write_line(line);
+  wait_for_go();
+}
+
 // A child allocates BYTES, tells its parent their usable size on one pipe, and exits when the
 // parent closes the other: with exit, not _exit, so that the shim removes the child's socket.
 struct child_link {
@@ -299,12 +342,13 @@ int main(int argc, char** argv) {
   else if (which == "cxx") cxx();
   else if (which == "threads") threads();
   else if (which == "churn") churn();
+  else if (which == "crowd") crowd();
   else if (which == "fork") fork_case();
   else if (which == "exec") exec_case();
   else if (which == "exec-child" && argc == 4) run_child(std::atoi(argv[2]), std::atoi(argv[3]), 30000);
   else if (which == "trim") trim_case();
   else {
-    std::fprintf(stderr, "usage: heapshim_probe family|realloc|cxx|threads|churn|fork|exec|trim\n");
+    std::fprintf(stderr, "usage: heapshim_probe family|realloc|cxx|threads|churn|crowd|fork|exec|trim\n");
     return 2;
   }
   write_line("done\n");

@@ -112,7 +112,7 @@ FORKING_PROGRAM = textwrap.dedent("""
     pid = os.fork()
     if pid == 0:
         child_block = bytearray(3 << 20)
-    print("child" if pid == 0 else "parent", flush=True)
+    os.write(1, b"child\\n" if pid == 0 else b"parent\\n")  # one write each: the two share the pipe
     sys.stdin.readline()
 """)
 

@@ -4,7 +4,7 @@ not build, summed over its processes.
 A target started with `preload_env(...)` loads libmemgate_heapshim.so, and each of its processes
 (a forking server's master and workers, each exec'd program) listens on `<dir>/<pid>.sock`.
 `sample_all(dir)` asks every one and sums; `trim_all(dir)` has each run its allocator's forced
-trim first. A target whose allocator the shim cannot see (linked into the executable, or no
+trim first; `growth(start, end)` is what the target gained in between. A target whose allocator the shim cannot see (linked into the executable, or no
 process loaded the shim) gives `heap_seen=False` and a note saying why, never zero growth.
 
     python3 -m harness.driver.heapshim DIR [--trim] [--timeout S]
@@ -82,6 +82,38 @@ class ShimSample:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ShimGrowth:
+    """What a target gained between two samples (`growth`). The cumulative counts of a process
+    that exited in between leave the sum with it, so `exited` and `started` name such pids and
+    the driver can say the window was not stable rather than trust a negative count."""
+
+    live_bytes: int
+    allocations: int
+    deallocations: int
+    allocated_bytes: int
+    heap_seen: bool
+    note: str | None
+    started: tuple[int, ...]
+    exited: tuple[int, ...]
+
+
+def growth(start: ShimSample, end: ShimSample) -> ShimGrowth:
+    """END minus START, over the whole target (every process in either sample)."""
+    before = {p.pid for p in start.processes}
+    after = {p.pid for p in end.processes}
+    return ShimGrowth(
+        live_bytes=end.live_bytes - start.live_bytes,
+        allocations=end.allocations - start.allocations,
+        deallocations=end.deallocations - start.deallocations,
+        allocated_bytes=end.allocated_bytes - start.allocated_bytes,
+        heap_seen=start.heap_seen and end.heap_seen,
+        note=start.note or end.note,
+        started=tuple(sorted(after - before)),
+        exited=tuple(sorted(before - after)),
+    )
 
 
 def create_channel_dir(parent: str | None = None) -> str:

@@ -70,8 +70,9 @@ def growth_over_requests(start, channel, *server_args):
     get_many(server.port, REQUESTS)
     after = heapshim.sample_all(channel)
     assert [p.pid for p in after.processes] == [server.pid]
-    assert after.heap_seen and after.note is None
-    return after.live_bytes - before.live_bytes, after.allocations - before.allocations
+    gained = heapshim.growth(before, after)
+    assert gained.heap_seen and gained.note is None and gained.started == gained.exited == ()
+    return gained.live_bytes, gained.allocations
 
 
 def test_live_bytes_grow_by_the_leak_per_request(start, channel):
@@ -131,6 +132,22 @@ def test_a_forking_target_is_summed_over_its_processes(start, channel):
     assert child.allocations < parent.allocations  # counted since the fork only
     assert result.live_bytes == parent.live_bytes + child.live_bytes
     assert result.allocations == parent.allocations + child.allocations
+
+
+def test_growth_names_processes_that_came_or_went_between_the_samples(start, channel):
+    first = leaky_server(start)
+    before = heapshim.sample_all(channel)
+    second = leaky_server(start, "--leak-bytes", "100")
+    first.stop()  # SIGTERM: the default action, so its socket file stays, refusing connections
+    gained = heapshim.growth(before, heapshim.sample_all(channel))
+    assert gained.started == (second.pid,) and gained.exited == (first.pid,)
+    assert gained.heap_seen
+
+
+def test_growth_without_a_seen_heap_carries_the_note(channel):
+    gained = heapshim.growth(heapshim.sample_all(channel), heapshim.sample_all(channel))
+    assert not gained.heap_seen and gained.note.startswith("no allocations seen")
+    assert gained.live_bytes == 0
 
 
 def test_an_allocator_linked_into_the_executable_says_no_allocations_seen(start, channel):

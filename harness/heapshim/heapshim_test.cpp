@@ -192,11 +192,14 @@ TEST(heapshim_static_allocator, is_reported_as_not_interposed_with_no_allocation
   EXPECT_EQ(program.finish(), 0);
 }
 
-TEST(heapshim_channel, is_off_without_a_channel_dir) {
-  scratch_dir unused;
-  preloaded_process probe({HEAPSHIM_PROBE, "cxx"}, HEAPSHIM_LIBRARY, "");
-  ASSERT_EQ(parse_step(probe.read_line()).name, "baseline");
-  EXPECT_TRUE(std::filesystem::is_empty(unused.path()));
+TEST(heapshim_channel, has_its_thread_only_with_a_channel_dir) {
+  scratch_dir channel;
+  preloaded_process with_channel({HEAPSHIM_PROBE, "cxx"}, HEAPSHIM_LIBRARY, channel.path());
+  preloaded_process without({HEAPSHIM_PROBE, "cxx"}, HEAPSHIM_LIBRARY, "");
+  ASSERT_EQ(parse_step(with_channel.read_line()).name, "baseline");
+  ASSERT_EQ(parse_step(without.read_line()).name, "baseline");
+  EXPECT_EQ(thread_names(with_channel.pid()), (std::vector<std::string>{"heapshim_probe", "memgate-shim"}));
+  EXPECT_EQ(thread_names(without.pid()), (std::vector<std::string>{"heapshim_probe"}));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -154,6 +155,18 @@ long long rss_kib(pid_t pid) {
     if (line.starts_with("VmRSS:")) return std::stoll(line.substr(6));
   }
   throw std::runtime_error("no VmRSS for pid " + std::to_string(pid));
+}
+
+std::vector<std::string> thread_names(pid_t pid) {
+  std::vector<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace memgate::heapshim_test

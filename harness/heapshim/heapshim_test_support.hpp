@@ -56,5 +56,6 @@ std::string socket_path(const std::string& channel_dir, pid_t pid);
 boost::json::object query(const std::string& path, const std::string& command);
 long long field(const boost::json::object& sample, const char* key);
 long long rss_kib(pid_t pid);
+std::vector<std::string> thread_names(pid_t pid);  // sorted, from /proc/PID/task/*/comm
 
 }  // namespace memgate::heapshim_test

@@ -23,6 +23,7 @@ OPTIONAL = {
 }
 PROTOCOLS = ("h1", "h2")
 COUNTERS = ("allocations", "deallocations", "allocated_bytes", "leaked_bytes")
+_JSON_NAMES = {bool: "boolean", str: "string", dict: "object"}
 
 
 def _type_problem(name: str, value: Any, wanted: type) -> str | None:
@@ -33,7 +34,7 @@ def _type_problem(name: str, value: Any, wanted: type) -> str | None:
             return f"{name} must not be negative, got {value}"
         return None
     if not isinstance(value, wanted):
-        return f"{name} must be a JSON {wanted.__name__.replace('dict', 'object').replace('str', 'string').replace('bool', 'boolean')}, not {value!r}"
+        return f"{name} must be a JSON {_JSON_NAMES[wanted]}, not {value!r}"
     return None
 
 

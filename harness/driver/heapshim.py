@@ -160,8 +160,11 @@ def query(path: str, command: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict:
         try:
             conn.sendall(command.encode() + b"\n")
             chunks = []
-            while chunk := conn.recv(65536):
+            # The answer is one line: stop there rather than at the close, which a fork in the
+            # target may hold back (the child has a copy of the connection until it lets it go).
+            while (chunk := conn.recv(65536)) and not chunk.endswith(b"\n"):
                 chunks.append(chunk)
+            chunks.append(chunk)
         except TimeoutError:
             raise ShimError(f"{path}: no answer to {command!r} within {timeout:g} s") from None
     text = b"".join(chunks).decode(errors="replace")

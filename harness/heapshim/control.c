@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,9 @@ static char channel_dir[PATH_MAX];
 static int channel_dir_read;
 static char socket_path[sizeof(((struct sockaddr_un*)0)->sun_path)];
 static int listen_fd = -1;
+/* The connection being answered, if any: a fork copies it into the child, which must let it go
+ * or the client would not see the connection close until the child exits. */
+static _Atomic int answering_fd = -1;
 static pid_t socket_owner;
 
 static void say(const char* what, const char* detail, int error) {
@@ -156,7 +160,9 @@ static void* serve(void* arg) {
   for (;;) {
     const int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
     if (client >= 0) {
+      atomic_store(&answering_fd, client);
       answer_one(client, &allocator);
+      atomic_store(&answering_fd, -1);
       close(client);
     } else if (errno == EBADF || errno == EINVAL || errno == ENOTSOCK) {
       return NULL; /* the socket is gone */
@@ -220,6 +226,8 @@ void heapshim_control_start(void) {
 
 void heapshim_control_forget_parent(void) {
   if (listen_fd >= 0) close(listen_fd);
+  const int inherited_client = atomic_exchange(&answering_fd, -1);
+  if (inherited_client >= 0) close(inherited_client);
   listen_fd = -1;
   socket_owner = 0;
 }

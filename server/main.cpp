@@ -1,6 +1,6 @@
 // refserver-<allocator>: the reference server. See docs/ARCHITECTURE.md.
 #include "alloc/allocator.hpp"
-#include "config.hpp"
+#include "config/config.hpp"
 #include "metrics/heap_accounting.hpp"
 #include "server.hpp"
 #include "transport/open_files.hpp"

@@ -24,8 +24,9 @@ namespace {
 // h2c with prior knowledge, anything else is HTTP/1.1.
 class plain_protocol_detector : public std::enable_shared_from_this<plain_protocol_detector> {
  public:
-  plain_protocol_detector(net::ip::tcp::socket socket, transport::connection_slot slot, app::services& app)
-      : stream_(std::move(socket)), slot_(std::move(slot)), app_(app) {}
+  plain_protocol_detector(net::ip::tcp::socket socket, transport::connection_slot slot, app::services& app,
+                          const strategy::strategies& strategies)
+      : stream_(std::move(socket)), slot_(std::move(slot)), app_(app), strategies_(strategies) {}
 
   void run() {
     transport::expire_after_ms(stream_, app_.config.limits.header_read_timeout_ms);
@@ -46,9 +47,9 @@ class plain_protocol_detector : public std::enable_shared_from_this<plain_protoc
       case http2::preface_match::partial:
         return do_read();
       case http2::preface_match::full:
-        return http2::start_connection(std::move(stream_), std::move(buffer_), std::move(slot_), app_);
+        return http2::start_connection(std::move(stream_), std::move(buffer_), std::move(slot_), app_, strategies_);
       case http2::preface_match::no:
-        return http1::start_session(std::move(stream_), std::move(buffer_), std::move(slot_), app_);
+        return http1::start_session(std::move(stream_), std::move(buffer_), std::move(slot_), app_, strategies_);
     }
   }
 
@@ -56,14 +57,15 @@ class plain_protocol_detector : public std::enable_shared_from_this<plain_protoc
   beast::flat_buffer buffer_;
   transport::connection_slot slot_;
   app::services& app_;
+  const strategy::strategies& strategies_;
 };
 
 // TLS: the handshake's ALPN result picks the protocol.
 class tls_protocol_detector : public std::enable_shared_from_this<tls_protocol_detector> {
  public:
   tls_protocol_detector(net::ip::tcp::socket socket, net::ssl::context& tls, transport::connection_slot slot,
-                        app::services& app)
-      : stream_(std::move(socket), tls), slot_(std::move(slot)), app_(app) {}
+                        app::services& app, const strategy::strategies& strategies)
+      : stream_(std::move(socket), tls), slot_(std::move(slot)), app_(app), strategies_(strategies) {}
 
   void run() {
     transport::expire_after_ms(stream_, app_.config.limits.header_read_timeout_ms);
@@ -78,13 +80,14 @@ class tls_protocol_detector : public std::enable_shared_from_this<tls_protocol_d
     unsigned int length = 0;
     SSL_get0_alpn_selected(stream_.native_handle(), &protocol, &length);
     const std::string_view selected(reinterpret_cast<const char*>(protocol), length);
-    if (selected == "h2") return http2::start_connection(std::move(stream_), {}, std::move(slot_), app_);
-    http1::start_session(std::move(stream_), {}, std::move(slot_), app_);
+    if (selected == "h2") return http2::start_connection(std::move(stream_), {}, std::move(slot_), app_, strategies_);
+    http1::start_session(std::move(stream_), {}, std::move(slot_), app_, strategies_);
   }
 
   transport::tls_stream stream_;
   transport::connection_slot slot_;
   app::services& app_;
+  const strategy::strategies& strategies_;
 };
 
 }  // namespace
@@ -95,6 +98,7 @@ server::server(server_config config)
       json_(config_.json),
       sampler_(config_, workers_.executors()),
       services_{config_, json_, sampler_, draining_},
+      strategies_(config_),
       drain_timer_(control_) {
   if (config_.tls()) tls_.emplace(transport::make_tls_context(config_.tls_cert_path, config_.tls_key_path));
   const net::ip::tcp::endpoint endpoint(net::ip::make_address(config_.host), config_.port);
@@ -110,9 +114,9 @@ server::~server() {
 
 void server::on_connection(net::ip::tcp::socket socket, transport::connection_slot slot) {
   if (tls_) {
-    std::make_shared<tls_protocol_detector>(std::move(socket), *tls_, std::move(slot), services_)->run();
+    std::make_shared<tls_protocol_detector>(std::move(socket), *tls_, std::move(slot), services_, strategies_)->run();
   } else {
-    std::make_shared<plain_protocol_detector>(std::move(socket), std::move(slot), services_)->run();
+    std::make_shared<plain_protocol_detector>(std::move(socket), std::move(slot), services_, strategies_)->run();
   }
 }
 

@@ -4,7 +4,8 @@
 #include "app/json_documents.hpp"
 #include "app/memory_sampler.hpp"
 #include "app/services.hpp"
-#include "config.hpp"
+#include "config/config.hpp"
+#include "strategy/strategies.hpp"
 #include "transport/listener.hpp"
 #include "transport/worker_pool.hpp"
 
@@ -45,6 +46,7 @@ class server {
   app::json_documents json_;
   app::memory_sampler sampler_;
   app::services services_;
+  strategy::strategies strategies_;  // chosen once, here
   boost::asio::steady_timer drain_timer_;
   std::shared_ptr<transport::listener> listener_;
 };

@@ -2,7 +2,7 @@
 // /json?items=N: the allocation-heavy API-server case. `built` serializes a fresh
 // document per request (many small short-lived allocations); `cached` serves one
 // built on first use, the usual fix.
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <map>
 #include <memory>

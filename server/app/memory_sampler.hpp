@@ -1,6 +1,6 @@
 #pragma once
 // GET /mem: forced trim on every worker thread, then process-wide, then a sample.
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 

@@ -1,6 +1,6 @@
 #pragma once
 // Maps a request line to an endpoint, protocol-independently.
-#include "limits.hpp"
+#include "config/limits.hpp"
 
 #include <cstdint>
 #include <string>

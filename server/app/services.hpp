@@ -4,7 +4,7 @@
 #include "app/memory_sampler.hpp"
 #include "app/response_body.hpp"
 #include "app/router.hpp"
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <atomic>
 #include <string_view>

@@ -1,6 +1,6 @@
 #pragma once
 // What both server fuzz targets read from an input's control byte, and the limits they share.
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <cstdint>
 

@@ -11,7 +11,7 @@
 // The session runs over boost::beast::tcp_stream (transport::plain_stream) because that is
 // the stream type the server instantiates it with; a loopback socket pair costs a few
 // syscalls per input.
-#include "config.hpp"
+#include "config/config.hpp"
 #include "fuzz/fuzz_config.hpp"
 #include "http1/session.hpp"
 #include "testing/session_services.hpp"
@@ -109,7 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   c.socket.connect(net_state->acceptor.local_endpoint());
   tcp::socket accepted = net_state->acceptor.accept();
   http1::start_session(transport::plain_stream(std::move(accepted)), boost::beast::flat_buffer{},
-                       transport::connection_slot{}, app.services);
+                       transport::connection_slot{}, app.services, app.strategies);
   c.write_next();
   c.read_next();
   // Done when the server closes (the client's read ends, nothing else is pending).

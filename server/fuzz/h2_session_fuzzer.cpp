@@ -9,7 +9,7 @@
 //          (the flood defences: receive() returns close_now)
 // After each receive() the output is collected and acknowledged as a transport would,
 // and posted work runs on the io_context, until the session wants to close.
-#include "config.hpp"
+#include "config/config.hpp"
 #include "fuzz/fuzz_config.hpp"
 #include "http2/preface.hpp"
 #include "http2/session.hpp"
@@ -86,7 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<const std::uint8_t> frames(data + 1, size - 1);
 
   harness h(make_config(control));
-  auto server = std::make_shared<http2::session>(h.app.services, h.io.get_executor(), [] {});
+  auto server = std::make_shared<http2::session>(h.app.services, h.app.strategies, h.io.get_executor(), [] {});
 
   std::vector<std::uint8_t> input(http2::client_preface.begin(), http2::client_preface.end());
   input.insert(input.end(), frames.begin(), frames.end());

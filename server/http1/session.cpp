@@ -8,8 +8,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
-#include <array>
 #include <cstdio>
+#include <limits>
+#include <utility>
 
 namespace memgate::http1 {
 namespace beast = boost::beast;
@@ -19,7 +20,6 @@ namespace net = boost::asio;
 namespace {
 
 constexpr std::size_t body_read_buffer_bytes = 64 * 1024;
-constexpr std::size_t chunks_per_production_step = 16;
 constexpr std::uint32_t linger_ms = 1000;
 constexpr std::string_view crlf = "\r\n";
 constexpr std::string_view last_chunk = "0\r\n\r\n";
@@ -28,8 +28,12 @@ constexpr std::string_view last_chunk = "0\r\n\r\n";
 
 template <typename Stream>
 session<Stream>::session(Stream&& stream, beast::flat_buffer&& already_read, transport::connection_slot&& slot,
-                         app::services& app)
-    : stream_(std::move(stream)), buffer_(std::move(already_read)), slot_(std::move(slot)), app_(app) {}
+                         app::services& app, const strategy::strategies& strategies)
+    : stream_(std::move(stream)),
+      buffer_(std::move(already_read)),
+      slot_(std::move(slot)),
+      app_(app),
+      strategies_(strategies) {}
 
 // The last handler let go of the session: the connection is closed.
 template <typename Stream>
@@ -83,8 +87,7 @@ void session<Stream>::on_read_header(error_code ec, std::size_t) {
   route_ = std::get<app::route>(classified);
   app::on_request_started(route_, app_);
   if (parser_->is_done()) return on_request_complete();
-  body_sink_.emplace(route_.kind == app::endpoint::upload ? app_.config.request_body : request_body_strategy::streamed,
-                     app_.config.limits.max_buffered_body_bytes);
+  body_sink_.emplace(strategies_.upload_sink_for(route_));
   body_scratch_.resize(body_read_buffer_bytes);
   // Beast reads at most the buffer's free capacity per call (512 bytes for a
   // fresh buffer): without this, a body arrives in 513-byte recvmsg calls.
@@ -142,204 +145,150 @@ void session<Stream>::on_request_complete() {
 // ---- whole responses -------------------------------------------------------
 
 template <typename Stream>
-http::response<response_body_view> session<Stream>::make_message(app::response response, bool chunked) {
-  http::response<response_body_view> message{static_cast<http::status>(response.status), parser_->get().version()};
+void session<Stream>::serialize_header(unsigned status, std::string_view content_type,
+                                       std::optional<std::uint64_t> content_length) {
+  http::response<http::empty_body> message{static_cast<http::status>(status), parser_->get().version()};
   message.set(http::field::server, "memgate-refserver");
-  message.set(http::field::content_type, response.content_type);
+  message.set(http::field::content_type, content_type);
   message.keep_alive(keep_alive_ && !close_after_response_);
-  message.body() = std::move(response.body);
-  if (chunked) {
-    message.chunked(true);
+  if (content_length) {
+    message.content_length(*content_length);
   } else {
-    message.prepare_payload();
+    message.chunked(true);
   }
-  return message;
-}
-
-template <typename Stream>
-std::string session<Stream>::serialized_header(http::response<response_body_view>& message) {
-  http::response_serializer<response_body_view> serializer(message);
+  http::response_serializer<http::empty_body> serializer(message);
   serializer.split(true);
-  std::string header;
+  header_.clear();
   error_code ec;
   while (!serializer.is_header_done()) {
     serializer.next(ec, [&](error_code&, const auto& buffers) {
       const std::size_t size = net::buffer_size(buffers);
-      const std::size_t old = header.size();
-      header.resize(old + size);
-      net::buffer_copy(net::buffer(header.data() + old, size), buffers);
+      const std::size_t old = header_.size();
+      header_.resize(old + size);
+      net::buffer_copy(net::buffer(header_.data() + old, size), buffers);
       serializer.consume(size);
     });
   }
-  return header;
 }
 
 template <typename Stream>
 void session<Stream>::respond(app::response response) {
-  message_.emplace(make_message(std::move(response), false));
-  // The harness's own probes (/mem, /healthz) and errors never copy: bytes_copied stays about measured traffic.
-  if (app_.config.copy == copy_strategy::writev || !route_.counts_as_request()) {
-    serializer_.emplace(*message_);
-    return do_write_serialized();
-  }
-  const std::string header = serialized_header(*message_);
-  const auto& body = message_->body();
-  strategy::fresh_buffer fresh(header.size() + body.size());
-  fresh.append(header);
-  fresh.append_body(body, 0, body.size());
-  in_flight_ = fresh.share();
-  transport::async_write_counted(stream_, net::buffer(*in_flight_), send_timeout_ms(),
-                                 beast::bind_front_handler(&session::on_write_whole, this->shared_from_this()));
+  body_ = std::move(response.body);
+  serialize_header(response.status, response.content_type, body_.size());
+  body_writer().write({.before = {strategy::as_bytes(header_), {}}, .body = body_, .offset = 0, .length = body_.size()},
+                      output_, copy_);
+  do_write(&session::on_write_response_end);
 }
 
 template <typename Stream>
-void session<Stream>::do_write_serialized() {
-  transport::expire_after_ms(stream_, send_timeout_ms());
-  http::async_write_some(stream_, *serializer_,
-                         beast::bind_front_handler(&session::on_write_serialized, this->shared_from_this()));
+template <typename Handler>
+void session<Stream>::do_write(Handler handler) {
+  writing_ = true;
+  transport::async_write_counted(stream_, output_.buffers(), send_timeout_ms(),
+                                 beast::bind_front_handler(handler, this->shared_from_this()));
 }
 
+// Releases what the write viewed. Callers clear writing_ only after a success: once a
+// write failed, nothing else goes out on the connection.
 template <typename Stream>
-void session<Stream>::on_write_serialized(error_code ec, std::size_t bytes) {
+void session<Stream>::on_write_done() {
+  output_.clear();
+  copy_.reset();
+}
+
+// A whole response, or a stream's last chunk, is out.
+template <typename Stream>
+void session<Stream>::on_write_response_end(error_code ec, std::size_t) {
   const metrics::allocations_of charge(metrics::protocol::h1);
+  on_write_done();
   if (ec) return on_write_failed(ec);
-  transport::count_write(bytes);
-  if (!serializer_->is_done()) return do_write_serialized();
-  serializer_.reset();
+  writing_ = false;
   on_response_done();
 }
 
-template <typename Stream>
-void session<Stream>::on_write_whole(error_code ec, std::size_t) {
-  const metrics::allocations_of charge(metrics::protocol::h1);
-  in_flight_.reset();
-  if (ec) return on_write_failed(ec);
-  on_response_done();
-}
-
-// ---- /stream: chunked, each chunk after the socket took the previous one ----
-
-template <typename Stream>
-std::string session<Stream>::chunk_line(std::size_t length) const {
-  char line[24];
-  const int size = std::snprintf(line, sizeof line, "%zx\r\n", length);
-  return std::string(line, static_cast<std::size_t>(size));
-}
+// ---- /stream: chunked; the chunk producer says when each chunk exists ----
 
 template <typename Stream>
 void session<Stream>::start_stream() {
-  message_.emplace(make_message({200, "application/octet-stream", app::response_body::pattern(0)}, true));
-  stream_header_ = serialized_header(*message_);
+  const std::uint64_t length = route_.infinite ? std::numeric_limits<std::uint64_t>::max() : route_.length;
+  body_ = app::response_body::pattern(length);
+  serialize_header(200, "application/octet-stream", std::nullopt);
   stream_offset_ = 0;
-  if (app_.config.no_backpressure) return produce_ahead();
-  do_write_chunk();
+  chunks_.reset(length, route_.chunk_bytes);
+  strategies_.chunks().start(chunks_, *this);
 }
 
 template <typename Stream>
-void session<Stream>::do_write_chunk() {
-  const bool finite_end = !route_.infinite && stream_offset_ >= route_.length;
-  if (finite_end) return do_write_last_chunk();
-  const std::size_t length = route_.infinite ? route_.chunk_bytes
-                                             : static_cast<std::size_t>(std::min<std::uint64_t>(
-                                                   route_.chunk_bytes, route_.length - stream_offset_));
-  const auto body = app::response_body::pattern(stream_offset_ + length);
-  chunk_line_ = chunk_line(length);
-  auto handler = beast::bind_front_handler(&session::on_write_chunk, this->shared_from_this());
-  if (app_.config.copy == copy_strategy::writev) {
-    const auto slice = body.slice(stream_offset_, length);
-    stream_offset_ += length;
-    std::array<net::const_buffer, 4> pieces{net::buffer(stream_header_), net::buffer(chunk_line_),
-                                            net::buffer(slice.data(), slice.size()), net::buffer(crlf.data(), 2)};
-    return transport::async_write_counted(stream_, pieces, send_timeout_ms(), std::move(handler));
-  }
-  strategy::fresh_buffer fresh(stream_header_.size() + chunk_line_.size() + length + 2);
-  fresh.append(stream_header_);
-  fresh.append(chunk_line_);
-  fresh.append_body(body, stream_offset_, length);
-  fresh.append(crlf);
-  stream_offset_ += length;
-  in_flight_ = fresh.share();
-  transport::async_write_counted(stream_, net::buffer(*in_flight_), send_timeout_ms(), std::move(handler));
+strategy::bytes_view session<Stream>::header_if_first(std::uint64_t offset) const {
+  return offset == 0 ? strategy::as_bytes(header_) : strategy::bytes_view{};
 }
 
 template <typename Stream>
-void session<Stream>::on_write_chunk(error_code ec, std::size_t) {
-  const metrics::allocations_of charge(metrics::protocol::h1);
-  in_flight_.reset();
-  stream_header_.clear();  // sent with the first chunk
-  if (ec) return on_write_failed(ec);
-  do_write_chunk();
+strategy::body_piece session<Stream>::frame_chunk(std::uint64_t offset, std::size_t length) {
+  char line[24];
+  const int size = std::snprintf(line, sizeof line, "%zx\r\n", length);
+  chunk_line_.assign(line, static_cast<std::size_t>(size));
+  return {.before = {header_if_first(offset), strategy::as_bytes(chunk_line_)},
+          .body = body_,
+          .offset = offset,
+          .length = length,
+          .after = strategy::as_bytes(crlf)};
 }
 
 template <typename Stream>
-void session<Stream>::do_write_last_chunk() {
-  std::array<net::const_buffer, 2> pieces{net::buffer(stream_header_), net::buffer(last_chunk.data(), last_chunk.size())};
-  transport::async_write_counted(stream_, pieces, send_timeout_ms(), [self = this->shared_from_this()](error_code ec, std::size_t) {
+void session<Stream>::on_chunks_available() {
+  if (!writing_) do_write_stream();
+}
+
+template <typename Stream>
+void session<Stream>::schedule_production() {
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] {
     const metrics::allocations_of charge(metrics::protocol::h1);
-    self->stream_header_.clear();
-    if (ec) return self->on_write_failed(ec);
-    self->on_response_done();
+    self->strategies_.chunks().produce(self->chunks_, *self);
   });
 }
 
-// --no-backpressure: chunks are materialised and queued as fast as the loop
-// turns, whatever the socket takes; the queue is what grows.
+// The next thing the output can take: a chunk made ahead as it is, the chunk the producer
+// made available, or, once every byte is out, the last chunk.
 template <typename Stream>
-void session<Stream>::produce_ahead() {
-  const metrics::allocations_of charge(metrics::protocol::h1);
-  const std::uint64_t cap = app_.config.limits.no_backpressure_queue_cap_bytes;
-  for (std::size_t i = 0; i < chunks_per_production_step; ++i) {
-    const bool done = !route_.infinite && stream_offset_ >= route_.length;
-    if (done || queued_bytes_ >= cap) break;
-    const std::size_t length = route_.infinite ? route_.chunk_bytes
-                                               : static_cast<std::size_t>(std::min<std::uint64_t>(
-                                                     route_.chunk_bytes, route_.length - stream_offset_));
-    const std::string line = chunk_line(length);
-    strategy::fresh_buffer chunk(stream_header_.size() + line.size() + length + 2);
-    chunk.append(stream_header_);
-    chunk.append(line);
-    chunk.append_body(app::response_body::pattern(stream_offset_ + length), stream_offset_, length);
-    chunk.append(crlf);
-    stream_header_.clear();
+void session<Stream>::do_write_stream() {
+  if (chunks_.has_queued()) {
+    const auto chunk = chunks_.queued_front();
+    output_.view(chunk, chunks_.queued_front_owner());
+    queued_in_flight_ = chunk.size();
+    return do_write(&session::on_write_stream);
+  }
+  if (stream_offset_ < chunks_.produced()) {
+    const auto length = static_cast<std::size_t>(chunks_.produced() - stream_offset_);
+    body_writer().write(frame_chunk(stream_offset_, length), output_, copy_);
     stream_offset_ += length;
-    queued_bytes_ += chunk.size();
-    queued_.push_back(chunk.share());
+    return do_write(&session::on_write_stream);
   }
-  if (!writing_queued_) do_write_queued();
-  const bool more = route_.infinite || stream_offset_ < route_.length;
-  producer_paused_ = more && queued_bytes_ >= cap;
-  if (more && !producer_paused_) net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->produce_ahead(); });
+  if (!chunks_.all_produced()) return;  // the producer calls on_chunks_available
+  output_.framing(header_if_first(stream_offset_));
+  output_.framing(strategy::as_bytes(last_chunk));
+  do_write(&session::on_write_response_end);
 }
 
 template <typename Stream>
-void session<Stream>::do_write_queued() {
-  if (queued_.empty()) {
-    writing_queued_ = false;
-    if (!route_.infinite && stream_offset_ >= route_.length) do_write_last_chunk();
-    return;
-  }
-  writing_queued_ = true;
-  transport::async_write_counted(stream_, net::buffer(*queued_.front()), send_timeout_ms(),
-                                 beast::bind_front_handler(&session::on_write_queued, this->shared_from_this()));
-}
-
-template <typename Stream>
-void session<Stream>::on_write_queued(error_code ec, std::size_t) {
+void session<Stream>::on_write_stream(error_code ec, std::size_t) {
   const metrics::allocations_of charge(metrics::protocol::h1);
-  queued_bytes_ -= queued_.front()->size();
-  queued_.pop_front();
+  on_write_done();
   if (ec) {
-    queued_.clear();
-    producer_paused_ = false;
-    route_.infinite = false;
-    stream_offset_ = route_.length;  // stops the producer
+    chunks_.stop();
     return on_write_failed(ec);
   }
-  if (producer_paused_ && queued_bytes_ < app_.config.limits.no_backpressure_queue_cap_bytes / 2) {
-    producer_paused_ = false;
-    produce_ahead();  // refills the queue; this write chain goes on below
+  writing_ = false;
+  if (queued_in_flight_ > 0) {
+    const auto taken = chunks_.take_queued(std::exchange(queued_in_flight_, 0));
+    if (taken) {
+      stream_offset_ += *taken;
+      strategies_.chunks().on_chunk_taken(chunks_, *this);
+    }
+  } else if (stream_offset_ == chunks_.produced()) {
+    strategies_.chunks().on_drained(chunks_, *this);
   }
-  do_write_queued();
+  if (!writing_) do_write_stream();
 }
 
 // ---- end of a response -----------------------------------------------------
@@ -347,7 +296,7 @@ void session<Stream>::on_write_queued(error_code ec, std::size_t) {
 template <typename Stream>
 void session<Stream>::on_response_done() {
   if (route_.counts_as_request()) metrics::add(metrics::counter::h1_requests);
-  message_.reset();
+  body_ = {};
   body_sink_.reset();
   route_ = {};
   if (!keep_alive_ || close_after_response_ || app_.draining.load(std::memory_order_relaxed)) return do_close();

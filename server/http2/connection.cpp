@@ -13,11 +13,13 @@ namespace net = boost::asio;
 
 template <typename Stream>
 connection<Stream>::connection(Stream&& stream, boost::beast::flat_buffer&& already_read,
-                               transport::connection_slot&& slot, app::services& app)
+                               transport::connection_slot&& slot, app::services& app,
+                               const strategy::strategies& strategies)
     : stream_(std::move(stream)),
       already_read_(std::move(already_read)),
       slot_(std::move(slot)),
       app_(app),
+      strategies_(strategies),
       idle_timer_(stream_.get_executor()) {}
 
 // The last handler let go of the connection: it is closed.
@@ -29,7 +31,7 @@ connection<Stream>::~connection() {
 template <typename Stream>
 void connection<Stream>::run() {
   std::weak_ptr<connection> weak = this->shared_from_this();
-  session_ = std::make_shared<session>(app_, stream_.get_executor(), [weak] {
+  session_ = std::make_shared<session>(app_, strategies_, stream_.get_executor(), [weak] {
     if (auto self = weak.lock()) self->do_write();
   });
   const auto prefix = already_read_.data();

@@ -21,7 +21,7 @@ template <typename Stream>
 class connection : public std::enable_shared_from_this<connection<Stream>> {
  public:
   connection(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
-             app::services& app);
+             app::services& app, const strategy::strategies& strategies);
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -45,6 +45,7 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   boost::beast::flat_buffer already_read_;
   transport::connection_slot slot_;
   app::services& app_;
+  const strategy::strategies& strategies_;
   std::shared_ptr<session> session_;
   std::array<std::uint8_t, 16 * 1024> read_buffer_{};
   bool writing_ = false;
@@ -57,9 +58,10 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
 
 template <typename Stream>
 void start_connection(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
-                      app::services& app) {
+                      app::services& app, const strategy::strategies& strategies) {
   const metrics::allocations_of charge(metrics::protocol::h2);
-  std::make_shared<connection<Stream>>(std::move(stream), std::move(already_read), std::move(slot), app)->run();
+  std::make_shared<connection<Stream>>(std::move(stream), std::move(already_read), std::move(slot), app, strategies)
+      ->run();
 }
 
 }  // namespace memgate::http2

@@ -1,10 +1,10 @@
 #include "http2/session.hpp"
 
 #include "http2/callbacks.hpp"
+#include "http2/counted_mem.hpp"
 #include "http2/settings.hpp"
 #include "metrics/allocation_charge.hpp"
 #include "metrics/counters.hpp"
-#include "metrics/heap_accounting.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -19,7 +19,6 @@ constexpr std::size_t frame_header_bytes = 9;
 constexpr std::size_t max_batch_bytes = 256 * 1024;
 constexpr std::size_t max_batch_segments = 512;
 constexpr std::size_t max_request_line_bytes = 8 * 1024;
-constexpr std::size_t chunks_per_production_step = 16;
 
 nghttp2_nv header(std::string_view name, std::string_view value) {
   return {const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(name.data())),
@@ -29,8 +28,58 @@ nghttp2_nv header(std::string_view name, std::string_view value) {
 
 }  // namespace
 
-session::session(app::services& app, boost::asio::any_io_executor executor, std::function<void()> wake)
-    : app_(app), executor_(std::move(executor)), wake_(std::move(wake)) {
+// Frame headers are staged (nghttp2 reuses their storage); body bytes are viewed where
+// they are, in the pattern, an owned text, a fresh copy or a chunk made ahead.
+class session::frame_output final : public strategy::output_stream {
+ public:
+  frame_output(session& owner, const stream_state& stream) : session_(owner), stream_(stream) {}
+
+  void framing(strategy::bytes_view bytes) override { session_.batch_.stage(bytes); }
+  void view(strategy::bytes_view bytes, std::shared_ptr<const void> owner) override {
+    session_.batch_.view(bytes, std::move(owner));
+  }
+  // Room for this frame and for every frame the peer's windows let out of this stream in
+  // the same batch, each with its frame header.
+  std::size_t copy_capacity(const strategy::body_piece& piece) override {
+    nghttp2_session* h2 = session_.session_;
+    const auto window = static_cast<std::uint64_t>(std::max<std::int32_t>(
+        0, std::min(nghttp2_session_get_stream_remote_window_size(h2, stream_.id), nghttp2_session_get_remote_window_size(h2))));
+    const std::uint64_t batch_body = piece.length + std::min<std::uint64_t>(window, session_.available(stream_));
+    const std::uint64_t max_frame = nghttp2_session_get_remote_settings(h2, NGHTTP2_SETTINGS_MAX_FRAME_SIZE);
+    const std::uint64_t frames = batch_body / max_frame + 2;
+    return static_cast<std::size_t>(batch_body + frames * frame_header_bytes);
+  }
+
+ private:
+  session& session_;
+  const stream_state& stream_;
+};
+
+// DATA frames carry the body bytes as they are: a chunk needs no framing of its own.
+class session::stream_chunks final : public strategy::chunk_target {
+ public:
+  stream_chunks(session& owner, stream_state& stream) : session_(owner), stream_(stream) {}
+
+  strategy::body_piece frame_chunk(std::uint64_t offset, std::size_t length) override {
+    return {.body = stream_.body, .offset = offset, .length = length};
+  }
+  void on_chunks_available() override { session_.resume(stream_); }
+  // Posted: the producer may be called from inside nghttp2's send callback, which must not
+  // re-enter the session.
+  void schedule_production() override {
+    boost::asio::post(session_.executor_, [weak = session_.weak_from_this(), id = stream_.id] {
+      if (auto self = weak.lock()) self->produce_more(id);
+    });
+  }
+
+ private:
+  session& session_;
+  stream_state& stream_;
+};
+
+session::session(app::services& app, const strategy::strategies& strategies, boost::asio::any_io_executor executor,
+                 std::function<void()> wake)
+    : app_(app), strategies_(strategies), executor_(std::move(executor)), wake_(std::move(wake)) {
   const auto& limits = app_.config.limits;
   nghttp2_option* option = nullptr;
   nghttp2_option_new(&option);
@@ -39,7 +88,7 @@ session::session(app::services& app, boost::asio::any_io_executor executor, std:
   nghttp2_option_set_max_settings(option, limits.h2_max_settings_entries);
   nghttp2_option_set_max_continuations(option, limits.h2_max_continuations);
   nghttp2_option_set_stream_reset_rate_limit(option, limits.h2_reset_burst, limits.h2_resets_per_second);
-  nghttp2_session_server_new3(&session_, server_callbacks(), this, option, metrics::counted_nghttp2_mem());
+  nghttp2_session_server_new3(&session_, server_callbacks(), this, option, counted_mem());
   nghttp2_option_del(option);
   const auto settings = server_settings(limits);
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
@@ -59,15 +108,6 @@ receive_result session::receive(std::span<const std::uint8_t> bytes) {
     return receive_result::flush_then_close;
   }
   return receive_result::keep_reading;
-}
-
-// Frames we owe the peer (ACKs, resets, window updates) pile up in nghttp2's queue only
-// while our write is in flight: the peer keeps sending but does not take what we send.
-// A GOAWAY would queue behind them, so the connection is cut at once. Our own output is
-// bounded apart from this: one batch in flight, nothing collected meanwhile.
-bool session::peer_ignores_owed_frames(bool flooded) const {
-  if (!write_in_flight_) return false;
-  return flooded || nghttp2_session_get_outbound_queue_size(session_) > app_.config.limits.h2_max_queued_frames;
 }
 
 output_batch& session::collect_output() {
@@ -91,14 +131,11 @@ output_batch& session::collect_output() {
 void session::on_batch_written() {
   batch_.clear();
   write_in_flight_ = false;
-  if (app_.config.no_backpressure) return;
-  // Everything emitted so far is on the wire: streams waiting for that get their next chunk.
+  // Everything emitted so far is on the wire: streams waiting for that may get their next chunk.
   for (auto& [id, stream] : streams_) {
-    if (!stream->streaming || !stream->deferred || stream->emitted != stream->produced) continue;
-    if (!stream->route.infinite && stream->produced >= stream->route.length) continue;
-    const std::uint64_t rest = stream->route.infinite ? stream->route.chunk_bytes : stream->route.length - stream->produced;
-    stream->produced += std::min<std::uint64_t>(stream->route.chunk_bytes, rest);
-    resume(*stream);
+    if (!stream->streaming || !stream->deferred || stream->emitted != stream->chunks.produced()) continue;
+    stream_chunks target(*this, *stream);
+    strategies_.chunks().on_drained(stream->chunks, target);
   }
 }
 
@@ -179,9 +216,7 @@ int session::on_frame_recv(const nghttp2_frame& frame) {
     stream->route = std::get<app::route>(classified);
     stream->measured = stream->route.counts_as_request();
     app::on_request_started(stream->route, app_);
-    stream->upload.emplace(stream->route.kind == app::endpoint::upload ? app_.config.request_body
-                                                                         : request_body_strategy::streamed,
-                           app_.config.limits.max_buffered_body_bytes);
+    stream->upload.emplace(strategies_.upload_sink_for(stream->route));
     if (end_stream) on_request_complete(*stream);
   } else if (end_stream && stream->upload && !stream->rejected) {  // last DATA, or trailers
     on_request_complete(*stream);
@@ -241,38 +276,22 @@ void session::start_stream(stream_state& stream) {
   stream.streaming = true;
   const std::uint64_t length = stream.route.infinite ? std::numeric_limits<std::uint64_t>::max() : stream.route.length;
   submit(stream, {200, "application/octet-stream", app::response_body::pattern(length)});
-  if (app_.config.no_backpressure) return produce_ahead(stream.id);
-  stream.produced = std::min<std::uint64_t>(stream.route.chunk_bytes, length);
+  stream.chunks.reset(length, stream.route.chunk_bytes);
+  stream_chunks target(*this, stream);
+  strategies_.chunks().start(stream.chunks, target);
 }
 
-// --no-backpressure: chunks are materialised as fast as the loop turns,
-// whatever the peer's window lets through; the queue is what grows.
-void session::produce_ahead(std::int32_t stream_id) {
+void session::produce_more(std::int32_t stream_id) {
   const metrics::allocations_of charge(metrics::protocol::h2);
   stream_state* stream = find(stream_id);
   if (stream == nullptr) return;
-  const std::uint64_t cap = app_.config.limits.no_backpressure_queue_cap_bytes;
-  const std::uint64_t length = stream->body.size();
-  for (std::size_t i = 0; i < chunks_per_production_step && stream->produced < length && stream->queued_bytes < cap; ++i) {
-    const auto chunk_length = std::min<std::uint64_t>(stream->route.chunk_bytes, length - stream->produced);
-    strategy::fresh_buffer chunk(chunk_length);
-    chunk.append_body(stream->body, stream->produced, chunk_length);
-    stream->queued.push_back(chunk.share());
-    stream->queued_bytes += chunk_length;
-    stream->produced += chunk_length;
-  }
-  resume(*stream);
+  stream_chunks target(*this, *stream);
+  strategies_.chunks().produce(stream->chunks, target);
   wake_();
-  stream->producer_paused = stream->produced < length && stream->queued_bytes >= cap;
-  if (stream->produced < length && !stream->producer_paused) {
-    boost::asio::post(executor_, [weak = weak_from_this(), stream_id] {
-      if (auto self = weak.lock()) self->produce_ahead(stream_id);
-    });
-  }
 }
 
 std::size_t session::available(const stream_state& stream) const {
-  const std::uint64_t limit = stream.streaming ? stream.produced : stream.body.size();
+  const std::uint64_t limit = stream.streaming ? stream.chunks.produced() : stream.body.size();
   return static_cast<std::size_t>(std::min<std::uint64_t>(limit - stream.emitted, std::numeric_limits<std::size_t>::max()));
 }
 
@@ -288,8 +307,8 @@ ssize_t session::read_body(std::int32_t stream_id, std::size_t max_length, std::
   stream_state* stream = find(stream_id);
   if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   std::size_t length = std::min(max_length, available(*stream));
-  if (!stream->queued.empty()) {  // a frame never spans two queued chunks
-    length = std::min<std::size_t>(length, stream->queued.front()->size() - stream->queued_front_consumed);
+  if (stream->chunks.has_queued()) {  // a frame never spans two queued chunks
+    length = std::min(length, stream->chunks.queued_front().size());
   }
   if (length == 0) {
     if (body_finished(*stream)) {
@@ -311,54 +330,21 @@ int session::send_body(const nghttp2_frame& frame, const std::uint8_t* frame_hea
   if (stream == nullptr) return NGHTTP2_ERR_CALLBACK_FAILURE;
   if (batch_.size() >= max_batch_bytes || batch_.segment_count() >= max_batch_segments) return NGHTTP2_ERR_WOULDBLOCK;
 
-  if (!stream->queued.empty()) {
-    const auto& chunk = stream->queued.front();
-    batch_.stage({frame_header, frame_header_bytes});
-    batch_.view({chunk->data() + stream->queued_front_consumed, length}, chunk);
-    stream->queued_front_consumed += length;
-    if (stream->queued_front_consumed == chunk->size()) {
-      stream->queued_bytes -= chunk->size();
-      stream->queued.pop_front();
-      stream->queued_front_consumed = 0;
-      if (stream->producer_paused && stream->queued_bytes < app_.config.limits.no_backpressure_queue_cap_bytes / 2) {
-        stream->producer_paused = false;
-        boost::asio::post(executor_, [weak = weak_from_this(), id = stream->id] {
-          if (auto self = weak.lock()) self->produce_ahead(id);
-        });
-      }
+  const strategy::bytes_view header(frame_header, frame_header_bytes);
+  frame_output out(*this, *stream);
+  if (stream->chunks.has_queued()) {  // a chunk made ahead goes out as it is
+    out.framing(header);
+    out.view(stream->chunks.queued_front().first(length), stream->chunks.queued_front_owner());
+    if (stream->chunks.take_queued(length)) {
+      stream_chunks target(*this, *stream);
+      strategies_.chunks().on_chunk_taken(stream->chunks, target);
     }
     return 0;
   }
-  // The harness's own probes (/mem, /healthz) and errors never copy: bytes_copied stays about measured traffic.
-  if (app_.config.copy == copy_strategy::buffered && stream->measured) {
-    send_body_buffered(*stream, frame_header, length);
-    return 0;
-  }
-  batch_.stage({frame_header, frame_header_bytes});
-  for (std::uint64_t offset = stream->frame_offset, end = offset + length; offset < end;) {
-    const auto slice = stream->body.slice(offset, static_cast<std::size_t>(end - offset));
-    batch_.view(slice, stream->body.owner());
-    offset += slice.size();
-  }
+  strategies_.body_writer_for(stream->measured)
+      .write({.before = {header, {}}, .body = stream->body, .offset = stream->frame_offset, .length = length}, out,
+             stream->copy);
   return 0;
-}
-
-// --copy=buffered: body bytes for as much as the peer's windows allow are copied,
-// frame headers included, into one fresh buffer per batch.
-void session::send_body_buffered(stream_state& stream, const std::uint8_t* frame_header, std::size_t length) {
-  if (!stream.batch || stream.batch->size() + frame_header_bytes + length > stream.batch->capacity()) {
-    const auto window = static_cast<std::uint64_t>(std::max<std::int32_t>(
-        0, std::min(nghttp2_session_get_stream_remote_window_size(session_, stream.id),
-                    nghttp2_session_get_remote_window_size(session_))));
-    const std::uint64_t batch_body = length + std::min<std::uint64_t>(window, available(stream));
-    const std::uint64_t max_frame = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_FRAME_SIZE);
-    const std::uint64_t frames = batch_body / max_frame + 2;
-    stream.batch.emplace(static_cast<std::size_t>(batch_body + frames * frame_header_bytes));
-  }
-  const std::size_t start = stream.batch->size();
-  stream.batch->append(std::span<const std::uint8_t>(frame_header, frame_header_bytes));
-  stream.batch->append_body(stream.body, stream.frame_offset, length);
-  batch_.view({stream.batch->data() + start, frame_header_bytes + length}, stream.batch->share());
 }
 
 int session::on_frame_sent(const nghttp2_frame& frame) {
@@ -369,7 +355,7 @@ int session::on_frame_sent(const nghttp2_frame& frame) {
   stream_state* stream = find(frame.hd.stream_id);
   if (stream == nullptr || stream->response_complete) return 0;
   stream->response_complete = true;
-  stream->batch.reset();
+  stream->copy.reset();
   if (stream->measured) metrics::add(metrics::counter::h2_requests);
   // Answered before the request body ended: tell the client to stop sending it.
   if (stream->rejected) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id, NGHTTP2_NO_ERROR);
@@ -380,43 +366,6 @@ int session::on_stream_close(std::int32_t stream_id) {
   if (stream_state* stream = find(stream_id); stream != nullptr && stream->response_complete) ++served_streams_;
   streams_.erase(stream_id);
   return 0;
-}
-
-// nghttp2 closes the stream right after this.
-void session::on_reset_by_peer(const stream_state& stream) {
-  metrics::add(metrics::counter::h2_streams_reset_by_peer);
-  if (stream.response_complete) return;
-  note_useless_frame();  // reset before we answered: work for nothing
-  if (stream.responding) app::on_response_abandoned(app_);
-}
-
-// Seen before nghttp2 parses (or, for PRIORITY with RFC 7540 priorities off,
-// silently skips) the payload.
-int session::on_begin_frame(const nghttp2_frame_hd& header) {
-  const bool empty_data = header.type == NGHTTP2_DATA && header.length == 0 &&
-                          (header.flags & NGHTTP2_FLAG_END_STREAM) == 0;
-  if (header.type == NGHTTP2_PRIORITY || empty_data) note_useless_frame();
-  // RFC 9113 5.1.1: a new stream id must be above every one the client opened, or it is a
-  // connection error PROTOCOL_ERROR. libnghttp2 1.52 silently ignores HEADERS on an unknown
-  // stream at or below the last one it processed (it still HPACK-decodes the block). A stream
-  // it still knows (trailers, half-closed) stays its business. A HEADERS that reuses a stream
-  // both sides already closed also lands here: the RFC wants STREAM_CLOSED for that one, and
-  // telling the two apart would mean remembering every stream id the connection ever used.
-  if (header.type == NGHTTP2_HEADERS && (header.stream_id & 1) != 0 &&
-      header.stream_id <= nghttp2_session_get_last_proc_stream_id(session_) &&
-      nghttp2_session_find_stream(session_, header.stream_id) == nullptr) {
-    nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
-  }
-  return 0;
-}
-
-// Frames that cost us work and ask for nothing (PRIORITY, empty DATA, early
-// resets, streams past the limit): past the budget, which every answered stream
-// raises by one, GOAWAY.
-void session::note_useless_frame() {
-  if (++useless_frames_ > app_.config.limits.h2_useless_frame_budget + served_streams_) {
-    nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
-  }
 }
 
 }  // namespace memgate::http2

@@ -2,16 +2,15 @@
 // One HTTP/2 connection's protocol state, with no socket: bytes go in through
 // receive(), frames come out through collect_output(). connection.hpp wires it to
 // a transport. nghttp2's callbacks are registered in callbacks.cpp.
+// Its defences against peers that make it work for nothing are in session_defences.cpp.
 #include "app/services.hpp"
 #include "http2/output_batch.hpp"
 #include "metrics/counters.hpp"
-#include "strategy/response_copy.hpp"
-#include "strategy/upload_sink.hpp"
+#include "strategy/strategies.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <nghttp2/nghttp2.h>
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -39,16 +38,11 @@ struct stream_state {
   std::uint64_t emitted = 0;        // body bytes handed to send_data so far
   std::uint64_t frame_offset = 0;   // body offset of the frame being sent
 
-  // /stream: bytes made available to nghttp2 so far (each chunk after the previous was written)
-  bool streaming = false;
-  std::uint64_t produced = 0;
-  bool deferred = false;
-  std::deque<strategy::owned_bytes> queued;  // --no-backpressure: owned chunk copies
-  std::uint64_t queued_front_consumed = 0;
-  std::uint64_t queued_bytes = 0;
-  bool producer_paused = false;
+  bool deferred = false;  // read_body had nothing to give: nghttp2 waits for resume
+  bool streaming = false;  // /stream: `chunks` says how much of the body exists
+  strategy::chunked_body chunks;
 
-  std::optional<strategy::fresh_buffer> batch;  // --copy=buffered: the window-limited body batch
+  std::optional<strategy::fresh_buffer> copy;  // what a copying body writer wrote this batch's frames into
 
   metrics::counted_while_alive open_gauge{metrics::counter::h2_streams_open};
 };
@@ -62,7 +56,8 @@ enum class receive_result {
 class session : public std::enable_shared_from_this<session> {
  public:
   // `wake` asks the transport to collect output again (after asynchronous work).
-  session(app::services& app, boost::asio::any_io_executor executor, std::function<void()> wake);
+  session(app::services& app, const strategy::strategies& strategies, boost::asio::any_io_executor executor,
+          std::function<void()> wake);
   ~session();
   session(const session&) = delete;
   session& operator=(const session&) = delete;
@@ -97,13 +92,16 @@ class session : public std::enable_shared_from_this<session> {
   void on_request_complete(stream_state& stream);
   void submit(stream_state& stream, app::response response);
   void start_stream(stream_state& stream);
-  void produce_ahead(std::int32_t stream_id);  // --no-backpressure
+  void produce_more(std::int32_t stream_id);
   std::size_t available(const stream_state& stream) const;
   bool body_finished(const stream_state& stream) const;
   void resume(stream_state& stream);
-  void send_body_buffered(stream_state& stream, const std::uint8_t* frame_header, std::size_t length);
+
+  class frame_output;   // the body writers' output: this batch
+  class stream_chunks;  // the chunk producer's view of one stream
 
   app::services& app_;
+  const strategy::strategies& strategies_;
   boost::asio::any_io_executor executor_;
   std::function<void()> wake_;
   nghttp2_session* session_ = nullptr;

@@ -19,7 +19,7 @@ using testing::h2_serialize;
 class raw_client {
  public:
   explicit raw_client(server_config config)
-      : app_(std::move(config), io_), server_(std::make_shared<session>(app_.services, io_.get_executor(), [] {})) {}
+      : app_(std::move(config), io_), server_(std::make_shared<session>(app_.services, app_.strategies, io_.get_executor(), [] {})) {}
 
   receive_result send(const std::string& bytes) {
     return server_->receive({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});

@@ -27,7 +27,7 @@ class exchange {
  public:
   explicit exchange(server_config config)
       : app_(std::move(config), io_) {
-    server_ = std::make_shared<session>(app_.services, io_.get_executor(), [] {});
+    server_ = std::make_shared<session>(app_.services, app_.strategies, io_.get_executor(), [] {});
     nghttp2_session_callbacks* callbacks = nullptr;
     nghttp2_session_callbacks_new(&callbacks);
     nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
@@ -264,7 +264,7 @@ TEST(Http2Session, MemSamplesAfterTheTrimFanOut) {
 TEST(Http2Session, ABadPrefaceEndsTheConnectionWithGoaway) {
   boost::asio::io_context io;
   testing::session_services app(server_config{}, io);
-  auto server = std::make_shared<session>(app.services, io.get_executor(), [] {});
+  auto server = std::make_shared<session>(app.services, app.strategies, io.get_executor(), [] {});
   const std::string not_a_preface = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   EXPECT_EQ(server->receive({reinterpret_cast<const std::uint8_t*>(not_a_preface.data()), not_a_preface.size()}),
             receive_result::flush_then_close);

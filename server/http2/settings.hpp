@@ -10,7 +10,7 @@
 // itself, and the SETTINGS frame on the wire is rewritten to carry the advertised value.
 // Memory stays bounded: nghttp2 still ends a connection with more than twice the
 // limit open at once (refused streams count until their RST_STREAM is out).
-#include "limits.hpp"
+#include "config/limits.hpp"
 
 #include <nghttp2/nghttp2.h>
 

@@ -345,7 +345,7 @@ def test_other_frame_inside_header_block(client):
     assert_connection_error(client, PROTOCOL_ERROR)
 
 
-# -- the server's own limits, proven through the wire (issue 10) ---------------------------------------
+# -- the server's own limits (config/limits.hpp), proven through the wire ----------------------------
 
 @pytest.mark.parametrize("continuations,cut", [(8, False), (9, True)])
 def test_continuation_limit(client, continuations, cut):

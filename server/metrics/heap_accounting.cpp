@@ -4,7 +4,6 @@
 #include "metrics/counters.hpp"
 
 #include <malloc.h>
-#include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
 
 #include <cstdlib>
@@ -57,11 +56,6 @@ void* aligned_new_or_throw(std::size_t size, std::size_t alignment) {
   throw std::bad_alloc();
 }
 
-void* nghttp2_malloc(std::size_t size, void*) { return counted_malloc(size); }
-void nghttp2_free(void* block, void*) { counted_free(block); }
-void* nghttp2_calloc(std::size_t count, std::size_t size, void*) { return counted_calloc(count, size); }
-void* nghttp2_realloc(void* block, std::size_t size, void*) { return counted_realloc(block, size); }
-
 void* openssl_malloc(std::size_t size, const char*, int) { return counted_malloc(size); }
 void* openssl_realloc(void* block, std::size_t size, const char*, int) { return counted_realloc(block, size); }
 void openssl_free(void* block, const char*, int) { counted_free(block); }
@@ -103,11 +97,6 @@ void counted_free(void* block) noexcept {
   if (block == nullptr) return;
   note_freed(block);
   std::free(block);
-}
-
-nghttp2_mem* counted_nghttp2_mem() noexcept {
-  static nghttp2_mem mem{nullptr, nghttp2_malloc, nghttp2_free, nghttp2_calloc, nghttp2_realloc};
-  return &mem;
 }
 
 bool install_openssl_hooks() noexcept {

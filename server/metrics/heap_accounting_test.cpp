@@ -46,17 +46,6 @@ TEST(HeapAccounting, FreeOnAnotherThreadStillBalances) {
   EXPECT_EQ(live(), before);
 }
 
-TEST(HeapAccounting, NghttpMemAndReallocAreCounted) {
-  const auto before = live();
-  nghttp2_mem* mem = counted_nghttp2_mem();
-  void* block = mem->malloc(1000, mem->mem_user_data);
-  EXPECT_GE(live() - before, 1000);
-  block = mem->realloc(block, 100000, mem->mem_user_data);
-  EXPECT_GE(live() - before, 100000);
-  mem->free(block, mem->mem_user_data);
-  EXPECT_EQ(live(), before);
-}
-
 TEST(HeapAccounting, AlignedNewIsCounted) {
   struct alignas(256) wide {
     char bytes[512];

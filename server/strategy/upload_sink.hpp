@@ -1,7 +1,7 @@
 #pragma once
 // Request bodies: `streamed` counts and checksums bytes as they arrive and holds
 // nothing; `buffered` collects the whole body first (the 20 MB-upload failure mode).
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <cstdint>
 #include <span>

@@ -1,7 +1,7 @@
 #pragma once
 // Test support: the real server in-process on a loopback port, and small
 // blocking HTTP/1.1 clients to talk to it.
-#include "config.hpp"
+#include "config/config.hpp"
 #include "server.hpp"
 
 #include <chrono>

@@ -2,8 +2,10 @@
 // The buffered copy strategy's defining act: a fresh heap buffer per response
 // (h2: per window-limited batch), sized once, holding copies of framing and body
 // bytes, written in one call. `writev` never builds one; bytes_copied proves it.
+// Chunks made ahead without backpressure are fresh buffers too.
 #include "app/response_body.hpp"
 #include "metrics/counters.hpp"
+#include "strategy/body_piece.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -23,8 +25,7 @@ class fresh_buffer {
   }
 
   // Framing (status line, headers, chunk lines, frame headers): not counted as body bytes.
-  void append(std::string_view framing) { bytes_->insert(bytes_->end(), framing.begin(), framing.end()); }
-  void append(std::span<const std::uint8_t> framing) { bytes_->insert(bytes_->end(), framing.begin(), framing.end()); }
+  void append(bytes_view framing) { bytes_->insert(bytes_->end(), framing.begin(), framing.end()); }
 
   void append_body(const app::response_body& body, std::uint64_t offset, std::uint64_t length) {
     metrics::add(metrics::counter::bytes_copied, static_cast<std::int64_t>(length));
@@ -34,6 +35,13 @@ class fresh_buffer {
       offset += slice.size();
       length -= slice.size();
     }
+  }
+
+  // The piece's framing and body bytes, in wire order.
+  void append(const body_piece& piece) {
+    for (const auto framing : piece.before) append(framing);
+    append_body(piece.body, piece.offset, piece.length);
+    append(piece.after);
   }
 
   // Stable while appending within the capacity given at construction.

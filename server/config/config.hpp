@@ -1,5 +1,5 @@
 #pragma once
-#include "limits.hpp"
+#include "config/limits.hpp"
 
 #include <cstdint>
 #include <optional>

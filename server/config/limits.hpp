@@ -20,7 +20,7 @@ struct server_limits {
   // so larger receive windows cost no memory and spare uploads a round trip per 64 KiB.
   std::uint32_t h2_stream_window_bytes = 1 << 20;                // SETTINGS_INITIAL_WINDOW_SIZE
   std::uint32_t h2_connection_window_bytes = 16 << 20;
-  // nghttp2's own defences, set explicitly rather than trusted (issue 10 makes them flags):
+  // nghttp2's own defences, set explicitly rather than trusted to its defaults (each is a flag):
   std::size_t h2_max_outbound_acks = 1000;        // queued SETTINGS/PING ACKs before the peer is cut off
   // Frames of any kind queued while our write is stalled (a peer that makes us answer but
   // does not read); past it the connection is closed at once. Keep it above max_concurrent_streams:

@@ -7,11 +7,9 @@
 #include "metrics/counters.hpp"
 #include "strategy/body_piece.hpp"
 
+#include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <memory>
-#include <span>
-#include <string_view>
 #include <vector>
 
 namespace memgate::strategy {

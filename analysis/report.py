@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
 
 from analysis import diff, gate, stats
 from analysis.metrics import GATED, LOWER, format_signed
+from harness.results import files as result_files
+from harness.results.index import MatrixError, load_index
 
 VERDICT_ORDER = ("regression", "invalid", "improvement", "new", "removed", "unchanged")
 
@@ -43,10 +44,9 @@ MAX_TIMELINE_POINTS = 150
 
 # -- inputs -----------------------------------------------------------------------------------
 def _load_result(path: str) -> dict[str, Any]:
-    from harness.driver import result_file
     try:
-        return result_file.load(path)
-    except result_file.InvalidResult as e:
+        return result_files.load(path)
+    except result_files.InvalidResult as e:
         raise ReportInputError(str(e)) from None
 
 
@@ -58,7 +58,6 @@ def load_side(path: str) -> dict[str, Any]:
         results: dict[str, dict[str, Any]] = {}
         not_run: list[str] = []
         if os.path.exists(index_path):
-            from harness.driver.matrix import MatrixError, load_index
             try:
                 index = load_index(path)
             except MatrixError as e:
@@ -266,18 +265,3 @@ def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[st
 def to_json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2) + "\n"
 
-
-def write_text_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

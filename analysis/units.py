@@ -62,20 +62,5 @@ def format_cell(value: Any, kind: str, signed: bool = False) -> str:
     return format_number(value, signed=signed, digits=2)
 
 
-def collapse_templates(name: str, marker: str = "<...>") -> str:
-    """C++ template arguments collapsed to one marker: `f<a<b>, c>(x<y>)` -> `f<...>(x<...>)`."""
-    out, depth = [], 0
-    for ch in name:
-        if ch == "<":
-            if depth == 0:
-                out.append(marker)
-            depth += 1
-        elif ch == ">" and depth:
-            depth -= 1
-        elif depth == 0:
-            out.append(ch)
-    return "".join(out)
-
-
 def cut(text: str, limit: int, ellipsis: str = "...") -> str:
     return text if len(text) <= limit else text[:limit - len(ellipsis)] + ellipsis

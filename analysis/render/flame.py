@@ -1,7 +1,7 @@
 """An icicle view (a flame graph drawn top-down) as inline SVG: no script, no external assets.
 
 Input is a call tree whose nodes are {name, where, value, self, site, new_site, children}, the
-root first; harness/profile/report.py growth_tree() builds one from a profile diff. The root is
+root first; analysis/profile.py growth_tree() builds one from a profile diff. The root is
 the top row; each row below splits its parent's width among the callees, in proportion to their
 value, widest first. Every frame carries a <title> (function, file:line, value, share), so a
 browser shows it on hover; labels are cut to the frame's width.
@@ -13,7 +13,7 @@ import hashlib
 import html
 from typing import Any, Callable
 
-from analysis.units import collapse_templates
+from analysis.cxx_names import HTML, bare_name, brief_name
 
 ROW_H = 18
 FONT_PX = 11
@@ -35,16 +35,9 @@ def _e(text: Any) -> str:
     return html.escape("" if text is None else str(text))
 
 
-def bare_name(func: str) -> str:
-    head = func.split("(", 1)[0].split("<", 1)[0].strip()
-    return head.split()[-1] if head else ""
-
-
-def short_name(func: str) -> str:
-    """Template arguments collapsed, parameters and a leading return type dropped: the frame's label."""
-    parts = collapse_templates(func.split("(", 1)[0], "<\u2026>").split()
-    name = parts[-1] if parts else func
-    return name[len("memgate::"):] if name.startswith("memgate::") else name  # the colour says memgate
+def frame_label(func: str) -> str:
+    """The caller's name without memgate:: (the colour says memgate)."""
+    return brief_name(func, style=HTML).removeprefix("memgate::")
 
 
 def family(func: str) -> str:
@@ -126,7 +119,7 @@ def icicle_svg(tree: dict[str, Any], fmt: Callable[[float], str], *, width: int 
         out.append(f'<g class="{cls}" data-family="{"root" if root else family(nd["name"])}">'
                    f'<title>{_e(chr(10).join(tip))}</title>'
                    f'<rect x="{x:.2f}" y="{y}" width="{max(w - 0.5, 0.3):.2f}" height="{ROW_H - 1}" rx="2" fill="{fill}"{stroke}/>')
-        text = _fit(f"{nd['name']} ({fmt(nd['value'])})" if root else short_name(nd["name"]), w)
+        text = _fit(f"{nd['name']} ({fmt(nd['value'])})" if root else frame_label(nd["name"]), w)
         if text:
             out.append(f'<text x="{x + 3:.2f}" y="{y + ROW_H - 5}" font-size="{FONT_PX}" fill="#111">{_e(text)}</text>')
         out.append("</g>")

@@ -19,6 +19,7 @@ from harness.abuse import attacks
 from harness.driver.binaries import REPO_ROOT, MissingBinary, server_binary
 from harness.driver.sampler import read_smaps_rollup
 from harness.driver.server import RefServer, ServerError
+from harness.results import atomic
 
 MiB = 1 << 20
 MAX_GROWTH = 32 * MiB
@@ -245,11 +246,9 @@ def run_suite(quick: bool, allocator: str, cases: list[str] | None = None, json_
               file=sys.stderr, flush=True)
     print(render(results, allocator, quick), file=out, flush=True)
     if json_path:
-        tmp = json_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"allocator": allocator, "quick": quick, "cases": [r.as_dict() for r in results],
-                       "passed": all(r.passed for r in results)}, f, indent=2)
-        os.replace(tmp, json_path)
+        atomic.write_text(json_path, json.dumps({"allocator": allocator, "quick": quick,
+                                                 "cases": [r.as_dict() for r in results],
+                                                 "passed": all(r.passed for r in results)}, indent=2))
     if any(r.error and not r.alive and r.rss_before == 0 for r in results):
         return EXIT_ERROR  # a server that never started: the suite could not run
     return EXIT_PASS if all(r.passed for r in results) else EXIT_FAIL

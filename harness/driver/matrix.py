@@ -1,17 +1,8 @@
 """Matrix runs: every case of one or more scenario files, one result file per case and an
 index.json, resumable, sliceable into shards for parallel CI jobs, and mergeable.
 
-The index (``index.json``, written atomically after every case) is the contract that
-``memgate merge`` and ``memgate report`` read:
-
-    {"schema_version": 1, "tool": "memgate", "kind": "matrix-index", "matrix_id": "...",
-     "files": [...], "total_cases": N, "shard": null | {"index": i, "count": n},
-     "cases": [{"ordinal", "name", "file", "params", "digest", "shard", "result",
-                "status", "failure_kind", "wall_s", "requests_per_s", "run_id"}, ...]}
-
-Every index lists every case of the matrix, in expansion order; ``status`` is ``ok``,
-``failed``, ``pending`` (not run yet) or ``other_shard`` (another shard runs it). An
-unsharded run and the merge of all its shards give the same index.
+Each case's result goes beside the others; the index of the directory (its contract with
+``memgate merge`` and ``memgate report``) is harness/results/index.py's.
 """
 
 from __future__ import annotations
@@ -20,24 +11,16 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from typing import Any, Callable, TextIO
 
-from harness.driver import SCHEMA_VERSION, result_file
 from harness.driver.processes import pids_with_environ
+from harness.driver.runner import run_scenario
 from harness.driver.scenario import Scenario, ScenarioError, load_cases
-
-INDEX = "index.json"
-CASE_KEYS = ("ordinal", "name", "file", "params", "digest", "shard", "result", "status", "failure_kind",
-             "wall_s", "requests_per_s", "run_id")
-
-
-class MatrixError(ValueError):
-    pass
+from harness.results import atomic, files as result_files
+from harness.results.index import header, write_index
 
 
 @dataclasses.dataclass
@@ -109,8 +92,8 @@ def _fill_from_result(entry: dict[str, Any], result: dict[str, Any]) -> None:
 def _finished(outdir: str, case: Case) -> dict[str, Any] | None:
     """The case's result in outdir when it measured successfully with the same config, else None."""
     try:
-        result = result_file.load(os.path.join(outdir, f"{case.name}.json"))
-    except result_file.InvalidResult:
+        result = result_files.load(os.path.join(outdir, f"{case.name}.json"))
+    except result_files.InvalidResult:
         return None
     if result.get("status") != "ok" or (result.get("matrix") or {}).get("digest") != case.digest:
         return None
@@ -122,31 +105,22 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def write_index(outdir: str, index: dict[str, Any]) -> None:
-    result_file.write_atomic(os.path.join(outdir, INDEX), index)
-
-
 def new_index(cases: list[Case], files: list[str], shard: tuple[int, int] | None) -> dict[str, Any]:
     entries = []
     for c in cases:
         s = shard_of(c, shard[1]) if shard else None
         entries.append(_entry(c, "pending" if shard is None or s == shard[0] else "other_shard", s))
-    return {"schema_version": SCHEMA_VERSION, "tool": "memgate", "kind": "matrix-index", "matrix_id": matrix_id(cases),
-            "files": list(files), "total_cases": len(cases),
-            "shard": {"index": shard[0], "count": shard[1]} if shard else None, "cases": entries}
+    return {**header(matrix_id(cases), files, len(cases), shard), "cases": entries}
 
 
 def run_matrix(cases: list[Case], files: list[str], outdir: str, *, shard: tuple[int, int] | None = None,
-               runner: Callable[[Scenario], dict[str, Any]] | None = None, progress: TextIO = sys.stderr,
+               runner: Callable[[Scenario], dict[str, Any]] = run_scenario, progress: TextIO = sys.stderr,
                clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
     """Runs the cases of this shard not already finished in outdir; returns the index (also on disk).
 
     KeyboardInterrupt (Ctrl-C, or SIGTERM via the CLI) leaves the index consistent: the case
     in progress stays ``pending`` and the next run of the same command picks up from there.
     """
-    if runner is None:
-        from harness.driver.runner import run_scenario
-        runner = run_scenario
     os.makedirs(outdir, exist_ok=True)
     index = new_index(cases, files, shard)
     mine = [(c, e) for c, e in zip(cases, index["cases"]) if e["status"] == "pending"]
@@ -171,7 +145,7 @@ def run_matrix(cases: list[Case], files: list[str], outdir: str, *, shard: tuple
         result = runner(case.scenario)
         result["matrix"] = {"file": case.file, "params": case.scenario.params, "ordinal": case.ordinal,
                             "digest": case.digest, "shard": entry["shard"]}
-        result_file.write_atomic(os.path.join(outdir, entry["result"]), result)
+        atomic.write_json(os.path.join(outdir, entry["result"]), result)
         _fill_from_result(entry, result)
         write_index(outdir, index)
         took = clock() - started
@@ -231,74 +205,3 @@ def kill_marked_children(mark: str) -> list[int]:
             continue
         killed.append(pid)
     return killed
-
-
-# -- merge ------------------------------------------------------------------------------------
-def load_index(directory: str) -> dict[str, Any]:
-    path = os.path.join(directory, INDEX)
-    index = result_file.read_json(path, MatrixError, f"no {INDEX} (not a matrix results directory)")
-    if not isinstance(index, dict) or index.get("kind") != "matrix-index" or index.get("tool") != "memgate":
-        raise MatrixError(f"{path}: not a memgate matrix index")
-    if index.get("schema_version") != SCHEMA_VERSION:
-        raise MatrixError(f"{path}: schema_version {index.get('schema_version')!r}, this memgate reads {SCHEMA_VERSION}")
-    return index
-
-
-def merge(dirs: list[str], outdir: str) -> tuple[dict[str, Any], list[str]]:
-    """Joins shard directories into outdir: the index an unsharded run gives, plus the result files.
-
-    Returns (index, problems); problems name cases no shard finished. Raises MatrixError when
-    the directories are not shards of one matrix.
-    """
-    indexes = [(d, load_index(d)) for d in dirs]
-    first_dir, first = indexes[0]
-    for d, idx in indexes[1:]:
-        if idx["matrix_id"] != first["matrix_id"]:
-            raise MatrixError(f"{d} is from another matrix than {first_dir} (matrix_id {idx['matrix_id']} vs "
-                              f"{first['matrix_id']}): same scenario files and --set/--repeat are needed")
-    os.makedirs(outdir, exist_ok=True)
-    merged = {**first, "shard": None, "files": first["files"]}
-    entries: list[dict[str, Any] | None] = [None] * first["total_cases"]
-    sources: list[str | None] = [None] * first["total_cases"]
-    for d, idx in indexes:
-        for e in idx["cases"]:
-            if e["status"] == "other_shard":
-                continue
-            current = entries[e["ordinal"]]
-            if current is not None and current["status"] == "ok" and e["status"] != "ok":
-                continue  # a finished copy of the case wins over a pending or failed one
-            if current is not None and current["status"] == "ok" and e["status"] == "ok" and sources[e["ordinal"]] != d:
-                raise MatrixError(f"case {e['name']!r} finished in both {sources[e['ordinal']]} and {d}: "
-                                  f"were the same shards given twice?")
-            entries[e["ordinal"]] = {**e, "shard": None}  # as an unsharded run writes it
-            sources[e["ordinal"]] = d
-    problems = []
-    template = first["cases"]
-    for i, e in enumerate(entries):
-        if e is None:
-            e = {**template[i], "shard": None, "status": "pending", "failure_kind": None, "wall_s": None, "requests_per_s": None,
-                 "run_id": None}
-            entries[i] = e
-            problems.append(f"case {e['name']!r} (shard {template[i]['shard']}) is in none of the directories")
-            continue
-        if e["status"] != "ok":
-            problems.append(f"case {e['name']!r} is {e['status']} in {sources[i]}")
-        src = os.path.join(sources[i], e["result"])
-        dst = os.path.join(outdir, e["result"])
-        if os.path.exists(src) and not (os.path.exists(dst) and os.path.samefile(src, dst)):
-            _copy_atomic(src, dst)
-    merged["cases"] = entries
-    write_index(outdir, merged)
-    return merged, problems
-
-
-def _copy_atomic(src: str, dst: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(dst)))
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -24,8 +24,9 @@ from typing import Any, Callable
 import pytest
 
 from analysis.metrics import BY_NAME
-from harness.driver import result_file, scenario as scenario_mod
+from harness.driver import scenario as scenario_mod
 from harness.driver.runner import Hooks, run_scenario
+from harness.results import atomic
 
 # Bounds assert_growth understands: metrics (analysis/metrics.py) whose growth a test may bound.
 GROWTH_BOUNDS = ("live_heap_bytes_per_request", "live_heap_delta_bytes", "rss_delta_bytes", "rss_bytes_per_request",
@@ -126,7 +127,7 @@ def memgate_run(request: pytest.FixtureRequest, tmp_path):
         result = run_scenario(sc, repeat=repeat, hooks=hooks)
         counter["n"] += 1
         path = os.path.join(manager.results_dir(tmp_path), f"{_safe_name(request.node.name)}-{counter['n']}.json")
-        result_file.write_atomic(path, result)
+        atomic.write_json(path, result)
         result["result_path"] = path
         manager.results.setdefault(request.node.nodeid, []).append(result)
         return result

@@ -21,7 +21,7 @@ import uuid
 from typing import Any, Callable
 
 from analysis.metrics import compute_metrics, median_metrics, noise
-from harness.driver import SCHEMA_VERSION, VERSION, loadgen, loopback
+from harness.driver import loadgen, loopback
 from harness.driver.binaries import MissingBinary, loadgen_binary, server_binary
 from harness.driver.ceiling import MemoryCeiling, ceiling_bytes
 from harness.driver.machine import commit_info, machine_info
@@ -29,6 +29,7 @@ from harness.driver.sampler import Sampler, requests_total
 from harness.driver.scenario import Scenario
 from harness.driver.server import RefServer, ServerError, describe_exit
 from harness.driver.tls import TlsSetupError, make_self_signed
+from harness.results.schema import SCHEMA_VERSION, VERSION
 
 RUN_ID_ENV = "MEMGATE_RUN_ID"
 

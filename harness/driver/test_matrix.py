@@ -10,10 +10,11 @@ import uuid
 
 import pytest
 
-from harness.driver import matrix, result_file
+from harness.driver import matrix
 from harness.driver.binaries import REPO_ROOT
 from harness.driver.conftest import assert_no_strays
 from harness.driver.runner import RUN_ID_ENV
+from harness.results import files as result_files, index as matrix_index
 
 MEMGATE = os.path.join(REPO_ROOT, "memgate")
 
@@ -65,9 +66,9 @@ def test_expanded_cases_are_run_and_indexed(tmp_path, cases):
     on_disk = json.loads((out / "index.json").read_text())
     assert on_disk == index and index["total_cases"] == 5
     assert [e["status"] for e in index["cases"]] == ["ok"] * 5
-    assert all(set(e) == set(matrix.CASE_KEYS) for e in index["cases"])
+    assert all(set(e) == set(matrix_index.CASE_KEYS) for e in index["cases"])
     for e in index["cases"]:
-        r = result_file.load(str(out / e["result"]))
+        r = result_files.load(str(out / e["result"]))
         assert r["matrix"]["digest"] == e["digest"] and r["matrix"]["params"] == e["params"]
     text = progress.getvalue()
     assert "[1/5] mx.protocol-h1.copy-writev: running" in text and "[5/5]" in text
@@ -123,7 +124,7 @@ def test_shards_partition_the_matrix_and_merge_to_the_unsharded_index(tmp_path, 
     again = Recorder()
     matrix.run_matrix(cs, [path], str(tmp_path / "again"), shard=(1, count), runner=again, progress=io.StringIO())
     assert again.ran == [c.name for c in cs if c.ordinal % count == 0]
-    merged, problems = matrix.merge(dirs[::-1], str(tmp_path / "merged"))
+    merged, problems = matrix_index.merge(dirs[::-1], str(tmp_path / "merged"))
     assert problems == []
     assert _shape(merged) == _shape(whole)
     assert sorted(f for f in os.listdir(tmp_path / "merged")) == sorted(os.listdir(tmp_path / "whole"))
@@ -140,16 +141,16 @@ def test_merge_reports_missing_shards_and_refuses_foreign_ones(tmp_path, cases):
     path, cs = cases
     d1 = str(tmp_path / "s1")
     matrix.run_matrix(cs, [path], d1, shard=(1, 2), runner=Recorder(), progress=io.StringIO())
-    merged, problems = matrix.merge([d1], str(tmp_path / "m"))
+    merged, problems = matrix_index.merge([d1], str(tmp_path / "m"))
     assert len(problems) == 2 and all("in none of the directories" in p for p in problems)
     assert [e["status"] for e in merged["cases"]].count("pending") == 2
     other = matrix.collect([path], [("requests", 5)])
     d2 = str(tmp_path / "s2")
     matrix.run_matrix(other, [path], d2, shard=(2, 2), runner=Recorder(), progress=io.StringIO())
-    with pytest.raises(matrix.MatrixError, match="another matrix"):
-        matrix.merge([d1, d2], str(tmp_path / "m2"))
-    with pytest.raises(matrix.MatrixError, match="no index.json"):
-        matrix.merge([str(tmp_path)], str(tmp_path / "m3"))
+    with pytest.raises(matrix_index.MatrixError, match="another matrix"):
+        matrix_index.merge([d1, d2], str(tmp_path / "m2"))
+    with pytest.raises(matrix_index.MatrixError, match="no index.json"):
+        matrix_index.merge([str(tmp_path)], str(tmp_path / "m3"))
 
 
 @pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0"])
@@ -187,8 +188,8 @@ def test_e2e_sharded_matrix_merges_to_the_unsharded_index(built, tmp_path):
     p = _memgate("matrix", str(path), "-o", str(tmp_path / "whole"))
     assert p.returncode == 0, p.stderr
     assert "[3/3] e2e.mix: ok" in p.stderr and "req/s" in p.stderr
-    whole = matrix.load_index(str(tmp_path / "whole"))
-    mix = result_file.load(str(tmp_path / "whole" / "e2e.mix.json"))
+    whole = matrix_index.load_index(str(tmp_path / "whole"))
+    mix = result_files.load(str(tmp_path / "whole" / "e2e.mix.json"))
     assert mix["metrics"]["requests_completed"] == 1500 and mix["config"]["endpoints"][1]["path"] == "/json?items=3"
     assert "--weights" in mix["replicates"][0]["loadgen"]["argv"]
     for i in (1, 2):
@@ -196,10 +197,10 @@ def test_e2e_sharded_matrix_merges_to_the_unsharded_index(built, tmp_path):
         assert p.returncode == 0, p.stderr
     p = _memgate("merge", str(tmp_path / "s1"), str(tmp_path / "s2"), "-o", str(tmp_path / "merged"))
     assert p.returncode == 0, p.stderr
-    merged = matrix.load_index(str(tmp_path / "merged"))
+    merged = matrix_index.load_index(str(tmp_path / "merged"))
     assert _shape(merged) == _shape(whole)
     for e in merged["cases"]:
-        assert result_file.load(str(tmp_path / "merged" / e["result"]))["status"] == "ok"
+        assert result_files.load(str(tmp_path / "merged" / e["result"]))["status"] == "ok"
 
 
 @pytest.mark.e2e
@@ -227,12 +228,12 @@ def test_e2e_interrupted_matrix_resumes(built, tmp_path):
     assert proc.returncode == 130, err
     assert "run the same command again to resume" in err
     assert_no_strays(run_id)
-    idx = matrix.load_index(str(out))
+    idx = matrix_index.load_index(str(out))
     done = [e for e in idx["cases"] if e["status"] == "ok"]
     assert 1 <= len(done) < 3
     p = _memgate("matrix", str(path), "-o", str(out))
     assert p.returncode == 0, p.stderr
     assert f"{len(done)} already done, {3 - len(done)} to run" in p.stderr
-    final = matrix.load_index(str(out))
+    final = matrix_index.load_index(str(out))
     assert [e["status"] for e in final["cases"]] == ["ok"] * 3
     assert [e["run_id"] for e in final["cases"][:len(done)]] == [e["run_id"] for e in done]

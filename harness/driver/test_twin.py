@@ -1,7 +1,7 @@
 """memgate twin without running servers: rendering and the command's input errors."""
 
 from harness.driver import twin
-from harness.driver.test_cli import memgate
+from harness.test_cli import memgate
 
 
 def _summary(bad_verdict: str) -> dict:

@@ -14,9 +14,9 @@ from typing import Any, Callable
 
 from analysis import diff, gate
 from analysis.render.table import render_rows
-from harness.driver import result_file
 from harness.driver.runner import run_scenario
 from harness.driver.scenario import Scenario, bad_twin
+from harness.results import atomic
 
 EXIT_AS_EXPECTED = 0
 EXIT_UNEXPECTED = 1  # a bad twin the gate let through, or a clean rerun it failed
@@ -55,7 +55,7 @@ def check_case(clean: Scenario, outdir: str, progress: Callable[[str], None] = l
     for run, sc in (("clean", clean), ("clean-rerun", clean), ("bad-twin", twin)):
         progress(f"{clean.name}: {run} ...")
         results[run] = run_scenario(sc)
-        result_file.write_atomic(paths[run], results[run])
+        atomic.write_json(paths[run], results[run])
         if run == "clean" and results[run]["status"] != "ok":
             break  # no baseline: nothing to gate against
     baseline = results["clean"]
@@ -85,11 +85,11 @@ def run_twins(cases: list[Scenario], outdir: str, progress: Callable[[str], None
     summary: dict[str, Any] = {"tool": "memgate", "kind": "twin", "cases": []}
     for sc in cases:
         summary["cases"].append(check_case(sc, outdir, progress))
-        result_file.write_atomic(os.path.join(outdir, SUMMARY), summary)  # what is measured stays, also if stopped
+        atomic.write_json(os.path.join(outdir, SUMMARY), summary)  # what is measured stays, also if stopped
     outcomes = {c["outcome"] for c in summary["cases"]}
     summary["exit_code"] = (EXIT_FAILED if "failed" in outcomes else
                             EXIT_UNEXPECTED if "unexpected" in outcomes else EXIT_AS_EXPECTED)
-    result_file.write_atomic(os.path.join(outdir, SUMMARY), summary)
+    atomic.write_json(os.path.join(outdir, SUMMARY), summary)
     return summary
 
 

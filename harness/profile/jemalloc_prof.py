@@ -3,9 +3,9 @@
 The server starts with `MALLOC_CONF=prof:true,prof_accum:true,lg_prof_sample:N,prof_gdump:false,
 prof_final:true,prof_prefix:DIR/jeprof.NAME` (through env(1), so taskset is not involved). A
 `heap_v2` dump holds, per sampled stack, live objects/bytes and (prof_accum) cumulative
-objects/bytes since start. This module parses dumps itself, symbolizes the addresses (`nm -C`
-for function names, `addr2line -i` for file:line and inlined frames where the file has DWARF),
-and un-samples the figures the way jeprof does (x 1/(1 - exp(-avg/2^N))).
+objects/bytes since start. This module parses dumps itself, symbolizes the addresses
+(symbols.py: `nm -C` for function names, `addr2line -i` for file:line and inlined frames where
+the file has DWARF), and un-samples the figures the way jeprof does (x 1/(1 - exp(-avg/2^N))).
 
 The measured window: refserver has no endpoint that calls mallctl("prof.dump"), so a small
 preloaded library (jeprof_ctl.c, built with cc on first use) runs a thread that dumps on
@@ -18,7 +18,6 @@ profile says so.
 
 from __future__ import annotations
 
-import bisect
 import errno
 import glob
 import hashlib
@@ -31,7 +30,10 @@ import tempfile
 import time
 from typing import Any
 
-from harness.profile.report import Frame, Site, has_debug_info, site_rows, trim_stack
+from harness.driver.binaries import build_dir
+from harness.profile.backend import Profiler
+from harness.profile.sites import Site, site_rows, trim_stack
+from harness.profile.symbols import Symbolizer
 
 LG_SAMPLE = 10  # mean 1 KiB between samples: small allocations still show at a few thousand requests
 CTL_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jeprof_ctl.c")
@@ -58,7 +60,6 @@ def ctl_library() -> str:
     """The control library, built from jeprof_ctl.c on first use (cached by the source's hash)."""
     with open(CTL_SOURCE, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()[:12]
-    from harness.driver.binaries import build_dir
     candidates = [os.path.join(build_dir(), "profile"), os.path.join(tempfile.gettempdir(), f"memgate-{os.getuid()}")]
     for d in candidates:
         lib = os.path.join(d, f"libmemgate_jeprof_ctl-{digest}.so")
@@ -214,111 +215,6 @@ def window_stacks(start: dict[str, Any], end: dict[str, Any]) -> dict[tuple[int,
     return out
 
 
-# -- symbols ----------------------------------------------------------------------------------------
-class Symbolizer:
-    """address -> frames, innermost first: `addr2line -f -i -C` where the file has DWARF (file:line and
-    inlined frames), else `nm -C` (the function only). The load base is the offset-0 mapping."""
-
-    def __init__(self, maps: list[tuple[int, int, int, str]]):
-        self.maps = sorted(maps)
-        self.base: dict[str, int] = {}
-        for lo, _, off, path in self.maps:
-            if off == 0 and path not in self.base:
-                self.base[path] = lo
-        self.tables: dict[str, tuple[list[int], list[str]]] = {}
-        self.lines: dict[tuple[str, int], list[Frame]] = {}
-        self.dwarf: dict[str, bool] = {}
-
-    def _locate(self, addr: int) -> tuple[str, int] | None:
-        i = bisect.bisect_right(self.maps, (addr, float("inf"))) - 1
-        if i < 0 or not (self.maps[i][0] <= addr < self.maps[i][1]):
-            return None
-        path = self.maps[i][3]
-        return path, addr - self.base.get(path, self.maps[i][0] - self.maps[i][2])
-
-    def _table(self, path: str) -> tuple[list[int], list[str]]:
-        if path not in self.tables:
-            syms: list[tuple[int, str]] = []
-            for extra in ([], ["-D"]):
-                try:
-                    out = subprocess.run(["nm", "-C", "--defined-only", *extra, path], capture_output=True,
-                                         text=True, timeout=60).stdout
-                except (OSError, subprocess.SubprocessError):
-                    out = ""
-                for ln in out.splitlines():
-                    parts = ln.split(" ", 2)
-                    if len(parts) == 3 and parts[1] in "TtWwi":
-                        try:
-                            syms.append((int(parts[0], 16), parts[2]))
-                        except ValueError:
-                            pass
-                if syms:
-                    break
-            syms.sort()
-            self.tables[path] = ([a for a, _ in syms], [n for _, n in syms])
-        return self.tables[path]
-
-    def prepare(self, addrs: list[int]) -> None:
-        """One addr2line per file with DWARF for all the addresses in it."""
-        by_path: dict[str, set[int]] = {}
-        for a in addrs:
-            loc = self._locate(a)
-            if loc is None:
-                continue
-            path, rel = loc
-            if path not in self.dwarf:
-                self.dwarf[path] = bool(has_debug_info(path))
-            if self.dwarf[path] and (path, rel) not in self.lines:
-                by_path.setdefault(path, set()).add(rel)
-        for path, rels in by_path.items():
-            self.lines.update(addr2line(path, sorted(rels)))
-
-    def frames(self, addr: int) -> list[Frame]:
-        loc = self._locate(addr)
-        if loc is None:
-            return [Frame(f"?? 0x{addr:x}")]
-        path, rel = loc
-        got = self.lines.get((path, rel))
-        if got:
-            return got
-        addrs, names = self._table(path)
-        j = bisect.bisect_right(addrs, rel) - 1
-        return [Frame(names[j] if j >= 0 else f"?? {os.path.basename(path)}+0x{rel:x}", "", 0, path)]
-
-    def frame(self, addr: int) -> Frame:
-        """The function holding the address (the outermost of its inlined frames)."""
-        return self.frames(addr)[-1]
-
-
-def addr2line(path: str, rels: list[int]) -> dict[tuple[str, int], list[Frame]]:
-    """(path, address) -> frames innermost first; addresses addr2line cannot place are left out."""
-    try:
-        out = subprocess.run(["addr2line", "-e", path, "-a", "-f", "-i", "-C"], input="".join(f"0x{r:x}\n" for r in rels),
-                             capture_output=True, text=True, timeout=120).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    result: dict[tuple[str, int], list[Frame]] = {}
-    cur: int | None = None
-    lines = out.splitlines()
-    i = 0
-    while i < len(lines):
-        ln = lines[i]
-        if ln.startswith("0x") and " " not in ln:
-            cur = int(ln, 16)
-            i += 1
-            continue
-        func = ln
-        loc = lines[i + 1] if i + 1 < len(lines) else "??:0"
-        i += 2
-        if cur is None or func == "??":
-            continue
-        file, _, line = loc.rpartition(":")
-        line = line.split(" ", 1)[0]
-        n = int(line) if line.isdigit() else 0
-        result.setdefault((path, cur), []).append(Frame(func, file if file and file != "??" else "", n, path))
-    return result
-
-
 def sites_from_stacks(stacks: dict[tuple[int, ...], list[float]], maps: list[tuple[int, int, int, str]]) -> dict[str, Site]:
     sym = Symbolizer(maps)
     # return addresses point after the call: look up addr-1 (not for the innermost frame)
@@ -381,3 +277,41 @@ def collect(prefix: str, requests: int, requests_served: int, window: tuple[str,
         "live_title": "bytes still live at exit (whole process, sampled estimate)",
         "requests_served_total": requests_served,
     }
+
+
+class JemallocProfiler(Profiler):
+    """Sampled heap profiling; the window is two heap dumps asked for through the control library."""
+
+    name = "jemalloc"
+
+    def __init__(self, workdir: str, scenario_name: str, windowed: bool = True):
+        self.prefix = os.path.join(workdir, f"jeprof.{scenario_name}")
+        clean(self.prefix)
+        self.window_files = (f"{self.prefix}.window-start.heap", f"{self.prefix}.window-end.heap")
+        self.problems: list[str] = []
+        self.dumps: WindowDumps | None = None
+        if windowed:
+            try:
+                ctl_library()
+                self.dumps = WindowDumps(workdir, scenario_name)
+            except (JemallocProfError, OSError) as e:
+                self.problems.append(str(e))
+
+    def wrap(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        return wrap(argv, env, self.prefix, ctl_fifo=self.dumps.fifo if self.dumps else None)
+
+    def on_phase(self, phase: str, server: Any) -> None:
+        if self.dumps is None or self.problems:
+            return
+        try:
+            self.dumps.dump(self.window_files[0 if phase == "measure_start" else 1])
+        except (JemallocProfError, OSError) as e:
+            self.problems.append(f"{phase} dump: {e}")
+
+    def collect(self, result: dict[str, Any], requests: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        served = sum(int(v) for v in (result["replicates"][0]["end_sample"].get("requests") or {}).values())
+        return collect(self.prefix, requests, served or requests, self.window_files, "; ".join(self.problems) or None)
+
+    def close(self) -> None:
+        if self.dumps is not None:
+            self.dumps.close()

@@ -6,11 +6,13 @@ import subprocess
 
 import pytest
 
-from harness.driver import cli, scenario as scenario_mod
+from harness import cli
+from harness.driver import scenario as scenario_mod
 from harness.driver.binaries import REPO_ROOT
 from harness.driver.conftest import assert_no_strays
 from harness.driver.runner import Hooks, run_scenario
-from harness.profile import ProfileError, load_against
+from harness.profile.against import load_against
+from harness.profile.run import ProfileError
 from harness.profile.test_heaptrack import expected_buffer_site
 
 SMALL = ["--set", "endpoint=/bytes/262144", "--set", "requests=1000", "--set", "warmup_requests=200",

@@ -6,9 +6,12 @@ import os
 
 import pytest
 
+from analysis import profile as profile_data
+from analysis.render import profile as profile_render
 from harness.driver import binaries, scenario as scenario_mod
 from harness.driver.conftest import assert_no_strays
-from harness.profile import heaptrack, profile_run, report
+from harness.profile import heaptrack
+from harness.profile.run import profile_run
 
 # v3 interpreted stream: strings carry a hex length; a, t, i indices are hex.
 STREAM = """v 10400 3
@@ -142,10 +145,10 @@ def expected_buffer_site(prof, protocol):
 def test_buffered_is_the_top_growing_site_against_writev(glibc, tmp_path, protocol, caller):
     base = _profile(tmp_path, f"writev-{protocol}", [("protocol", protocol), ("copy", "writev")])
     cand = _profile(tmp_path, f"buffered-{protocol}", [("protocol", protocol), ("copy", "buffered")])
-    d = report.diff(base, cand)
+    d = profile_data.diff(base, cand)
     site = expected_buffer_site(cand, protocol)
     top = d["grew_bytes_per_request"][0]
-    assert top["site"].startswith(site), report.render_diff(d, md=False)
+    assert top["site"].startswith(site), profile_render.render_diff(d, md=False)
     assert d["rows"][0]["site"] == top["site"]  # report.md's first row
     # the body-sized buffer: at least the body's 256 KiB per response, more than any other site
     assert top["d_bytes_per_request"] >= 262144, top
@@ -153,7 +156,7 @@ def test_buffered_is_the_top_growing_site_against_writev(glibc, tmp_path, protoc
     assert cand["top"]["bytes_per_request"][0] == top["site"]
     assert not any(r["site"].startswith(site) and r["bytes_per_request"] >= 262144 for r in base["sites"])
     if cand["debug_info"]:  # file:line of the allocation: the reserve in fresh_buffer's constructor
-        assert report.site_where(top).startswith("response_copy.hpp:"), top["stack"]
+        assert profile_render.site_where(top).startswith("response_copy.hpp:"), top["stack"]
         assert not any(f["function"].startswith(("std::", "operator new", "malloc")) for f in top["stack"])
 
 
@@ -161,12 +164,12 @@ def test_injected_leak_is_its_own_site_by_live_bytes(glibc, tmp_path):
     prof = _profile(tmp_path, "leak", [("copy", "writev"), ("server_args", ["--inject-leak=64"])])
     rows = {r["site"]: r for r in prof["sites"]}
     top = prof["top"]["live"][0]
-    assert top == "memgate::app::leak_heap_bytes(unsigned long)", report.render_tables(prof, md=False)
+    assert top == "memgate::app::leak_heap_bytes(unsigned long)", profile_render.render_tables(prof, md=False)
     leak = rows[top]
     assert leak["live_growth_bytes"] == 64 * 1500  # heaptrack sees every block: exact, no sampling
     assert leak["allocs_per_request"] == pytest.approx(1.0)
     if prof["debug_info"]:
-        assert report.site_where(leak).startswith("fault_injection.cpp:"), leak["stack"]
+        assert profile_render.site_where(leak).startswith("fault_injection.cpp:"), leak["stack"]
     assert os.path.exists(tmp_path / "leak" / "heaptrack.leak.gz")
 
 

@@ -1,7 +1,12 @@
 """Stack trimming, ranking, the diff and rendering, on synthetic data (no server)."""
 
-from harness.profile import report
-from harness.profile.report import Frame, Site
+import re
+
+from analysis import profile as profile_data
+from analysis.cxx_names import short_name
+from analysis.render import flame, profile as profile_render, profile_html
+from harness.profile import sites
+from harness.profile.sites import Frame, Site
 
 
 def test_trim_keeps_memgate_and_nghttp2_frames_and_drops_allocator_std_asio():
@@ -9,16 +14,16 @@ def test_trim_keeps_memgate_and_nghttp2_frames_and_drops_allocator_std_asio():
              Frame("nghttp2_mem_malloc"), Frame("std::vector<char>::_M_realloc_insert()"),
              Frame("nghttp2_submit_data"), Frame("boost::asio::detail::scheduler::run()"),
              Frame("memgate::http2::session::send_body(int)"), Frame("main")]
-    key, kept = report.trim_stack(stack)
+    key, kept = sites.trim_stack(stack)
     assert key == "nghttp2_submit_data"
     assert [f.func for f in kept] == ["nghttp2_submit_data", "memgate::http2::session::send_body(int)"]
 
 
 def test_trim_does_not_take_memgate_template_arguments_for_memgate_code():
     f = Frame("void boost::asio::detail::executor_function::complete<memgate::app::x>(void*)")
-    assert report.trim_stack([Frame("malloc"), f, Frame("memgate::app::memory_sampler::sample(bool)")])[0] == \
+    assert sites.trim_stack([Frame("malloc"), f, Frame("memgate::app::memory_sampler::sample(bool)")])[0] == \
         "memgate::app::memory_sampler::sample(bool)"
-    key, kept = report.trim_stack([Frame("malloc"), f, Frame("start_thread", module="/lib/libc.so.6")])
+    key, kept = sites.trim_stack([Frame("malloc"), f, Frame("start_thread", module="/lib/libc.so.6")])
     assert key.startswith("void boost::asio::detail::executor_function::complete<memgate::app::x>") and kept
 
 
@@ -27,17 +32,17 @@ def test_site_rows_rank_and_scale():
     a.add({"allocs": 2, "bytes": 2000, "live_growth_bytes": 0}, a.stack)
     b = Site("b", [Frame("memgate::b()")])
     b.add({"allocs": 10, "bytes": 100, "live_growth_bytes": 640, "live_growth_count": 10}, b.stack)
-    rows = report.site_rows({"a": a, "b": b}, requests=10)
-    assert [r["site"] for r in report.rank(rows, "bytes_per_request")] == ["a", "b"]
-    assert [r["site"] for r in report.rank(rows, "allocs_per_request")] == ["b", "a"]
-    assert [r["site"] for r in report.rank(rows, "live_growth_bytes")] == ["b"]
-    scaled = report.site_rows({"a": a}, requests=10, scale=4.0)
+    rows = sites.site_rows({"a": a, "b": b}, requests=10)
+    assert [r["site"] for r in profile_data.rank(rows, "bytes_per_request")] == ["a", "b"]
+    assert [r["site"] for r in profile_data.rank(rows, "allocs_per_request")] == ["b", "a"]
+    assert [r["site"] for r in profile_data.rank(rows, "live_growth_bytes")] == ["b"]
+    scaled = sites.site_rows({"a": a}, requests=10, scale=4.0)
     assert scaled[0]["bytes_per_request"] == 800.0
 
 
 def _profile(rows, label):
     meta = {"label": label, "scenario": label, "requests": 10, "profiler": {"name": "heaptrack", "sampling": "none"}}
-    return report.build_profile(meta, rows)
+    return profile_data.build_profile(meta, rows)
 
 
 def _row(site, bpr, apr, live):
@@ -50,25 +55,25 @@ def test_diff_ranks_growth_and_ignores_noise_and_negative_baselines():
     base = _profile([_row("hdr", 1000, 4, 0), _row("conn", 34, 0.01, -100000)], "writev")
     cand = _profile([_row("hdr", 1000.4, 4.001, 0), _row("conn", 34, 0.01, 0), _row("body", 262144, 2, 0),
                      _row("leak", 64, 1, 64000)], "buffered")
-    d = report.diff(base, cand)
+    d = profile_data.diff(base, cand)
     assert [r["site"] for r in d["grew_bytes_per_request"]] == ["body", "leak"]
     assert d["grew_bytes_per_request"][0]["new_site"]
     assert [r["site"] for r in d["grew_allocs_per_request"]] == ["body", "leak"]
     assert [r["site"] for r in d["grew_live"]] == ["leak"]
-    md = report.render_markdown(cand, d)
+    md = profile_render.render_markdown(cand, d)
     assert "Sites that grew: bytes allocated per request" in md and "`body` (new)" in md
     assert "Top 5 by allocations per request" in md
-    assert "body" in report.render_diff(d, md=False)
+    assert "body" in profile_render.render_diff(d, md=False)
 
 
 def test_short_func_collapses_templates():
-    assert report._short_func("void memgate::f<boost::x<int>>(memgate::y<char>&)") == "void memgate::f<...>(memgate::y<...>&)"
+    assert short_name("void memgate::f<boost::x<int>>(memgate::y<char>&)", 160) == "void memgate::f<...>(memgate::y<...>&)"
 
 
 def test_trim_drops_hooks_by_file_and_leads_with_the_beast_call():
     # with DWARF, memgate's nghttp2_mem hooks lose their namespace: dropped by their source file
     hook = Frame("nghttp2_malloc", "/src/server/metrics/heap_accounting.cpp", 49)
-    key, kept = report.trim_stack([Frame("malloc"), hook, Frame("nghttp2_submit_response"),
+    key, kept = sites.trim_stack([Frame("malloc"), hook, Frame("nghttp2_submit_response"),
                                    Frame("memgate::http2::session::submit(int)", "/src/server/http2/session.cpp", 215)])
     assert key == "nghttp2_submit_response"
     stack = [Frame("operator new(unsigned long)"), Frame("std::vector<char>::reserve(unsigned long)", "vector.tcc", 79),
@@ -78,15 +83,15 @@ def test_trim_drops_hooks_by_file_and_leads_with_the_beast_call():
              Frame("memgate::http1::session<x>::make_message(int)", "/src/server/http1/session.cpp", 141),
              Frame("boost::asio::detail::scheduler::run()"),
              Frame("memgate::http1::session<x>::respond(int)", "/src/server/http1/session.cpp", 171)]
-    key, kept = report.trim_stack(stack)
+    key, kept = sites.trim_stack(stack)
     assert key == "memgate::http1::session<x>::make_message(int)"
     # the Beast API memgate called, then memgate frames (a repeated frame once), no std:: or asio
     assert [(f.func.split("(")[0], f.line) for f in kept] == [
         ("boost::beast::http::basic_fields<std::allocator<char> >::set", 599),
         ("memgate::http1::session<x>::make_message", 140), ("memgate::http1::session<x>::respond", 171)]
-    row = report.site_rows({key: _site(key, kept, 10, 1000)}, requests=10)[0]
-    assert report.site_where(row) == "session.cpp:140"
-    via, callers = report.split_stack(row)
+    row = sites.site_rows({key: _site(key, kept, 10, 1000)}, requests=10)[0]
+    assert profile_render.site_where(row) == "session.cpp:140"
+    via, callers = profile_render.split_stack(row)
     assert [f["line"] for f in via] == [599] and [f["line"] for f in callers] == [171]
 
 
@@ -121,10 +126,10 @@ def _synthetic_pair():
 
 def test_report_md_ranks_the_growing_sites_in_one_short_table():
     base, cand = _synthetic_pair()
-    d = report.diff(base, cand)
+    d = profile_data.diff(base, cand)
     assert [r["site"] for r in d["rows"]] == ["memgate::strategy::fresh_buffer::fresh_buffer(unsigned long)",
                                              "memgate::app::leak_heap_bytes(unsigned long)"]
-    md = report.render_report_md(d)
+    md = profile_render.render_report_md(d)
     rows = [ln for ln in md.splitlines() if ln.startswith("| ") and not ln.startswith("| #")]
     assert len(rows) == 2
     assert rows[0].startswith("| 1 | `memgate::strategy::fresh_buffer::fresh_buffer(unsigned long)` (new) | response_copy.hpp:22 |")
@@ -135,8 +140,8 @@ def test_report_md_ranks_the_growing_sites_in_one_short_table():
 
 
 def test_growth_tree_splits_a_site_among_its_call_paths():
-    d = report.diff(*_synthetic_pair())
-    tree = report.growth_tree(d, "bytes_per_request")
+    d = profile_data.diff(*_synthetic_pair())
+    tree = profile_data.growth_tree(d, "bytes_per_request")
     assert tree["value"] == 65600 + 64
     (on_read,) = tree["children"]  # one outermost frame, then the callers in order of growth
     assert on_read["name"].startswith("memgate::http1::session<x>::on_read") and on_read["where"] == "session.cpp:78"
@@ -146,16 +151,13 @@ def test_growth_tree_splits_a_site_among_its_call_paths():
     leaf = on_read["children"][0]["children"][0]
     assert leaf["site"].startswith("memgate::strategy::fresh_buffer") and leaf["new_site"] and not leaf["children"]
     assert leaf["self"] == leaf["value"]
-    live = report.growth_tree(d, "live")
+    live = profile_data.growth_tree(d, "live")
     assert live["value"] == 640 and live["children"][0]["children"][0]["site"].startswith("memgate::app::leak_heap_bytes")
 
 
 def test_report_html_is_self_contained_with_the_table_and_icicles():
-    import re
-    from analysis.render import flame
-    from analysis.render.html import render_profile_diff
-    d = report.diff(*_synthetic_pair())
-    page = render_profile_diff(report.diff_views(d))
+    d = profile_data.diff(*_synthetic_pair())
+    page = profile_html.render_profile_diff(profile_data.diff_views(d))
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert not re.search(r"<script|<link|@import|src=|url\(", page)  # nothing to fetch, nothing to run
     assert set(re.findall(r"https?://[^\s\"']+", page)) <= {"http://www.w3.org/2000/svg"}
@@ -166,7 +168,7 @@ def test_report_html_is_self_contained_with_the_table_and_icicles():
     # every frame of the bytes/request tree drawn: root, on_read, respond, send_chunk, leak, 2 x fresh_buffer
     assert first.count("<rect") == 7 and first.count('class="site"') == 3
     assert "at response_copy.hpp:22" in first and "the allocation site (new in the candidate)" in first
-    frames, hidden = flame.layout(report.growth_tree(d, "bytes_per_request"), 1000)
+    frames, hidden = flame.layout(profile_data.growth_tree(d, "bytes_per_request"), 1000)
     assert hidden == 0 and frames[0]["w"] == 1000 and max(f["row"] for f in frames) == 3
     respond = next(f for f in frames if f["node"]["name"].endswith("respond()"))
     chunk = next(f for f in frames if f["node"]["name"].endswith("send_chunk()"))

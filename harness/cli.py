@@ -1,27 +1,37 @@
-"""./memgate run | compare | gate | baseline update."""
+"""./memgate: the composition root. Parses the command line, calls the package that does the work
+(driver, analysis, results, profile, abuse) and prints through one `emit`. Nothing imports this
+module; it is the only one that imports harness.profile and harness.abuse."""
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import glob
 import os
 import signal
 import sys
 from typing import Any
 
-from analysis import gate as gate_mod
+from analysis import gate as gate_mod, report as report_mod
 from analysis.compare import get_comparison
+from analysis.render import html as html_render, markdown as md_render, profile as profile_render
+from analysis.render.summary import render_summary
 from analysis.render.table import render_comparison, render_gate
-from analysis.units import format_bytes, format_number
-from harness.driver import result_file, scenario as scenario_mod
+from harness.abuse.runner import run_suite
+from harness.driver import matrix, scenario as scenario_mod, twin
 from harness.driver.binaries import REPO_ROOT
+from harness.driver.machine import commit_info, machine_info
 from harness.driver.runner import run_scenario
+from harness.profile.command import profile_scenario
+from harness.profile.run import PROFILERS, ProfileError
+from harness.results import atomic, files as result_files, index as matrix_index
+from harness.results.schema import SCHEMA_VERSION, TOOL, VERSION
 
 EXIT_OK = 0
 EXIT_FAILED = 2
 
 
-def _emit(text: str, file) -> None:
+def emit(text: str, file) -> None:
     """print() that survives a reader leaving early (`./memgate gate ... | head`): exit codes stay right."""
     try:
         print(text, file=file)
@@ -48,18 +58,19 @@ def _positive_int(text: str) -> int:
 
 
 def _shard(text: str) -> tuple[int, int]:
-    from harness.driver.matrix import parse_shard
     try:
-        return parse_shard(text)
+        return matrix.parse_shard(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _endpoint_text(cfg: dict[str, Any]) -> str:
-    mix = cfg.get("endpoints") or []
-    if len(mix) > 1:
-        return " + ".join(f"{e['path']} x{e['weight']}" for e in mix)
-    return cfg["endpoint"]
+SCENARIO_KEY_HELP = "override a scenario key; the value is TOML, a bare word is a string"
+
+
+def add_set_option(parser: argparse.ArgumentParser, help: str = SCENARIO_KEY_HELP) -> None:
+    """--set KEY=VALUE (repeatable) into args.overrides, parsed as a scenario key."""
+    parser.add_argument("--set", dest="overrides", action="append", type=_set_item, default=[], metavar="KEY=VALUE",
+                        help=help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,8 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("scenario", metavar="SCENARIO.toml")
         else:
             sp.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="scenario file; without it, defaults plus --set")
-        sp.add_argument("--set", dest="overrides", action="append", type=_set_item, default=[], metavar="KEY=VALUE",
-                        help="override a scenario key; the value is TOML, a bare word is a string")
+        add_set_option(sp)
         sp.add_argument("--repeat", type=_positive_int, metavar="K", help="replicates (overrides the scenario's repeat)")
         sp.add_argument("-o", "--output", metavar="RESULT.json", help="where the result goes")
 
@@ -97,17 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("-o", "--output", metavar="DIR", help="results directory (default results/matrix-<timestamp>); "
                      "an existing one is resumed")
     mat.add_argument("--shard", type=_shard, metavar="i/N", help="run the i-th of N deterministic slices")
-    mat.add_argument("--set", dest="overrides", action="append", type=_set_item, default=[], metavar="KEY=VALUE",
-                     help="override a key in every case (wins over the matrix axes)")
+    add_set_option(mat, "override a key in every case (wins over the matrix axes)")
     mat.add_argument("--repeat", type=_positive_int, metavar="K", help="replicates for every case")
 
-    twin = sub.add_parser("twin", help="prove the gate catches each scenario's failure: clean twice and the bad twin, "
+    twin_ = sub.add_parser("twin", help="prove the gate catches each scenario's failure: clean twice and the bad twin, "
                           "gated against the clean run; exit 0 as expected, 1 not, 2 a clean run failed")
-    twin.add_argument("files", nargs="+", metavar="FILE", help="scenario files with a bad_twin table")
-    twin.add_argument("--case", dest="cases", action="append", metavar="NAME", help="only this case (repeatable)")
-    twin.add_argument("--set", dest="overrides", action="append", type=_set_item, default=[], metavar="KEY=VALUE",
-                      help="override a key in every case and its twin (e.g. smaller request counts)")
-    twin.add_argument("-o", "--output", metavar="DIR", help="results directory (default results/twin-<timestamp>)")
+    twin_.add_argument("files", nargs="+", metavar="FILE", help="scenario files with a bad_twin table")
+    twin_.add_argument("--case", dest="cases", action="append", metavar="NAME", help="only this case (repeatable)")
+    add_set_option(twin_, "override a key in every case and its twin (e.g. smaller request counts)")
+    twin_.add_argument("-o", "--output", metavar="DIR", help="results directory (default results/twin-<timestamp>)")
 
     mrg = sub.add_parser("merge", help="join shard results directories into one")
     mrg.add_argument("dirs", nargs="+", metavar="DIR")
@@ -121,15 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     prof = sub.add_parser("profile", help="run a scenario under an allocation profiler: top sites, profile.md and profile.json")
     prof.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="scenario file; without it, defaults plus --set")
-    prof.add_argument("--set", dest="overrides", action="append", type=_set_item, default=[], metavar="KEY=VALUE",
-                      help="override a scenario key; the value is TOML, a bare word is a string")
+    add_set_option(prof)
     prof.add_argument("--against", metavar="BASELINE", help="a profile.json (or its directory), a result JSON whose "
                       "config is profiled first, or a git ref (built in a worktree, then the same scenario profiled "
                       "on its binaries): rank the sites that grew (also report.md and report.html, with an icicle "
                       "view of the growth)")
     prof.add_argument("-o", "--output", metavar="DIR", help="where profile.md and profile.json (and with --against, "
                       "report.md and report.html) go (default results/profile-<scenario>-<timestamp>)")
-    prof.add_argument("--profiler", choices=("heaptrack", "jemalloc"),
+    prof.add_argument("--profiler", choices=tuple(PROFILERS),
                       help="default: jemalloc for allocator=jemalloc, else heaptrack")
     prof.add_argument("--no-overhead", dest="overhead", action="store_false",
                       help="skip the unprofiled runs that measure the profiler's throughput overhead")
@@ -153,69 +160,27 @@ def default_output(name: str) -> str:
     return os.path.join(REPO_ROOT, "results", f"{name}-{stamp}.json")
 
 
-def summarize(result: dict[str, Any]) -> str:
-    cfg = result["config"]
-    head = (f"scenario {result['scenario']['name']} ({cfg['protocol']}, {cfg['allocator']}, copy={cfg['copy']}, "
-            f"{cfg['method']} {_endpoint_text(cfg)}, {len(result['replicates'])} replicate(s))")
-    if result["status"] != "ok":
-        f = result["failure"]
-        lines = [head, f"  FAILED ({f['kind']}): {f['message']}"]
-        tail = (f.get("server_stderr_tail") or "").strip()
-        if tail:
-            lines.append("  server stderr tail: " + tail.splitlines()[-1][:300])
-        return "\n".join(lines)
-    m = result["metrics"]
-    lines = [
-        head,
-        f"  {format_number(m['requests_completed'])} requests in {m['elapsed_s']:.2f} s "
-        f"({format_number(m['requests_per_s'])} req/s, p99 {format_number(m['latency_p99_us'])} us), "
-        f"{format_number(m['client_failures'])} client failures",
-        f"  live heap \u0394 {format_bytes(m['live_heap_delta_bytes'], signed=True)} "
-        f"({m['live_heap_bytes_per_request']:.2f} B/request), RSS \u0394 {format_bytes(m['rss_delta_bytes'], signed=True)}, "
-        f"before trim {format_bytes(m['rss_before_trim_delta_bytes'], signed=True)}, "
-        f"peak {format_bytes(m['peak_rss_bytes'])} ({format_bytes(m['peak_rss_growth_bytes'], signed=True)}), "
-        f"VmHWM {format_bytes(m['vm_hwm_bytes'])}",
-        f"  writes/response {format_number(m['write_calls_per_response'], digits=2)}, "
-        f"bytes copied/response {format_bytes(m['bytes_copied_per_response'])}, "
-        f"peak RSS \u0394 per connection {format_bytes(m.get('peak_rss_growth_per_connection_bytes'))}",
-    ]
-    if m.get("held_connections"):
-        lines.append(f"  {format_number(m['held_connections'])} idle connections held: "
-                     f"RSS {format_bytes(m['rss_per_held_connection_bytes'])} and live heap "
-                     f"{format_bytes(m['live_heap_per_held_connection_bytes'])} per connection")
-    if m.get("requests_cancelled"):
-        lines.append(f"  {format_number(m['requests_cancelled'])} responses cancelled by the client")
-    if m.get("loopback_tcp_bytes_per_s"):
-        lines.append(f"  moved {format_bytes(m['transfer_bytes_per_s'])}/s, {m['throughput_vs_loopback']:.2f} x the loopback "
-                     f"TCP limit measured in this run ({format_bytes(m['loopback_tcp_bytes_per_s'])}/s)")
-    for w in result.get("warnings") or []:
-        lines.append(f"  warning: {w}")
-    return "\n".join(lines)
-
-
-def cmd_run(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
+def cmd_run(args: argparse.Namespace, out, err) -> int:
     try:
         sc = scenario_mod.load(args.scenario, args.overrides)
     except scenario_mod.ScenarioError as e:
-        _emit(f"memgate: bad scenario: {e}", err)
+        emit(f"memgate: bad scenario: {e}", err)
         stem = os.path.splitext(os.path.basename(args.scenario))[0] if args.scenario else "adhoc"
         output = args.output or default_output(stem or "adhoc")
-        result_file.write_atomic(output, _failed_scenario_result(args, e))  # the file says what happened
-        _emit(f"result: {output}", out)
+        atomic.write_json(output, _failed_scenario_result(args, e))  # the file says what happened
+        emit(f"result: {output}", out)
         return EXIT_FAILED
     output = args.output or default_output(sc.name)
     result = run_scenario(sc, repeat=args.repeat)
-    result_file.write_atomic(output, result)
-    _emit(summarize(result), out if result["status"] == "ok" else err)
-    _emit(f"result: {output}", out)
+    atomic.write_json(output, result)
+    emit(render_summary(result), out if result["status"] == "ok" else err)
+    emit(f"result: {output}", out)
     return EXIT_OK if result["status"] == "ok" else EXIT_FAILED
 
 
 def _failed_scenario_result(args: argparse.Namespace, e: scenario_mod.ScenarioError) -> dict[str, Any]:
-    from harness.driver import SCHEMA_VERSION, VERSION
-    from harness.driver.machine import commit_info, machine_info
     return {
-        "schema_version": SCHEMA_VERSION, "tool": "memgate", "version": VERSION, "status": "failed",
+        "schema_version": SCHEMA_VERSION, "tool": TOOL, "version": VERSION, "status": "failed",
         "failure": {"kind": "bad_scenario", "message": str(e), "key": e.key, "source": e.source},
         "datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "scenario": {"name": None, "path": args.scenario}, "config": None,
@@ -225,36 +190,36 @@ def _failed_scenario_result(args: argparse.Namespace, e: scenario_mod.ScenarioEr
 
 def _load_pair(args: argparse.Namespace, err) -> tuple[dict, dict] | None:
     try:
-        return result_file.load(args.baseline), result_file.load(args.candidate)
-    except result_file.InvalidResult as e:
-        _emit(f"memgate: invalid input: {e}", err)
+        return result_files.load(args.baseline), result_files.load(args.candidate)
+    except result_files.InvalidResult as e:
+        emit(f"memgate: invalid input: {e}", err)
         return None
 
 
-def cmd_compare(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
+def cmd_compare(args: argparse.Namespace, out, err) -> int:
     pair = _load_pair(args, err)
     if pair is None:
         return EXIT_FAILED
     data = get_comparison(*pair)
-    _emit(render_comparison(data), out)
+    emit(render_comparison(data), out)
     return EXIT_OK if data["exit_code"] != gate_mod.EXIT_INVALID else EXIT_FAILED
 
 
-def cmd_gate(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
+def cmd_gate(args: argparse.Namespace, out, err) -> int:
     pair = _load_pair(args, err)
     if pair is None:
         return gate_mod.EXIT_INVALID
     report = gate_mod.evaluate(*pair)
-    _emit(render_gate(report), out)
+    emit(render_gate(report), out)
     return report.exit_code
 
 
-def cmd_baseline_update(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
+def cmd_baseline_update(args: argparse.Namespace, out, err) -> int:
     if not args.output:
         try:
             sc = scenario_mod.load(args.scenario, args.overrides)
         except scenario_mod.ScenarioError as e:
-            _emit(f"memgate: bad scenario: {e}", err)
+            emit(f"memgate: bad scenario: {e}", err)
             return EXIT_FAILED
         args.output = os.path.join(REPO_ROOT, "ci", "baselines", f"{sc.name}.json")
     # A failed run must not replace a good baseline: run into a side file, then move it into place.
@@ -263,21 +228,20 @@ def cmd_baseline_update(args: argparse.Namespace, out=sys.stdout, err=sys.stderr
     code = cmd_run(args, out, err)
     if code == EXIT_OK:
         os.replace(args.output, final)
-        _emit(f"baseline updated: {final}", out)
+        emit(f"baseline updated: {final}", out)
     else:
-        _emit(f"baseline NOT updated ({final} left as it was); failed result in {args.output}", err)
+        emit(f"baseline NOT updated ({final} left as it was); failed result in {args.output}", err)
     return code
 
 
 def shipped_scenarios() -> list[str]:
-    import glob
     return sorted(glob.glob(os.path.join(REPO_ROOT, "scenarios", "**", "*.toml"), recursive=True))
 
 
-def cmd_scenarios_check(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
+def cmd_scenarios_check(args: argparse.Namespace, out, err) -> int:
     files = args.files or shipped_scenarios()
     if not files:
-        _emit("memgate: no scenario files found", err)
+        emit("memgate: no scenario files found", err)
         return EXIT_FAILED
     bad = 0
     names: dict[str, str] = {}
@@ -292,20 +256,19 @@ def cmd_scenarios_check(args: argparse.Namespace, out=sys.stdout, err=sys.stderr
                     raise scenario_mod.ScenarioError(path, "description", "empty: say which real-world failure this scenario guards against")
         except scenario_mod.ScenarioError as e:
             bad += 1
-            _emit(f"FAIL {e}", err)
+            emit(f"FAIL {e}", err)
             continue
-        _emit(f"ok   {path}: {len(cases)} case(s)" + (f" ({', '.join(c.name for c in cases)})" if len(cases) > 1 else ""), out)
-    _emit(f"{len(files) - bad} of {len(files)} scenario file(s) valid", out if not bad else err)
+        emit(f"ok   {path}: {len(cases)} case(s)" + (f" ({', '.join(c.name for c in cases)})" if len(cases) > 1 else ""), out)
+    emit(f"{len(files) - bad} of {len(files)} scenario file(s) valid", out if not bad else err)
     return EXIT_FAILED if bad else EXIT_OK
 
 
-def cmd_matrix(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
-    from harness.driver import matrix
+def cmd_matrix(args: argparse.Namespace, out, err) -> int:
     overrides = list(args.overrides) + ([("repeat", args.repeat)] if args.repeat else [])
     try:
         cases = matrix.collect(args.files, overrides)
     except scenario_mod.ScenarioError as e:
-        _emit(f"memgate: bad scenario: {e}", err)
+        emit(f"memgate: bad scenario: {e}", err)
         return EXIT_FAILED
     outdir = args.output or os.path.join(REPO_ROOT, "results", "matrix-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
     matrix.install_sigterm_as_interrupt()
@@ -316,60 +279,56 @@ def cmd_matrix(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
         killed = matrix.kill_marked_children(mark)
         if killed:
-            _emit(f"memgate: killed {len(killed)} leftover child process(es): {killed}", err)
-        _emit(f"memgate: interrupted; finished cases are kept in {outdir}: run the same command again to resume", err)
+            emit(f"memgate: killed {len(killed)} leftover child process(es): {killed}", err)
+        emit(f"memgate: interrupted; finished cases are kept in {outdir}: run the same command again to resume", err)
         return 130
-    _emit(f"index: {os.path.join(outdir, matrix.INDEX)}", out)
+    emit(f"index: {os.path.join(outdir, matrix_index.INDEX)}", out)
     return EXIT_FAILED if any(e["status"] == "failed" for e in index["cases"]) else EXIT_OK
 
 
-def cmd_twin(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
-    from harness.driver import twin
+def cmd_twin(args: argparse.Namespace, out, err) -> int:
     try:
         cases = [c for f in args.files for c in scenario_mod.load_cases(f, args.overrides)]
     except scenario_mod.ScenarioError as e:
-        _emit(f"memgate: bad scenario: {e}", err)
+        emit(f"memgate: bad scenario: {e}", err)
         return twin.EXIT_FAILED
     if args.cases:
         unknown = sorted(set(args.cases) - {c.name for c in cases})
         if unknown:
-            _emit(f"memgate: no case named {', '.join(unknown)}; cases: {', '.join(c.name for c in cases)}", err)
+            emit(f"memgate: no case named {', '.join(unknown)}; cases: {', '.join(c.name for c in cases)}", err)
             return twin.EXIT_FAILED
         cases = [c for c in cases if c.name in args.cases]
     without = [c.name for c in cases if not c.config["bad_twin"]]
     if without:
-        _emit(f"memgate: {', '.join(without)}: no bad_twin table, nothing to prove", err)
+        emit(f"memgate: {', '.join(without)}: no bad_twin table, nothing to prove", err)
         return twin.EXIT_FAILED
     outdir = args.output or os.path.join(REPO_ROOT, "results", "twin-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
-    summary = twin.run_twins(cases, outdir, progress=lambda line: _emit(line, err))
-    _emit(twin.render(summary), out)
-    _emit(f"results: {outdir}", out)
+    summary = twin.run_twins(cases, outdir, progress=lambda line: emit(line, err))
+    emit(twin.render(summary), out)
+    emit(f"results: {outdir}", out)
     return summary["exit_code"]
 
 
-def cmd_merge(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
-    from harness.driver import matrix
+def cmd_merge(args: argparse.Namespace, out, err) -> int:
     try:
-        index, problems = matrix.merge(args.dirs, args.output)
-    except matrix.MatrixError as e:
-        _emit(f"memgate: cannot merge: {e}", err)
+        index, problems = matrix_index.merge(args.dirs, args.output)
+    except matrix_index.MatrixError as e:
+        emit(f"memgate: cannot merge: {e}", err)
         return EXIT_FAILED
     for p in problems:
-        _emit(f"memgate: incomplete: {p}", err)
+        emit(f"memgate: incomplete: {p}", err)
     done = sum(e["status"] == "ok" for e in index["cases"])
-    _emit(f"merged {len(args.dirs)} director(ies): {done} of {index['total_cases']} case(s) ok; "
-          f"index: {os.path.join(args.output, matrix.INDEX)}", out)
+    emit(f"merged {len(args.dirs)} director(ies): {done} of {index['total_cases']} case(s) ok; "
+          f"index: {os.path.join(args.output, matrix_index.INDEX)}", out)
     return EXIT_FAILED if problems else EXIT_OK
 
 
-def cmd_report(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
-    from analysis import report as report_mod
-    from analysis.render import html as html_render, markdown as md_render
+def cmd_report(args: argparse.Namespace, out, err) -> int:
     try:
         baseline = report_mod.load_side(args.baseline)
         candidate = report_mod.load_side(args.candidate)
     except report_mod.ReportInputError as e:
-        _emit(f"memgate: invalid input: {e}", err)
+        emit(f"memgate: invalid input: {e}", err)
         return gate_mod.EXIT_INVALID
     data = report_mod.build_report(baseline, candidate)
     os.makedirs(args.output, exist_ok=True)
@@ -377,42 +336,44 @@ def cmd_report(args: argparse.Namespace, out=sys.stdout, err=sys.stderr) -> int:
     for name, text in (("report.md", md_render.render(data)), ("report.html", html_render.render(data)),
                        ("report.json", report_mod.to_json(data))):
         paths[name] = os.path.join(args.output, name)
-        report_mod.write_text_atomic(paths[name], text)
-    _emit(data["summary"]["line"], out)
-    _emit("reports: " + ", ".join(paths.values()), out)
+        atomic.write_text(paths[name], text)
+    emit(data["summary"]["line"], out)
+    emit("reports: " + ", ".join(paths.values()), out)
     return data["summary"]["exit_code"]
 
 
+def cmd_profile(args: argparse.Namespace, out, err) -> int:
+    """exit 0 written, 2 bad input or a failed run."""
+    try:
+        sc = scenario_mod.load(args.scenario, args.overrides)
+    except scenario_mod.ScenarioError as e:
+        emit(f"memgate: bad scenario: {e}", err)
+        return EXIT_FAILED
+    outdir = args.output or os.path.join(REPO_ROOT, "results", f"profile-{sc.name}-"
+                                         + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
+    try:
+        done = profile_scenario(sc, args.profiler, outdir, against=args.against, overhead_runs=args.overhead_runs
+                                if args.overhead else 0, progress=lambda line: emit(line, err))
+    except ProfileError as e:
+        emit(f"memgate: profile failed: {e}", err)
+        return EXIT_FAILED
+    except Exception as e:  # a profiler that is missing or produced unreadable data
+        emit(f"memgate: profile failed: {type(e).__name__}: {e}", err)
+        return EXIT_FAILED
+    emit(profile_render.render_console(done.profile, done.diff), out)
+    emit("profile: " + " ".join(done.written), out)
+    return EXIT_OK
+
+
+def cmd_abuse(args: argparse.Namespace, out, err) -> int:
+    return run_suite(args.quick, args.allocator, args.cases or None, args.json, out=out)
+
+
+COMMANDS = {"run": cmd_run, "compare": cmd_compare, "gate": cmd_gate, "baseline": cmd_baseline_update,
+            "scenarios": cmd_scenarios_check, "matrix": cmd_matrix, "merge": cmd_merge, "twin": cmd_twin,
+            "report": cmd_report, "profile": cmd_profile, "abuse": cmd_abuse}
+
+
 def main(argv: list[str] | None = None) -> int:
-    return _dispatch(argv)
-
-
-def _dispatch(argv: list[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "run":
-        return cmd_run(args)
-    if args.command == "compare":
-        return cmd_compare(args)
-    if args.command == "gate":
-        return cmd_gate(args)
-    if args.command == "baseline":
-        return cmd_baseline_update(args)
-    if args.command == "scenarios":
-        return cmd_scenarios_check(args)
-    if args.command == "matrix":
-        return cmd_matrix(args)
-    if args.command == "merge":
-        return cmd_merge(args)
-    if args.command == "twin":
-        return cmd_twin(args)
-    if args.command == "report":
-        return cmd_report(args)
-    if args.command == "profile":
-        from harness.profile import cmd_profile
-        return cmd_profile(args, sys.stdout, sys.stderr)
-    if args.command == "abuse":
-        from harness.abuse.runner import run_suite
-        return run_suite(args.quick, args.allocator, args.cases or None, args.json)
-    parser.error(f"unknown command {args.command!r}")  # pragma: no cover
-    return EXIT_FAILED
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](args, sys.stdout, sys.stderr)

@@ -3,14 +3,15 @@ import os
 
 import pytest
 
-from harness.driver import SCHEMA_VERSION, result_file
+from harness.results import atomic, files
+from harness.results.schema import SCHEMA_VERSION
 
 
 def test_write_then_load_roundtrip(tmp_path):
     path = tmp_path / "sub" / "r.json"
     data = {"tool": "memgate", "schema_version": SCHEMA_VERSION, "x": [1, 2]}
-    result_file.write_atomic(str(path), data)
-    assert result_file.load(str(path)) == data
+    atomic.write_json(str(path), data)
+    assert files.load(str(path)) == data
     assert os.listdir(path.parent) == ["r.json"]
 
 
@@ -18,7 +19,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
     path = tmp_path / "r.json"
     path.write_text('{"old": true}')
     with pytest.raises(TypeError):
-        result_file.write_atomic(str(path), {"bad": object()})
+        atomic.write_json(str(path), {"bad": object()})
     assert json.loads(path.read_text()) == {"old": True}
     assert os.listdir(tmp_path) == ["r.json"]
 
@@ -27,9 +28,25 @@ def test_replace_is_atomic_rename(tmp_path, monkeypatch):
     calls = []
     real = os.replace
     monkeypatch.setattr(os, "replace", lambda a, b: (calls.append((a, b)), real(a, b)))
-    result_file.write_atomic(str(tmp_path / "r.json"), {"a": 1})
+    atomic.write_json(str(tmp_path / "r.json"), {"a": 1})
     assert len(calls) == 1 and calls[0][1] == str(tmp_path / "r.json")
     assert os.path.dirname(calls[0][0]) == str(tmp_path)
+
+
+def test_the_file_and_then_its_directory_reach_the_disk(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    atomic.write_text(str(tmp_path / "report.md"), "# text\n")
+    assert (tmp_path / "report.md").read_text() == "# text\n"
+    assert len(synced) == 2 and os.path.dirname(synced[0]) == str(tmp_path) and synced[1] == str(tmp_path)
+
+
+def test_copy_is_byte_for_byte(tmp_path):
+    src = tmp_path / "a.json"
+    src.write_bytes(b'{"x": "\xc3\xa9"}')
+    atomic.copy_file(str(src), str(tmp_path / "out" / "b.json"))
+    assert (tmp_path / "out" / "b.json").read_bytes() == src.read_bytes()
 
 
 @pytest.mark.parametrize("content,msg", [("not json", "not JSON"), ('{"tool": "other"}', "not a memgate result"),
@@ -37,5 +54,5 @@ def test_replace_is_atomic_rename(tmp_path, monkeypatch):
 def test_load_rejects_bad_files(tmp_path, content, msg):
     p = tmp_path / "r.json"
     p.write_text(content)
-    with pytest.raises(result_file.InvalidResult, match=msg):
-        result_file.load(str(p))
+    with pytest.raises(files.InvalidResult, match=msg):
+        files.load(str(p))

@@ -1,5 +1,0 @@
-import sys
-
-from harness.driver.cli import main
-
-sys.exit(main())

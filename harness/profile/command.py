@@ -1,0 +1,62 @@
+"""`memgate profile` without its command line: profile a scenario (and its baseline with
+--against), measure the overhead, write profile.json and profile.md (and report.md and
+report.html with a baseline). harness/cli.py parses the arguments and prints."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable
+
+from analysis import profile as profile_data
+from analysis.render import profile as profile_render, profile_html
+from harness.driver import scenario as scenario_mod
+from harness.profile.against import load_against, profile_ref
+from harness.profile.run import default_profiler, measure_overhead, profile_run
+from harness.results import atomic
+
+
+@dataclasses.dataclass
+class Profiled:
+    profile: dict[str, Any]
+    diff: dict[str, Any] | None  # against the baseline, when there was one
+    written: list[str]           # the files, in the order they are named to the user
+
+
+def _baseline(against: str, sc: scenario_mod.Scenario, profiler: str, baseline_dir: str,
+              say: Callable[[str], None]) -> dict[str, Any]:
+    """The baseline profile; one profiled here is also stored in baseline_dir."""
+    if os.path.exists(against):
+        kind, value = load_against(against)
+        if kind == "profile":
+            return value
+        prof, _ = profile_run(value, profiler, baseline_dir, label=f"baseline {value.name}", progress=say)
+    else:
+        prof = profile_ref(against, sc, profiler, baseline_dir, say)
+    atomic.write_text(os.path.join(baseline_dir, "profile.json"), profile_data.to_json(prof))
+    return prof
+
+
+def profile_scenario(sc: scenario_mod.Scenario, profiler: str | None, outdir: str, *, against: str | None,
+                     overhead_runs: int, progress: Callable[[str], None]) -> Profiled:
+    """Raises ProfileError for bad input or a failed run; overhead_runs=0 skips the overhead runs."""
+    profiler = profiler or default_profiler(sc.config["allocator"])
+    baseline = _baseline(against, sc, profiler, os.path.join(outdir, "baseline"), progress) if against else None
+    prof, _ = profile_run(sc, profiler, outdir, progress=progress)
+    if overhead_runs:
+        progress(f"measuring overhead: {sc.name} without {profiler} ...")
+        prof["overhead"] = measure_overhead(sc, profiler, outdir, prof["requests_per_s"], runs=overhead_runs)
+    else:
+        prof["overhead"] = {"note": "not measured (--no-overhead)"}
+    d = profile_data.diff(baseline, prof) if baseline is not None else None
+    if d is not None:
+        prof["against"] = d
+    files = [("profile.json", profile_data.to_json(prof)), ("profile.md", profile_render.render_markdown(prof, d))]
+    if d is not None:
+        files += [("report.md", profile_render.render_report_md(d)),
+                  ("report.html", profile_html.render_profile_diff(profile_data.diff_views(d)))]
+    for name, text in files:
+        atomic.write_text(os.path.join(outdir, name), text)
+    written = [os.path.join(outdir, name) for name in ("profile.md", "profile.json")]
+    written += [os.path.join(outdir, name) for name, _ in files[2:]]
+    return Profiled(prof, d, written)

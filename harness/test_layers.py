@@ -7,7 +7,8 @@ From the top (may import everything below it) to the bottom (imports nothing of 
 2. harness/profile/, harness/abuse/: feature packages, neither imports the other;
 3. harness/driver/: one run, matrices, twin, pytest plugin, process control;
 4. analysis/: numbers and rendering;
-5. harness/results/: the result files, their schema, atomic writing, the matrix index.
+5. harness/results/: the result files, their schema, atomic writing, the matrix index;
+   beside it harness/testservers/ (test support), neither importing the other.
 
 A violation is an import of a higher layer (or of the other feature package), an import cycle
 between modules, or an import of a project module inside a function or class: such an import
@@ -34,6 +35,7 @@ LAYERS = (
     ("harness/driver/", 3, "driver"),
     ("analysis/", 4, "analysis"),
     ("harness/results/", 5, "results"),
+    ("harness/testservers/", 5, "testservers"),  # servers the tests measure: import nothing of ours
     ("harness/__init__.py", 5, "results"),  # the namespace package: a docstring, nothing to import
 )
 

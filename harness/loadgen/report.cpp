@@ -25,6 +25,15 @@ boost::json::array digests_json(const std::vector<url_digest>& digests) {
   return out;
 }
 
+// {"200": 990, "503": 10}: the codes that came, by count.
+boost::json::object statuses_json(const run_stats& s) {
+  boost::json::object out;
+  for (std::size_t code = 0; code < s.statuses.size(); ++code) {
+    if (s.statuses[code] > 0) out[std::to_string(code)] = s.statuses[code];
+  }
+  return out;
+}
+
 }  // namespace
 
 boost::json::object to_json(const run_report& r) {
@@ -52,6 +61,7 @@ boost::json::object to_json(const run_report& r) {
   o["requests_completed"] = s.completed;
   o["requests_failed"] = s.failed;
   o["failures"] = std::move(failures);
+  o["statuses"] = statuses_json(s);
   o["per_protocol"] = boost::json::object{{"h1", s.completed_h1}, {"h2", s.completed_h2}};
   o["connections"] = r.opts.connections;
   o["connections_opened"] = s.connections_opened;

@@ -47,12 +47,14 @@ body_expectation expectation_for(std::string_view target, bool post, std::uint64
 void response_checker::reset(const body_expectation& expect) noexcept {
   expect_ = expect;
   received_ = 0;
+  status_ = 0;
   failed_.reset();
   hasher_.reset();
   json_.clear();
 }
 
 void response_checker::on_status(unsigned code) noexcept {
+  status_ = code;
   if ((code < 200 || code > 299) && !failed_) failed_ = failure::status;
 }
 

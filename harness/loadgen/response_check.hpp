@@ -47,10 +47,12 @@ class response_checker {
   std::optional<failure> abandon() const noexcept { return failed_; }
 
   std::uint64_t body_bytes() const noexcept { return received_; }
+  unsigned status() const noexcept { return status_; }  // 0 until on_status
 
  private:
   body_expectation expect_;
   std::uint64_t received_ = 0;
+  unsigned status_ = 0;
   std::optional<failure> failed_;
   body_hasher hasher_;  // digest only
   std::string json_;  // upload receipt; capacity reused across responses

@@ -39,6 +39,9 @@ TEST(Verify, StatusPassesAnyBodyAndFailsNon2xx) {
     EXPECT_EQ(failures_of(r, failure::status), 10u) << p.name;
     EXPECT_EQ(r.stats.failed, 10u) << p.name;
     EXPECT_EQ(r.stats.body_bytes_received, 10u * 5000 + 10u * 3000) << p.name;
+    EXPECT_EQ(r.stats.statuses[200], 20u) << p.name;
+    EXPECT_EQ(r.stats.statuses[503], 10u) << p.name;
+    EXPECT_EQ(boost::json::serialize(to_json(r).at("statuses")), R"({"200":20,"503":10})") << p.name;
     EXPECT_EQ(to_json(r).at("verify"), "status");
   }
 }
@@ -140,6 +143,7 @@ TEST(Verify, PatternIsTheDefaultAndCancelledDigestsPass) {
                          "--cancel-after-bytes", "1000", "--requests", "6", "--time-limit-s", "20"}));
   EXPECT_EQ(r.stats.completed, 6u);
   EXPECT_EQ(r.stats.cancelled, 6u);
+  EXPECT_EQ(r.stats.statuses[200], 6u);  // cancelled responses count by the status they had
   EXPECT_FALSE(r.digests[0].reference);
 }
 

@@ -163,6 +163,7 @@ bool h1_connection<Stream>::parse_buffered() {
 template <class Stream>
 void h1_connection<Stream>::complete_head() {
   const auto body = checker_.body_bytes();
+  this->worker_.count_status(checker_.status());
   if (const auto verdict = checker_.finish()) {
     this->worker_.record_failure(*verdict, body);
   } else {
@@ -189,6 +190,7 @@ bool h1_connection<Stream>::cancel_due() const noexcept {
 template <class Stream>
 void h1_connection<Stream>::cancel_head() {
   parser_.reset();
+  this->worker_.count_status(checker_.status());
   this->worker_.record_cancelled(at(0).start, checker_.body_bytes(), checker_.abandon(), false);
   pop_head();
   this->finish();

@@ -90,6 +90,7 @@ void h2_connection<Stream>::on_body_frame(h2_stream_slot& slot, std::int32_t str
 template <class Stream>
 void h2_connection<Stream>::on_stream_closed(h2_stream_slot& slot, std::uint32_t error_code) {
   const auto body = slot.checker.body_bytes();
+  if (slot.saw_status) this->worker_.count_status(slot.checker.status());
   if (slot.cancelled) {
     this->worker_.record_cancelled(slot.start, body, slot.checker.abandon(), true);
   } else if (error_code != NGHTTP2_NO_ERROR || !slot.saw_status) {

@@ -1,3 +1,6 @@
+// Parsing the command line: one table of setters, then the checks between options. A little past
+// ~400 lines: the checks read the state the setters fill, so they stay together; the help text
+// is in usage.cpp.
 #include "options.hpp"
 
 #include <algorithm>
@@ -49,6 +52,7 @@ std::string url_text(const url& u) { return u.scheme + "://" + u.host + ":" + st
 struct parse_state {
   options o;
   std::optional<std::string> weights_text;
+  std::optional<std::string> expect_length_text;
   bool have_protocol = false;
   bool have_requests = false;
   bool have_upload = false;
@@ -108,6 +112,20 @@ maybe_error set_upload_bytes(parse_state& s, const std::string& name, const std:
   return set_integer<&options::upload_bytes, 0>(s, name, value);
 }
 
+maybe_error set_verify(parse_state& s, const std::string& name, const std::string& value) {
+  if (value == "pattern") s.o.verify = verify_mode::pattern;
+  else if (value == "status") s.o.verify = verify_mode::status;
+  else if (value == "length") s.o.verify = verify_mode::length;
+  else if (value == "digest") s.o.verify = verify_mode::digest;
+  else return bad(name, value, "expected pattern, status, length or digest");
+  return std::nullopt;
+}
+
+maybe_error set_expect_length(parse_state& s, const std::string&, const std::string& value) {
+  s.expect_length_text = value;  // read once every URL is known
+  return std::nullopt;
+}
+
 // How much load: requests, connections and their concurrency, pace and time limit.
 maybe_error set_requests(parse_state& s, const std::string& name, const std::string& value) {
   s.have_requests = true;
@@ -142,6 +160,8 @@ constexpr valued_option valued_options[] = {
     {"--protocol", set_protocol},
     {"--method", set_method},
     {"--upload-bytes", set_upload_bytes},
+    {"--verify", set_verify},
+    {"--expect-length", set_expect_length},
     // how much load
     {"--requests", set_requests},
     {"--connections", set_integer<&options::connections, 1>},
@@ -224,6 +244,24 @@ maybe_error check_target(const options& o) {
   return std::nullopt;
 }
 
+// A comma-separated list of `name` with one item per URL: `take` is called with each item, in
+// order, and adds it to `taken` or rejects it; then the count must match the URLs.
+template <class T, class Take>
+maybe_error take_per_url(std::string_view name, const std::string& text, std::string_view noun, std::size_t urls,
+                         const std::vector<T>& taken, Take take) {
+  for (std::string_view rest = text;;) {
+    const auto comma = rest.find(',');
+    if (auto err = take(rest.substr(0, comma))) return err;
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (taken.size() != urls) {
+    return bad(name, text,
+               std::to_string(taken.size()) + " " + std::string(noun) + " for " + std::to_string(urls) + " URLs");
+  }
+  return std::nullopt;
+}
+
 // --weights, one per URL; without it every URL weighs 1.
 maybe_error take_weights(parse_state& s) {
   options& o = s.o;
@@ -234,23 +272,40 @@ maybe_error take_weights(parse_state& s) {
   const std::string& text = *s.weights_text;
   constexpr std::uint64_t max_weight_total = 1'000'000;
   std::uint64_t weight_total = 0;
-  std::string_view rest = text;
-  while (true) {
-    const auto comma = rest.find(',');
-    const auto item = rest.substr(0, comma);
-    const auto w = to_unsigned<std::uint32_t>(item);
-    if (!w || *w == 0 || *w > max_weight_total) return bad("--weights", text, "expected comma-separated integers >= 1");
-    weight_total += *w;
-    if (weight_total > max_weight_total) return bad("--weights", text, "weights must sum to at most 1000000");
-    o.weights.push_back(*w);
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
+  return take_per_url("--weights", text, "weights", o.urls.size(), o.weights,
+                      [&](std::string_view item) -> maybe_error {
+                        const auto w = to_unsigned<std::uint32_t>(item);
+                        if (!w || *w == 0 || *w > max_weight_total) {
+                          return bad("--weights", text, "expected comma-separated integers >= 1");
+                        }
+                        weight_total += *w;
+                        if (weight_total > max_weight_total) {
+                          return bad("--weights", text, "weights must sum to at most 1000000");
+                        }
+                        o.weights.push_back(*w);
+                        return std::nullopt;
+                      });
+}
+
+// --expect-length, one body length per URL, required by --verify length and only there: a
+// length derived from the first response is what --verify digest already checks (with the bytes).
+maybe_error take_expect_lengths(parse_state& s) {
+  options& o = s.o;
+  if (o.verify != verify_mode::length) {
+    if (s.expect_length_text) return bad("--expect-length", *s.expect_length_text, "needs --verify length");
+    return std::nullopt;
   }
-  if (o.weights.size() != o.urls.size()) {
-    return bad("--weights", text,
-               std::to_string(o.weights.size()) + " weights for " + std::to_string(o.urls.size()) + " URLs");
+  if (!s.expect_length_text) {
+    return bad("--verify", "length", "needs --expect-length N (the body length, one per URL, comma-separated)");
   }
-  return std::nullopt;
+  const std::string& text = *s.expect_length_text;
+  return take_per_url("--expect-length", text, "lengths", o.urls.size(), o.expect_lengths,
+                      [&](std::string_view item) -> maybe_error {
+                        const auto n = to_unsigned<std::uint64_t>(item);
+                        if (!n) return bad("--expect-length", text, "expected comma-separated integers >= 0");
+                        o.expect_lengths.push_back(*n);
+                        return std::nullopt;
+                      });
 }
 
 // Options that apply to one method or protocol only.
@@ -271,7 +326,8 @@ maybe_error check_applicable(const parse_state& s) {
 maybe_error check_cancel_and_hold(const options& o) {
   const bool post = o.method == http_method::post;
   for (const auto& u : o.urls) {
-    if (o.cancel_after_bytes == 0 &&
+    // Only the refserver's routes say that a body never ends.
+    if (o.verify == verify_mode::pattern && o.cancel_after_bytes == 0 &&
         expectation_for(u.target, post, o.upload_bytes).what == body_expectation::kind::endless) {
       return bad("--url", url_text(u), "an endless response never completes; it needs --cancel-after-bytes");
     }
@@ -313,6 +369,16 @@ const char* protocol_name(protocol p) noexcept {
     case protocol::h1: return "h1";
     case protocol::h2c: return "h2c";
     case protocol::h2_tls: return "h2-tls";
+  }
+  return "?";
+}
+
+const char* verify_mode_name(verify_mode v) noexcept {
+  switch (v) {
+    case verify_mode::pattern: return "pattern";
+    case verify_mode::status: return "status";
+    case verify_mode::length: return "length";
+    case verify_mode::digest: return "digest";
   }
   return "?";
 }
@@ -362,26 +428,11 @@ parse_result parse_options(const std::vector<std::string>& args) {
   if (auto err = check_required(s)) return *err;
   if (auto err = check_target(s.o)) return *err;
   if (auto err = take_weights(s)) return *err;
+  if (auto err = take_expect_lengths(s)) return *err;
   if (auto err = check_applicable(s)) return *err;
   if (auto err = check_cancel_and_hold(s.o)) return *err;
   if (auto err = check_threads(s.o)) return *err;
   return std::move(s.o);
-}
-
-std::string usage() {
-  return "usage: loadgen --url URL [--url URL ...] [--weights 3,1] --protocol h1|h2c|h2-tls\n"
-         "               --requests N [--connections C] [--streams S] [--pipeline D]\n"
-         "               [--requests-per-connection R] [--method GET|POST] [--upload-bytes B]\n"
-         "               [--rate R] [--time-limit-s T] [--window-bits 16..30] [--threads T]\n"
-         "               [--progress-ms MS] [--insecure] [--cancel-after-bytes N]\n"
-         "               [--read-rate BYTES_PER_S] [--hold]\n"
-         "\n"
-         "  --cancel-after-bytes N   abandon each response once N body bytes arrived (h2: RST_STREAM\n"
-         "                           CANCEL; h1: close the connection); needed for /stream/inf\n"
-         "  --read-rate BYTES_PER_S  read at most this many bytes per second per connection, so the\n"
-         "                           server meets TCP backpressure\n"
-         "  --hold                   after the last request keep every connection open and idle, print\n"
-         "                           'HOLDING <n>' to stderr, close them once stdin reaches EOF\n";
 }
 
 }  // namespace memgate::loadgen

@@ -11,6 +11,10 @@ namespace memgate::loadgen {
 
 enum class protocol { h1, h2c, h2_tls };
 enum class http_method { get, post };
+// How responses are checked (--verify). pattern: the refserver's routes decide (see
+// expectation_for); status: any 2xx; length: 2xx and --expect-length body bytes; digest: 2xx
+// and every body of a URL equal (length and XXH64) to its first 2xx body.
+enum class verify_mode { pattern, status, length, digest };
 
 struct url {
   std::string scheme;  // "http" or "https"
@@ -30,6 +34,8 @@ struct options {
   std::uint64_t requests_per_connection = 0;  // 0: unlimited keep-alive
   http_method method = http_method::get;
   std::uint64_t upload_bytes = 0;
+  verify_mode verify = verify_mode::pattern;
+  std::vector<std::uint64_t> expect_lengths;  // --verify length: one per URL
   double rate = 0;  // total requests/s, 0 = unlimited
   double time_limit_s = 300;
   std::uint32_t window_bits = 30;
@@ -54,6 +60,7 @@ boost::system::result<url, option_error> parse_url(const std::string& text);
 boost::system::result<options, option_error> parse_options(const std::vector<std::string>& args);
 
 const char* protocol_name(protocol p) noexcept;
+const char* verify_mode_name(verify_mode v) noexcept;
 
 std::string usage();
 

@@ -169,8 +169,45 @@ TEST(Options, HoldNeedsARequestPerConnection) {
   EXPECT_TRUE(parse(with({"--hold", "--cancel-after-bytes", "100"}, endless)));
 }
 
+TEST(Options, VerifyModes) {
+  const auto pattern = parse(with({}));
+  ASSERT_TRUE(pattern) << pattern.error().message;
+  EXPECT_EQ(pattern->verify, verify_mode::pattern);  // the default
+  for (const auto& [text, mode] : {std::pair{"pattern", verify_mode::pattern}, std::pair{"status", verify_mode::status},
+                                   std::pair{"digest", verify_mode::digest}}) {
+    const auto r = parse(with({std::string("--verify=") + text}));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->verify, mode);
+    EXPECT_STREQ(verify_mode_name(mode), text);
+  }
+  const auto length = parse(with({"--verify", "length", "--url", "http://127.0.0.1:1/b", "--expect-length", "10,0"}));
+  ASSERT_TRUE(length) << length.error().message;
+  EXPECT_EQ(length->verify, verify_mode::length);
+  EXPECT_EQ(length->expect_lengths, (std::vector<std::uint64_t>{10, 0}));
+}
+
+TEST(Options, VerifyRejections) {
+  expect_rejected(with({"--verify", "crc"}), {"--verify", "'crc'", "pattern, status, length or digest"});
+  expect_rejected(with({"--verify", "length"}), {"--verify", "length", "needs --expect-length"});
+  expect_rejected(with({"--expect-length", "10"}), {"--expect-length", "'10'", "needs --verify length"});
+  expect_rejected(with({"--verify", "digest", "--expect-length", "10"}), {"--expect-length", "--verify length"});
+  expect_rejected(with({"--verify", "length", "--expect-length", "10,20"}),
+                  {"--expect-length", "10,20", "2 lengths for 1 URLs"});
+  expect_rejected(with({"--verify", "length", "--expect-length", "-1"}), {"--expect-length", "'-1'", ">= 0"});
+  expect_rejected(with({"--verify", "length", "--expect-length", "1,,2"}), {"--expect-length", "1,,2"});
+}
+
+// The path means something only to the refserver: under any other check /stream/inf is an
+// ordinary URL that may end.
+TEST(Options, OnlyPatternKnowsEndlessPaths) {
+  for (const char* mode : {"status", "digest"}) EXPECT_TRUE(parse(with({"--verify", mode}, endless))) << mode;
+  EXPECT_TRUE(parse(with({"--verify", "length", "--expect-length", "5"}, endless)));
+}
+
 TEST(Options, UsageNamesTheNewOptions) {
-  for (const char* name : {"--cancel-after-bytes", "--read-rate", "--hold", "HOLDING"}) {
+  for (const char* name : {"--cancel-after-bytes", "--read-rate", "--hold", "HOLDING", "--verify pattern",
+                           "--verify status", "--verify length", "--verify digest", "--expect-length",
+                           "no probes"}) {
     EXPECT_NE(usage().find(name), std::string::npos) << name;
   }
 }

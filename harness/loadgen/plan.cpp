@@ -12,6 +12,23 @@ nghttp2_nv make_nv(const std::string& name, const std::string& value) {
           NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
 }
 
+// What the responses of the URL at `index` must be, by --verify.
+body_expectation expectation_of(const options& o, std::size_t index, std::uint64_t upload_bytes,
+                                digest_reference& digest) {
+  using kind = body_expectation::kind;
+  switch (o.verify) {
+    case verify_mode::pattern:
+      return expectation_for(o.urls[index].target, o.method == http_method::post, upload_bytes);
+    case verify_mode::status:
+      return {};
+    case verify_mode::length:
+      return {kind::exact_length, o.expect_lengths[index], 0, nullptr};
+    case verify_mode::digest:
+      return {kind::digest, 0, 0, &digest};
+  }
+  return {};
+}
+
 }  // namespace
 
 std::vector<std::uint32_t> smooth_weighted_cycle(const std::vector<std::uint32_t>& weights) {
@@ -31,19 +48,23 @@ std::vector<std::uint32_t> smooth_weighted_cycle(const std::vector<std::uint32_t
   return cycle;
 }
 
-plan::plan(const options& opts) : opts_(opts), cycle_(smooth_weighted_cycle(opts.weights)) {
+plan::plan(const options& opts)
+    : opts_(opts),
+      digests_(std::make_unique<digest_reference[]>(opts.urls.size())),
+      cycle_(smooth_weighted_cycle(opts.weights)) {
   const url& first = opts_.urls.front();
   const bool v6 = first.host.find(':') != std::string::npos;
   authority_ = (v6 ? "[" + first.host + "]" : first.host) + ":" + std::to_string(first.port);
   const bool post = opts_.method == http_method::post;
 
   requests_.reserve(opts_.urls.size());
-  for (const auto& u : opts_.urls) {
+  for (std::size_t i = 0; i < opts_.urls.size(); ++i) {
+    const url& u = opts_.urls[i];
     request_template r;
     r.target = u.target;
     r.post = post;
     r.body_bytes = post ? opts_.upload_bytes : 0;
-    r.expect = expectation_for(u.target, post, r.body_bytes);
+    r.expect = expectation_of(opts_, i, r.body_bytes, digests_[i]);
     r.h1_head = std::string(post ? "POST " : "GET ") + u.target + " HTTP/1.1\r\nHost: " + authority_ +
                 "\r\nUser-Agent: memgate-loadgen\r\n";
     if (post) {

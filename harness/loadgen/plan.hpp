@@ -5,12 +5,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nghttp2/nghttp2.h>
 
+#include "body_digest.hpp"
 #include "options.hpp"
 #include "response_check.hpp"
 
@@ -44,10 +46,14 @@ class plan {
     return requests_[cycle_[seq % cycle_.size()]];
   }
   std::uint32_t url_index_for_seq(std::uint64_t seq) const noexcept { return cycle_[seq % cycle_.size()]; }
+  // --verify digest: what the URL at `index` (in --url order) was held to.
+  const digest_reference& digest_of(std::size_t index) const noexcept { return digests_[index]; }
 
  private:
   options opts_;
   std::string authority_;
+  // One per URL: the checkers of every thread write the first digest into it, so it is not const.
+  std::unique_ptr<digest_reference[]> digests_;
   std::vector<request_template> requests_;
   std::vector<std::uint32_t> cycle_;
 };

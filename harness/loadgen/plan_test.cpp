@@ -68,6 +68,31 @@ TEST(Plan, SerializedRequests) {
   EXPECT_EQ(g.for_seq(0).expect.length, 10u);
 }
 
+// --verify decides what each URL expects; the paths matter only under pattern.
+TEST(Plan, ExpectationsByVerifyMode) {
+  using kind = body_expectation::kind;
+  auto o = two_urls();
+  o.verify = verify_mode::status;
+  const plan status(o);
+  EXPECT_EQ(status.for_seq(0).expect.what, kind::any);
+  EXPECT_EQ(status.for_seq(2).expect.what, kind::any);
+
+  o.verify = verify_mode::length;
+  o.expect_lengths = {11, 22};
+  const plan length(o);
+  EXPECT_EQ(length.for_seq(0).expect.what, kind::exact_length);
+  EXPECT_EQ(length.for_seq(0).expect.length, 11u);
+  EXPECT_EQ(length.for_seq(2).expect.length, 22u);
+
+  o.verify = verify_mode::digest;
+  const plan digest(o);
+  EXPECT_EQ(digest.for_seq(0).expect.what, kind::digest);
+  // One reference per URL, the same for every request of it.
+  EXPECT_EQ(digest.for_seq(0).expect.reference, &digest.digest_of(0));
+  EXPECT_EQ(digest.for_seq(4).expect.reference, &digest.digest_of(0));
+  EXPECT_EQ(digest.for_seq(2).expect.reference, &digest.digest_of(1));
+}
+
 TEST(RunControl, HandsOutExactlyN) {
   run_control c(3, 0, clock::now());
   EXPECT_EQ(c.acquire()->seq, 0u);

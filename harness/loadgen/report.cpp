@@ -1,6 +1,40 @@
 #include "report.hpp"
 
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
+
 namespace memgate::loadgen {
+namespace {
+
+boost::json::value digest_json(const std::optional<body_digest>& d) {
+  if (!d) return nullptr;
+  return boost::json::object{{"length", d->length}, {"xxh64", xxh64_hex(*d)}};
+}
+
+boost::json::array digests_json(const std::vector<url_digest>& digests) {
+  boost::json::array out;
+  for (const auto& u : digests) {
+    boost::json::object o{{"target", u.target}, {"reference", digest_json(u.reference)},
+                          {"mismatches", u.mismatches}, {"first_mismatch", digest_json(u.first_mismatch)}};
+    if (u.first_mismatch) {
+      o["message"] = u.target + ": " + std::to_string(u.mismatches) + " 2xx bodies differ from the first one (" +
+                     describe(*u.reference) + "); the first to differ has " + describe(*u.first_mismatch);
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// {"200": 990, "503": 10}: the codes that came, by count.
+boost::json::object statuses_json(const run_stats& s) {
+  boost::json::object out;
+  for (std::size_t code = 0; code < s.statuses.size(); ++code) {
+    if (s.statuses[code] > 0) out[std::to_string(code)] = s.statuses[code];
+  }
+  return out;
+}
+
+}  // namespace
 
 boost::json::object to_json(const run_report& r) {
   const auto& s = r.stats;
@@ -18,10 +52,16 @@ boost::json::object to_json(const run_report& r) {
 
   boost::json::object o;
   o["protocol"] = protocol_name(r.opts.proto);
+  o["verify"] = verify_mode_name(r.opts.verify);
+  if (r.opts.verify == verify_mode::length) {
+    o["expect_length"] = boost::json::array(r.opts.expect_lengths.begin(), r.opts.expect_lengths.end());
+  }
+  if (r.opts.verify == verify_mode::digest) o["digests"] = digests_json(r.digests);
   o["requests_planned"] = r.opts.requests;
   o["requests_completed"] = s.completed;
   o["requests_failed"] = s.failed;
   o["failures"] = std::move(failures);
+  o["statuses"] = statuses_json(s);
   o["per_protocol"] = boost::json::object{{"h1", s.completed_h1}, {"h2", s.completed_h2}};
   o["connections"] = r.opts.connections;
   o["connections_opened"] = s.connections_opened;

@@ -20,6 +20,7 @@ const char* failure_name(failure f) noexcept {
     case failure::timeout: return "timeout";
     case failure::protocol: return "protocol";
     case failure::tls: return "tls";
+    case failure::digest: return "digest";
   }
   return "?";
 }
@@ -46,11 +47,14 @@ body_expectation expectation_for(std::string_view target, bool post, std::uint64
 void response_checker::reset(const body_expectation& expect) noexcept {
   expect_ = expect;
   received_ = 0;
+  status_ = 0;
   failed_.reset();
+  hasher_.reset();
   json_.clear();
 }
 
 void response_checker::on_status(unsigned code) noexcept {
+  status_ = code;
   if ((code < 200 || code > 299) && !failed_) failed_ = failure::status;
 }
 
@@ -78,6 +82,12 @@ void response_checker::on_body(std::string_view piece) {
         json_.append(piece);
       }
       return;
+    case body_expectation::kind::exact_length:
+      if (received_ > expect_.length) failed_ = failure::length;
+      return;
+    case body_expectation::kind::digest:
+      hasher_.update(piece);
+      return;
   }
 }
 
@@ -93,6 +103,12 @@ std::optional<failure> response_checker::finish() {
       return failure::length;  // an endless body that ends was cut short
     case body_expectation::kind::upload:
       if (!upload_receipt_matches(json_, expect_.length, expect_.crc32)) return failure::upload_check;
+      return std::nullopt;
+    case body_expectation::kind::exact_length:
+      if (received_ != expect_.length) return failure::length;
+      return std::nullopt;
+    case body_expectation::kind::digest:
+      if (!expect_.reference->agrees(hasher_.digest())) return failure::digest;
       return std::nullopt;
   }
   return std::nullopt;

@@ -6,24 +6,28 @@
 #include <string>
 #include <string_view>
 
+#include "body_digest.hpp"
+
 namespace memgate::loadgen {
 
 enum class failure : unsigned char {
-  status, length, body, upload_check, connect, reset, timeout, protocol, tls,
+  status, length, body, upload_check, connect, reset, timeout, protocol, tls, digest,
 };
-inline constexpr std::size_t failure_kinds = 9;
+inline constexpr std::size_t failure_kinds = 10;
 const char* failure_name(failure f) noexcept;
 
-// What a request expects of its response body, derived once per URL.
+// What a request expects of its response body, derived once per URL. Every kind wants a 2xx
+// status; `any` wants nothing more.
 struct body_expectation {
-  enum class kind : unsigned char { any, pattern, endless, upload } what = kind::any;
-  std::uint64_t length = 0;  // pattern: body length; upload: uploaded bytes; endless: unused
+  enum class kind : unsigned char { any, pattern, endless, upload, exact_length, digest } what = kind::any;
+  std::uint64_t length = 0;  // pattern, exact_length: body length; upload: uploaded bytes; else unused
   std::uint32_t crc32 = 0;   // upload: CRC-32 of the uploaded pattern
+  digest_reference* reference = nullptr;  // digest: the URL's, shared by every checker
 };
 
-// /bytes/N and /stream/N (any query may follow) expect N pattern bytes; GET /stream/inf
-// expects pattern bytes without end; POST /upload expects the JSON receipt of the upload;
-// everything else is only status-checked.
+// --verify pattern, the refserver's routes: /bytes/N and /stream/N (any query may follow)
+// expect N pattern bytes; GET /stream/inf expects pattern bytes without end; POST /upload
+// expects the JSON receipt of the upload; everything else is only status-checked.
 body_expectation expectation_for(std::string_view target, bool post, std::uint64_t upload_bytes);
 
 class response_checker {
@@ -38,15 +42,19 @@ class response_checker {
   // The verdict once the body is complete: nullopt when the response is OK.
   std::optional<failure> finish();
   // The verdict of a response abandoned early (--cancel-after-bytes): only the bytes that
-  // arrived are judged, so a body shorter than expected is no failure here.
+  // arrived are judged, so a body shorter than expected is no failure here; a digest needs
+  // the whole body, so an abandoned one is judged by its status alone.
   std::optional<failure> abandon() const noexcept { return failed_; }
 
   std::uint64_t body_bytes() const noexcept { return received_; }
+  unsigned status() const noexcept { return status_; }  // 0 until on_status
 
  private:
   body_expectation expect_;
   std::uint64_t received_ = 0;
+  unsigned status_ = 0;
   std::optional<failure> failed_;
+  body_hasher hasher_;  // digest only
   std::string json_;  // upload receipt; capacity reused across responses
 };
 

@@ -153,5 +153,41 @@ TEST(ResponseChecker, AnyBodyOnlyChecksStatus) {
   EXPECT_EQ(check_pieces(e, 404, "", 1), failure::status);
 }
 
+TEST(ResponseChecker, ExactLengthWhateverTheBytes) {
+  const body_expectation e{body_expectation::kind::exact_length, 1000, 0};
+  const std::string body(1000, 'x');  // not the pattern: only the length counts
+  for (const std::size_t piece : {1ul, 999ul, 1000ul}) EXPECT_EQ(check_pieces(e, 200, body, piece), std::nullopt);
+  EXPECT_EQ(check_pieces(e, 200, body.substr(1), 100), failure::length);
+  EXPECT_EQ(check_pieces(e, 200, body + "y", 100), failure::length);
+  EXPECT_EQ(check_pieces(e, 404, body, 100), failure::status);
+  EXPECT_EQ(check_pieces({body_expectation::kind::exact_length, 0, 0}, 204, "", 1), std::nullopt);
+  // Abandoned: too long already is a failure, short is not (the rest never came).
+  EXPECT_EQ(abandon_after(e, 200, body.substr(10)), std::nullopt);
+  EXPECT_EQ(abandon_after(e, 200, body + "y"), failure::length);
+}
+
+TEST(ResponseChecker, DigestHoldsEveryBodyToTheFirst2xxOne) {
+  digest_reference ref;
+  const body_expectation e{body_expectation::kind::digest, 0, 0, &ref};
+  // A failed status sets nothing: the first 2xx body is the reference.
+  EXPECT_EQ(check_pieces(e, 500, "an error page", 4), failure::status);
+  EXPECT_FALSE(ref.reference());
+  const std::string body = "<html>" + std::string(5000, 'a') + "</html>";
+  EXPECT_EQ(check_pieces(e, 200, body, 7), std::nullopt);
+  EXPECT_EQ(check_pieces(e, 200, body, 4096), std::nullopt);  // split elsewhere, same digest
+  auto changed = body;
+  changed[2500] = 'b';
+  EXPECT_EQ(check_pieces(e, 200, changed, 100), failure::digest);
+  EXPECT_EQ(check_pieces(e, 200, body.substr(1), 100), failure::digest);
+  EXPECT_EQ(check_pieces(e, 200, body + "!", 100), failure::digest);
+  EXPECT_EQ(ref.mismatches(), 3u);
+  EXPECT_EQ(ref.reference()->length, body.size());
+  EXPECT_EQ(ref.first_mismatch()->length, body.size());
+  // A digest needs the whole body: an abandoned one is judged by its status alone.
+  EXPECT_EQ(abandon_after(e, 200, "abc"), std::nullopt);
+  EXPECT_EQ(abandon_after(e, 503, "abc"), failure::status);
+  EXPECT_EQ(ref.mismatches(), 3u);
+}
+
 }  // namespace
 }  // namespace memgate::loadgen

@@ -128,6 +128,12 @@ run_report run_load(const options& opts, std::ostream* progress, const hold_cont
   report.elapsed_s = std::chrono::duration<double>(clock::now() - control.start()).count();
   report.held_s = held_s;
   for (const auto& w : workers) report.stats.merge(w->stats());
+  if (opts.verify == verify_mode::digest) {
+    for (std::size_t i = 0; i < opts.urls.size(); ++i) {
+      const auto& d = p.digest_of(i);
+      report.digests.push_back({opts.urls[i].target, d.reference(), d.first_mismatch(), d.mismatches()});
+    }
+  }
   // Closing connections (GOAWAY, waiting for the server's FIN) and holding them are not
   // request time: h2load stops its clock at the last response too.
   report.requests_s = report.stats.last_outcome > control.start()

@@ -10,6 +10,9 @@
 
 namespace memgate::loadgen {
 
+// Status codes have three digits; the count of each is kept by index.
+inline constexpr std::size_t status_codes = 1000;
+
 struct run_stats {
   std::uint64_t completed = 0;
   std::uint64_t failed = 0;
@@ -25,6 +28,7 @@ struct run_stats {
   std::uint64_t connects_in_flight_peak = 0;  // summed over workers: a bound on the run's peak
   std::uint64_t connections_held = 0;         // --hold: open and idle once all requests were done
   std::uint64_t held_connections_lost = 0;    // --hold: closed (by the peer) before the release
+  std::array<std::uint64_t, status_codes> statuses{};  // per status of each response judged
   bool time_limit_hit = false;
   clock::time_point last_outcome{};  // when the last request completed or failed: the rates' end
   histogram latency_ns;
@@ -44,6 +48,7 @@ struct run_stats {
     connects_in_flight_peak += o.connects_in_flight_peak;
     connections_held += o.connections_held;
     held_connections_lost += o.held_connections_lost;
+    for (std::size_t i = 0; i < statuses.size(); ++i) statuses[i] += o.statuses[i];
     time_limit_hit = time_limit_hit || o.time_limit_hit;
     last_outcome = std::max(last_outcome, o.last_outcome);
     latency_ns.merge(o.latency_ns);

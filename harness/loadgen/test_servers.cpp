@@ -67,6 +67,16 @@ void endless_bytes(const reply& r, std::uint64_t offset, std::uint8_t* out, std:
   }
 }
 
+// Letters, not the pattern: what a server that is not the refserver might send.
+std::string text_bytes(std::uint64_t n, bool alternate) {
+  std::string s(n, '\0');
+  for (std::uint64_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + i % 26);
+  // Counted over every server of the test process: the tests run one server at a time.
+  static std::atomic<std::uint64_t> alternate_responses{0};
+  if (alternate && n > 0 && alternate_responses++ % 2 == 1) s[n / 2] = '!';
+  return s;
+}
+
 std::string pattern_bytes(std::uint64_t n) {
   std::string s;
   s.reserve(n);
@@ -97,6 +107,9 @@ reply route(std::string_view method, std::string_view target, std::uint64_t body
     r.body = pattern_bytes(query == "short" && n > 0 ? n - 1 : n);
     if (query == "corrupt" && !r.body.empty()) r.body[r.body.size() / 2] ^= 0x5a;
     r.chunked = path.substr(0, 8) == "/stream/";
+  } else if (number_after("/text/", n)) {
+    r.body = text_bytes(n, query == "alternate");
+    r.chunked = query == "chunked";
   } else if (number_after("/status/", n)) {
     r.status = static_cast<unsigned>(n);
   } else if (path == "/close") {

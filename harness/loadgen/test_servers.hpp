@@ -1,7 +1,9 @@
 // Tiny in-process HTTP/1.1, h2c and TLS servers for loadgen's end-to-end tests (127.0.0.1, port 0).
 // Routes: /bytes/N and /stream/N (pattern; ?corrupt flips one byte, ?short drops the last),
 // /stream/inf (pattern without end: h1 chunked, h2 DATA; ?corrupt flips byte 1000), /status/C,
-// POST /upload (receipt; ?badcrc lies about the CRC), /close (h1: Connection: close).
+// POST /upload (receipt; ?badcrc lies about the CRC), /close (h1: Connection: close), and a
+// body that is not ours: /text/N, N letters a..z repeating (?chunked: h1 chunked; ?alternate:
+// every second response of the process has one letter changed).
 #pragma once
 
 #include <chrono>

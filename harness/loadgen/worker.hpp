@@ -50,6 +50,10 @@ class worker {
   // The next request ticket for the connection in `slot` (--hold keeps each slot's first).
   std::optional<run_control::ticket> acquire_ticket(std::size_t slot) noexcept;
 
+  // The status of a response whose outcome is recorded (completed, failed its check, or cancelled).
+  void count_status(unsigned code) noexcept {
+    if (code < stats_.statuses.size()) ++stats_.statuses[code];
+  }
   void record_success(clock::time_point start, std::uint64_t body_bytes, bool h2) noexcept;
   void record_failure(failure reason, std::uint64_t body_bytes = 0) noexcept;
   // A response abandoned by --cancel-after-bytes: completed (and counted cancelled) unless

@@ -7,7 +7,10 @@
 //          h1_connection::parse_buffered does; a body delimited by the close ends with put_eof.
 //          1 = HTTP/2: the bytes (server SETTINGS first) go into the client nghttp2 session with
 //          the load generator's own callbacks (h2_callbacks.cpp), three requests submitted.
-//   bits 1-2: what the requests expect (any, /bytes/100, /stream/inf, POST /upload of 100 bytes)
+//   bits 1-2: what the requests expect under --verify pattern (a status-only path, /bytes/100,
+//          /stream/inf, POST /upload of 100 bytes); the status-only case runs three times, as
+//          --verify status, as --verify length of 100 bytes and as --verify digest (every
+//          response of the input held to the first 2xx one)
 //   bits 3-7: how many bytes each put()/mem_recv() gets (0: all at once); for HTTP/2, bit 7
 //          also resets each stream once body bytes arrived (--cancel-after-bytes)
 #include "h1_connection.hpp"
@@ -148,6 +151,14 @@ void fuzz_h2(std::uint8_t control, const body_expectation& expect, std::string_v
   session.reset();
 }
 
+void fuzz_one(std::uint8_t control, const body_expectation& expect, std::string_view wire, std::size_t chunk) {
+  if (control & 1) {
+    fuzz_h2(control, expect, wire, chunk);
+  } else {
+    fuzz_h1(expect, wire, chunk);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -156,10 +167,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view wire(reinterpret_cast<const char*>(data + 1), size - 1);
   const std::size_t chunk = (control >> 3) == 0 ? wire.size() + 1 : (control >> 3);
   const auto expect = expectation(control);
-  if (control & 1) {
-    fuzz_h2(control, expect, wire, chunk);
-  } else {
-    fuzz_h1(expect, wire, chunk);
+  fuzz_one(control, expect, wire, chunk);
+  if (expect.what == body_expectation::kind::any) {
+    fuzz_one(control, {body_expectation::kind::exact_length, 100, 0}, wire, chunk);
+    digest_reference first_body;
+    fuzz_one(control, {body_expectation::kind::digest, 0, 0, &first_body}, wire, chunk);
   }
   return 0;
 }

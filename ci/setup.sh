@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages memgate builds and tests with. Idempotent: only
+# Installs the Debian packages memgate builds and tests with (ci/test_setup_covers_tools.py
+# checks that every tool the tests run is here). Idempotent: only
 # missing packages are installed, and apt's lists are refreshed only then.
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git openssl curl
+  build-essential binutils cmake ninja-build ccache pkg-config git openssl curl
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libnghttp2-dev libssl-dev zlib1g-dev libjemalloc-dev libmimalloc-dev libgtest-dev
   clang libclang-rt-14-dev
   nghttp2-client iperf3 python3 python3-pytest python3-h2 python3-hyperframe python3-hpack
   golang-go golang-golang-x-net-dev
+  heaptrack
 )
 
 missing=()

@@ -19,7 +19,7 @@ from analysis.render.summary import render_summary
 from analysis.render.table import render_comparison, render_gate
 from harness.abuse.runner import run_suite
 from harness.driver import matrix, scenario as scenario_mod, twin
-from harness.driver.binaries import REPO_ROOT
+from harness.driver.binaries import baselines_dir, data_dir, results_root
 from harness.driver.machine import commit_info, machine_info
 from harness.driver.runner import run_scenario
 from harness.profile.command import profile_scenario
@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def default_output(name: str) -> str:
     stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
-    return os.path.join(REPO_ROOT, "results", f"{name}-{stamp}.json")
+    return os.path.join(results_root(), f"{name}-{stamp}.json")
 
 
 def cmd_run(args: argparse.Namespace, out, err) -> int:
@@ -221,7 +221,7 @@ def cmd_baseline_update(args: argparse.Namespace, out, err) -> int:
         except scenario_mod.ScenarioError as e:
             emit(f"memgate: bad scenario: {e}", err)
             return EXIT_FAILED
-        args.output = os.path.join(REPO_ROOT, "ci", "baselines", f"{sc.name}.json")
+        args.output = os.path.join(baselines_dir(), f"{sc.name}.json")
     # A failed run must not replace a good baseline: run into a side file, then move it into place.
     final = args.output
     args.output = final + ".new"
@@ -235,7 +235,7 @@ def cmd_baseline_update(args: argparse.Namespace, out, err) -> int:
 
 
 def shipped_scenarios() -> list[str]:
-    return sorted(glob.glob(os.path.join(REPO_ROOT, "scenarios", "**", "*.toml"), recursive=True))
+    return sorted(glob.glob(os.path.join(data_dir(), "scenarios", "**", "*.toml"), recursive=True))
 
 
 def cmd_scenarios_check(args: argparse.Namespace, out, err) -> int:
@@ -270,7 +270,7 @@ def cmd_matrix(args: argparse.Namespace, out, err) -> int:
     except scenario_mod.ScenarioError as e:
         emit(f"memgate: bad scenario: {e}", err)
         return EXIT_FAILED
-    outdir = args.output or os.path.join(REPO_ROOT, "results", "matrix-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
+    outdir = args.output or os.path.join(results_root(), "matrix-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
     matrix.install_sigterm_as_interrupt()
     mark = matrix.mark_children()
     try:
@@ -302,7 +302,7 @@ def cmd_twin(args: argparse.Namespace, out, err) -> int:
     if without:
         emit(f"memgate: {', '.join(without)}: no bad_twin table, nothing to prove", err)
         return twin.EXIT_FAILED
-    outdir = args.output or os.path.join(REPO_ROOT, "results", "twin-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
+    outdir = args.output or os.path.join(results_root(), "twin-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
     summary = twin.run_twins(cases, outdir, progress=lambda line: emit(line, err))
     emit(twin.render(summary), out)
     emit(f"results: {outdir}", out)
@@ -349,7 +349,7 @@ def cmd_profile(args: argparse.Namespace, out, err) -> int:
     except scenario_mod.ScenarioError as e:
         emit(f"memgate: bad scenario: {e}", err)
         return EXIT_FAILED
-    outdir = args.output or os.path.join(REPO_ROOT, "results", f"profile-{sc.name}-"
+    outdir = args.output or os.path.join(results_root(), f"profile-{sc.name}-"
                                          + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
     try:
         done = profile_scenario(sc, args.profiler, outdir, against=args.against, overhead_runs=args.overhead_runs

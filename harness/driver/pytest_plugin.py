@@ -1,6 +1,7 @@
 """pytest plugin: memory tests in any project's own suite.
 
-Load it with ``-p harness.driver.pytest_plugin`` (or ``pytest_plugins = [...]`` in a conftest).
+Installed (pip install, see pyproject.toml) pytest loads it itself through its pytest11 entry point; from a
+checkout, load it with ``-p harness.driver.pytest_plugin`` (or ``pytest_plugins = [...]`` in a conftest).
 
     def test_no_leak(memgate_run):
         result = memgate_run("scenarios/default.toml", requests=5000)

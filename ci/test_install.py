@@ -1,0 +1,102 @@
+"""memgate installed, run with no checkout in sight: cmake --install into a DESTDIR (what the .deb
+holds), and the Python package pip-installed into a fresh --system-site-packages venv.
+
+Both run `memgate run --set requests=2000` from an unrelated directory with PYTHONPATH and
+MEMGATE_BUILD_DIR unset, and gate the result against the installed default baseline.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD_DIR = os.environ.get("MEMGATE_BUILD_DIR") or os.path.join(ROOT, "build")
+# What pip needs to build the package: pyproject.toml's packages, data-files and readme.
+PACKAGE_SOURCES = ("pyproject.toml", "README.md", "harness", "analysis", "scenarios", "ci/baselines")
+
+
+def _run(argv: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def _clean_env(path_dirs: list[str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MEMGATE_BUILD_DIR", "VIRTUAL_ENV")}
+    env["PATH"] = os.pathsep.join([*path_dirs, "/usr/bin", "/bin"])
+    return env
+
+
+@pytest.fixture(scope="module")
+def destdir(tmp_path_factory) -> str:
+    if not os.path.isfile(os.path.join(BUILD_DIR, "CMakeCache.txt")):
+        pytest.skip(f"no build in {BUILD_DIR}: run `bash ci/build.sh`")
+    root = str(tmp_path_factory.mktemp("destdir"))
+    p = _run(["cmake", "--install", BUILD_DIR, "--prefix", "/usr", "--component", "runtime"], 120,
+             env=dict(os.environ, DESTDIR=root))
+    assert p.returncode == 0, p.stderr
+    return root
+
+
+def _run_and_gate(memgate: str, env: dict[str, str], cwd: str, baseline: str) -> dict:
+    p = _run([memgate, "run", "--set", "requests=2000"], 120, env=env, cwd=cwd)
+    assert p.returncode == 0, p.stdout + p.stderr
+    (result_path,) = glob.glob(os.path.join(cwd, "results", "adhoc-*.json"))
+    with open(result_path, encoding="utf-8") as f:
+        result = json.load(f)
+    assert result["status"] == "ok", result.get("failure")
+    gate = _run([memgate, "gate", baseline, result_path], 60, env=env, cwd=cwd)
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    assert "PASS" in gate.stdout
+    return result
+
+
+def test_the_layout_under_the_prefix(destdir):
+    usr = os.path.join(destdir, "usr")
+    for path in ("bin/memgate", "bin/refserver-glibc", "libexec/memgate/loadgen",
+                 "libexec/memgate/libmemgate_heapshim.so", "share/memgate/scenarios/default.toml",
+                 "share/memgate/baselines/default.json", "share/memgate/python/harness/cli.py",
+                 "share/memgate/python/harness/profile/jeprof_ctl.c", "share/doc/memgate/README.md"):
+        assert os.path.isfile(os.path.join(usr, path)), path
+    assert not glob.glob(os.path.join(usr, "share/memgate/python/**/test_*.py"), recursive=True)
+
+
+def test_destdir_install_runs_the_default_scenario(destdir, tmp_path):
+    usr = os.path.join(destdir, "usr")
+    env = _clean_env([os.path.join(usr, "bin")])
+    result = _run_and_gate(os.path.join(usr, "bin", "memgate"), env, str(tmp_path),
+                           os.path.join(usr, "share/memgate/baselines/default.json"))
+    assert result["config"]["requests"] == 2000
+
+
+def test_pip_install_into_a_venv_runs_with_the_installed_binaries(destdir, tmp_path):
+    src = tmp_path / "src"
+    for rel in PACKAGE_SOURCES:
+        origin = os.path.join(ROOT, rel)
+        if os.path.isdir(origin):
+            shutil.copytree(origin, src / rel, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, src / rel)
+    venv = tmp_path / "venv"
+    p = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], 120)
+    assert p.returncode == 0, p.stderr
+    p = _run([str(venv / "bin/pip"), "install", "-q", "--no-build-isolation", "--no-index", str(src)], 180,
+             env=_clean_env([]))
+    assert p.returncode == 0, p.stdout + p.stderr
+    shutil.rmtree(src)  # what runs next must come from the venv, not from a source tree
+
+    env = _clean_env([str(venv / "bin"), os.path.join(destdir, "usr", "bin")])
+    where = _run([str(venv / "bin/python"), "-c", "import harness, analysis; print(harness.__file__, analysis.__file__)"],
+                 30, env=env, cwd=str(tmp_path))
+    assert where.stdout.split() and all(f.startswith(str(venv)) for f in where.stdout.split()), where.stdout
+    work = tmp_path / "work"
+    work.mkdir()
+    _run_and_gate(str(venv / "bin/memgate"), env, str(work), str(venv / "share/memgate/baselines/default.json"))
+    plugins = _run([str(venv / "bin/python"), "-m", "pytest", "--trace-config", "--co", "-q"], 60, env=env, cwd=str(work))
+    assert "harness.driver.pytest_plugin" in plugins.stdout, plugins.stdout[-2000:]

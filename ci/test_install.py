@@ -1,7 +1,8 @@
 """memgate installed, run with no checkout in sight: cmake --install into a DESTDIR (what the .deb
-holds), and the Python package pip-installed into a fresh --system-site-packages venv.
+holds), the .deb unpacked in a scratch root, and the Python package pip-installed into a fresh
+--system-site-packages venv.
 
-Both run `memgate run --set requests=2000` from an unrelated directory with PYTHONPATH and
+Each runs `memgate run --set requests=2000` from an unrelated directory with PYTHONPATH and
 MEMGATE_BUILD_DIR unset, and gate the result against the installed default baseline.
 """
 
@@ -100,3 +101,19 @@ def test_pip_install_into_a_venv_runs_with_the_installed_binaries(destdir, tmp_p
     _run_and_gate(str(venv / "bin/memgate"), env, str(work), str(venv / "share/memgate/baselines/default.json"))
     plugins = _run([str(venv / "bin/python"), "-m", "pytest", "--trace-config", "--co", "-q"], 60, env=env, cwd=str(work))
     assert "harness.driver.pytest_plugin" in plugins.stdout, plugins.stdout[-2000:]
+
+
+def test_the_deb_unpacked_in_a_scratch_root_runs_the_default_scenario(destdir, tmp_path):
+    p = _run(["cpack", "--config", os.path.join(BUILD_DIR, "CPackConfig.cmake"), "-B", str(tmp_path / "pkg")], 300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    (deb,) = glob.glob(str(tmp_path / "pkg" / "memgate_*_amd64.deb"))
+    info = _run(["dpkg-deb", "--field", deb, "Depends"], 30).stdout
+    assert "python3" in info and "libnghttp2" in info, info
+    root = tmp_path / "root"
+    p = _run(["dpkg-deb", "-x", deb, str(root)], 60)
+    assert p.returncode == 0, p.stderr
+    usr = os.path.join(root, "usr")
+    work = tmp_path / "work"
+    work.mkdir()
+    _run_and_gate(os.path.join(usr, "bin", "memgate"), _clean_env([os.path.join(usr, "bin")]), str(work),
+                  os.path.join(usr, "share/memgate/baselines/default.json"))

@@ -19,13 +19,15 @@ ESSENTIAL = None
 TOOL_PACKAGES: dict[str, str | None] = {
     "addr2line": "binutils", "nm": "binutils", "readelf": "binutils",
     "cc": "build-essential", "gcc": "build-essential",
-    "clang": "clang", "cmake": "cmake", "ctest": "cmake", "ccache": "ccache", "ninja": "ninja-build",
+    "clang": "clang", "cmake": "cmake", "cpack": "cmake", "ctest": "cmake", "ccache": "ccache", "ninja": "ninja-build",
     "curl": "curl", "git": "git", "openssl": "openssl", "iperf3": "iperf3",
     "go": "golang-go", "heaptrack": "heaptrack", "python3": "python3",
     "nghttp": "nghttp2-client", "h2load": "nghttp2-client", "nghttpd": "nghttp2-server", "nginx": "nginx-light",
-    "bash": ESSENTIAL, "env": ESSENTIAL, "sleep": ESSENTIAL, "taskset": ESSENTIAL,
+    "bash": ESSENTIAL, "dpkg-deb": ESSENTIAL, "env": ESSENTIAL, "sleep": ESSENTIAL, "taskset": ESSENTIAL,
 }
 SUBPROCESS_CALLS = {"run", "Popen", "check_output", "check_call", "call"}
+# The tests' own thin wrappers around subprocess.run, called with an argv literal too.
+WRAPPER_CALLS = {"_run"}
 SKIPPED_DIRS = {".git", "build", "__pycache__", "results"}
 
 
@@ -48,12 +50,14 @@ def _python_commands(path: str) -> set[str]:
         tree = ast.parse(f.read(), path)
     found = set()
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
+        if not (isinstance(node, ast.Call) and node.args):
             continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
         first = node.args[0]
-        if node.func.attr == "which" and isinstance(first, ast.Constant) and isinstance(first.value, str):
+        if name == "which" and isinstance(first, ast.Constant) and isinstance(first.value, str):
             found.add(first.value)
-        elif (node.func.attr in SUBPROCESS_CALLS and isinstance(first, (ast.List, ast.Tuple)) and first.elts
+        elif ((name in WRAPPER_CALLS or (name in SUBPROCESS_CALLS and isinstance(node.func, ast.Attribute)))
+              and isinstance(first, (ast.List, ast.Tuple)) and first.elts
               and isinstance(first.elts[0], ast.Constant) and isinstance(first.elts[0].value, str)
               and "/" not in first.elts[0].value):
             found.add(first.elts[0].value)
@@ -110,6 +114,7 @@ def test_the_scan_sees_the_tools_the_suite_is_known_to_run():
     assert "harness/driver/test_mem_protocol.py" in by_tool["curl"]
     assert "harness/testservers/CMakeLists.txt" in by_tool["go"]
     assert "ci/build.sh" in by_tool["cmake"]
+    assert "ci/test_install.py" in by_tool["cpack"]
 
 
 def test_a_setup_without_heaptrack_fails_naming_it():

@@ -1,6 +1,6 @@
 """memgate installed, run with no checkout in sight: cmake --install into a DESTDIR (what the .deb
 holds), the .deb unpacked in a scratch root, and the Python package pip-installed into a fresh
---system-site-packages venv.
+--system-site-packages venv, whose pytest then gates a throwaway project through the plugin.
 
 Each runs `memgate run --set requests=2000` from an unrelated directory with PYTHONPATH and
 MEMGATE_BUILD_DIR unset, and gate the result against the installed default baseline.
@@ -75,7 +75,10 @@ def test_destdir_install_runs_the_default_scenario(destdir, tmp_path):
     assert result["config"]["requests"] == 2000
 
 
-def test_pip_install_into_a_venv_runs_with_the_installed_binaries(destdir, tmp_path):
+@pytest.fixture(scope="module")
+def venv(destdir, tmp_path_factory) -> str:
+    """A fresh --system-site-packages venv with memgate pip-installed from a copy of the sources."""
+    tmp_path = tmp_path_factory.mktemp("venv")
     src = tmp_path / "src"
     for rel in PACKAGE_SOURCES:
         origin = os.path.join(ROOT, rel)
@@ -91,16 +94,45 @@ def test_pip_install_into_a_venv_runs_with_the_installed_binaries(destdir, tmp_p
              env=_clean_env([]))
     assert p.returncode == 0, p.stdout + p.stderr
     shutil.rmtree(src)  # what runs next must come from the venv, not from a source tree
+    return str(venv)
 
-    env = _clean_env([str(venv / "bin"), os.path.join(destdir, "usr", "bin")])
-    where = _run([str(venv / "bin/python"), "-c", "import harness, analysis; print(harness.__file__, analysis.__file__)"],
+
+def _venv_env(venv: str, destdir: str) -> dict[str, str]:
+    return _clean_env([os.path.join(venv, "bin"), os.path.join(destdir, "usr", "bin")])
+
+
+def test_pip_install_into_a_venv_runs_with_the_installed_binaries(venv, destdir, tmp_path):
+    env = _venv_env(venv, destdir)
+    python = os.path.join(venv, "bin", "python")
+    where = _run([python, "-c", "import harness, analysis; print(harness.__file__, analysis.__file__)"],
                  30, env=env, cwd=str(tmp_path))
-    assert where.stdout.split() and all(f.startswith(str(venv)) for f in where.stdout.split()), where.stdout
-    work = tmp_path / "work"
-    work.mkdir()
-    _run_and_gate(str(venv / "bin/memgate"), env, str(work), str(venv / "share/memgate/baselines/default.json"))
-    plugins = _run([str(venv / "bin/python"), "-m", "pytest", "--trace-config", "--co", "-q"], 60, env=env, cwd=str(work))
-    assert "harness.driver.pytest_plugin" in plugins.stdout, plugins.stdout[-2000:]
+    assert where.stdout.split() and all(f.startswith(venv) for f in where.stdout.split()), where.stdout
+    _run_and_gate(os.path.join(venv, "bin", "memgate"), env, str(tmp_path),
+                  os.path.join(venv, "share/memgate/baselines/default.json"))
+
+
+def test_a_foreign_project_gates_with_the_installed_plugin(venv, destdir, pytester, monkeypatch):
+    """No conftest, no -p: the venv's pytest loads the plugin through its pytest11 entry point."""
+    for name, value in _venv_env(venv, destdir).items():
+        monkeypatch.setenv(name, value)
+    for name in ("PYTHONPATH", "MEMGATE_BUILD_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(test_server_memory="""
+        import pytest
+
+        @pytest.mark.memgate(requests=2000, warmup_requests=200, live_heap_bytes_per_request=8)
+        def test_refserver_keeps_its_heap():
+            pass
+
+        @pytest.mark.memgate(requests=2000, warmup_requests=200, server_args=["--inject-leak=64"],
+                             live_heap_bytes_per_request=8)
+        def test_refserver_with_a_leak():
+            pass
+    """)
+    res = pytester.run(os.path.join(venv, "bin", "python"), "-m", "pytest", "-p", "no:cacheprovider", timeout=120)
+    res.assert_outcomes(passed=1, failed=1)
+    res.stdout.fnmatch_lines(["*@memgate: scenario *: live_heap_bytes_per_request = * bytes/request, bound 8*"])
+    assert "test_refserver_with_a_leak" in res.stdout.str().split("short test summary")[-1]
 
 
 def test_the_deb_unpacked_in_a_scratch_root_runs_the_default_scenario(destdir, tmp_path):

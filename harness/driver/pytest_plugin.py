@@ -11,6 +11,10 @@ checkout, load it with ``-p harness.driver.pytest_plugin`` (or ``pytest_plugins 
     def test_bounded(memgate_run):
         memgate_run({"endpoint": "/bytes/1048576"}, requests=2000)   # every run of the test is checked
 
+    @pytest.mark.memgate(scenario="scenarios/default.toml", requests=2000, live_heap_bytes_per_request=8)
+    def test_default_scenario():   # the plugin runs the scenario before the body, then checks the bounds
+        pass
+
 Option / ini key: ``--memgate-results-dir`` / ``memgate_results_dir``: keep result JSON files there
 (default: the test's tmp_path).
 """
@@ -73,7 +77,19 @@ def assert_growth(result: dict[str, Any], **bounds: float) -> None:
         raise AssertionError(f"memgate scenario {name}: growth bound broken: " + "; ".join(v.long_repr() for v in violations))
 
 
-MARKERS: dict[str, Callable[..., list[GrowthViolation]]] = {"memgate_limit": check_growth}
+def _split_memgate_marker(kwargs: dict[str, Any]) -> tuple[str | None, dict[str, Any], dict[str, float]]:
+    """@memgate(scenario=..., <growth bounds>, <scenario keys>) -> (scenario, overrides, bounds)."""
+    rest = {k: v for k, v in kwargs.items() if k != "scenario"}
+    bounds = {k: v for k, v in rest.items() if k in GROWTH_BOUNDS}
+    return kwargs.get("scenario"), {k: v for k, v in rest.items() if k not in bounds}, bounds
+
+
+def _check_memgate_marker(result: dict[str, Any], **kwargs: Any) -> list[GrowthViolation]:
+    return check_growth(result, **_split_memgate_marker(kwargs)[2])
+
+
+MARKERS: dict[str, Callable[..., list[GrowthViolation]]] = {"memgate_limit": check_growth,
+                                                            "memgate": _check_memgate_marker}
 
 
 class Manager:
@@ -100,6 +116,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "memgate_limit(**bounds): every memgate_run result of the test must keep within the bounds "
         f"(names: {', '.join(GROWTH_BOUNDS)})")
+    config.addinivalue_line(
+        "markers",
+        "memgate(scenario=None, **keys_and_bounds): run the scenario (a TOML path, or the defaults) with the "
+        "scenario keys given, before the test body, and keep its result within the growth bounds given")
     config.pluginmanager.register(Manager(config), "memgate_manager")
 
 
@@ -134,6 +154,14 @@ def memgate_run(request: pytest.FixtureRequest, tmp_path):
         return result
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _memgate_marker_run(request: pytest.FixtureRequest, memgate_run) -> None:
+    marker = request.node.get_closest_marker("memgate")
+    if marker is not None:
+        scenario, overrides, _ = _split_memgate_marker(marker.kwargs)
+        memgate_run(scenario, **overrides)
 
 
 def _safe_name(text: str) -> str:

@@ -8,6 +8,10 @@ results (0 without replicates), times ``noise_k``.
 Which metrics are checked, by which rule (absolute, growth, increase, churn, at most) and
 with which default thresholds is the registry's part (analysis/metrics.py, ``gate``); a
 scenario's [thresholds] table overrides any default. docs/RESULTS.md tables them.
+
+A result is judged on what it has: a gated metric that either side lacks (a target measured by
+RSS only has no live heap) is listed in ``not_judged`` with the reason, and the verdict rests
+on the rest. INVALID is for a failed measurement, or a pair with nothing left to judge.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class GateReport:
     invalid: list[str]
     thresholds: dict[str, float]
     notes: list[str]
+    not_judged: list[str] = dataclasses.field(default_factory=list)  # "metric missing from the side: why", also in notes
 
     @property
     def failures(self) -> list[Check]:
@@ -77,10 +82,9 @@ def validate(result: dict[str, Any], label: str) -> list[str]:
         problems.append(f"{label} has no metrics")
     else:
         m = result["metrics"]
-        for key in _required_metrics():
-            if not isinstance(m.get(key), (int, float)):
-                problems.append(f"{label} lacks metric {key}")
-        if not problems and not m["requests_completed"]:
+        if not isinstance(m.get("requests_completed"), (int, float)):
+            problems.append(f"{label} lacks metric requests_completed")
+        elif not m["requests_completed"]:
             problems.append(f"{label} completed no requests")
     return problems
 
@@ -130,13 +134,28 @@ def evaluate(baseline: dict[str, Any], candidate: dict[str, Any],
             notes.append(f"baseline and candidate differ in {key}: {bc.get(key)!r} vs {cc.get(key)!r}")
     sides = _Sides(baseline, candidate, b, c, t)
     checks: list[Check] = []
+    not_judged: list[str] = []
     for metric in GATED:
-        check = _RULES[metric.gate.kind](metric, sides)
-        if check is None:
-            notes.append(f"{metric.name} missing: not checked")
+        missing = _missing(metric, baseline, candidate)
+        if missing:
+            not_judged.append(missing)
         else:
-            checks.append(check)
-    return GateReport(checks, [], t, notes)
+            checks.append(_RULES[metric.gate.kind](metric, sides))
+    notes += [f"not judged: {line}" for line in not_judged]
+    if not checks:
+        return GateReport([], ["nothing to judge: " + "; ".join(not_judged)], t, notes, not_judged)
+    return GateReport(checks, [], t, notes, not_judged)
+
+
+def _missing(m: Metric, baseline: dict[str, Any], candidate: dict[str, Any]) -> str | None:
+    """Why a gated metric cannot be judged (a side lacks a figure its rule reads), or None."""
+    names = [m.name] + ([m.gate.total] if m.gate.total else [])
+    for label, result in (("baseline", baseline), ("candidate", candidate)):
+        lacking = [n for n in names if not isinstance(result["metrics"].get(n), (int, float))]
+        if lacking and not (m.gate.kind == "at_most" and label == "baseline"):
+            why = (result.get("unjudged_reasons") or {}).get(m.name)
+            return f"{', '.join(lacking)} missing from the {label}" + (f": {why}" if why else "")
+    return None
 
 
 @dataclasses.dataclass
@@ -172,20 +191,16 @@ def _growth(m: Metric, s: _Sides) -> Check:
     return Check(m.name, m.unit, b, c, limit, rule, c <= limit)
 
 
-def _increase(m: Metric, s: _Sides) -> Check | None:
+def _increase(m: Metric, s: _Sides) -> Check:
     ((key, _),) = m.gate.thresholds
-    b, c = s.b.get(m.name), s.c.get(m.name)
-    if b is None or c is None:
-        return None
+    b, c = s.b[m.name], s.c[m.name]
     limit = b + s.t[key]
     return Check(m.name, m.unit, b, c, limit, f"baseline + {key} {s.t[key]:g}", c <= limit)
 
 
-def _churn(m: Metric, s: _Sides) -> Check | None:
+def _churn(m: Metric, s: _Sides) -> Check:
     ((factor_key, _),) = m.gate.thresholds
-    b, c = s.b.get(m.name), s.c.get(m.name)
-    if b is None or c is None:
-        return None
+    b, c = s.b[m.name], s.c[m.name]
     k, noise, slack = s.t["noise_k"], s.noise(m.name), m.gate.slack
     limit = max(s.t[factor_key] * b, b + slack) + k * noise
     rule = f"max({factor_key} {s.t[factor_key]:g} x baseline, baseline + {slack:g}) + {k:g} x noise {noise:.2f}"
@@ -198,16 +213,5 @@ def _at_most(m: Metric, s: _Sides) -> Check:
     return Check(m.name, m.unit, s.b.get(m.name), c, s.t[key], f"{key} {s.t[key]:g}", c <= s.t[key])
 
 
-_RULES: dict[str, Callable[[Metric, _Sides], Check | None]] = {
+_RULES: dict[str, Callable[[Metric, _Sides], Check]] = {
     "absolute": _absolute, "growth": _growth, "increase": _increase, "churn": _churn, "at_most": _at_most}
-# Rules that read their metrics whatever they hold; the others note a missing one and skip it.
-_RULES_THAT_NEED_THEIR_METRICS = ("absolute", "growth")
-
-
-def _required_metrics() -> list[str]:
-    """What a result must hold to be gated: a request count, and every metric a rule reads unconditionally."""
-    names = ["requests_completed"]
-    for m in GATED:
-        if m.gate.kind in _RULES_THAT_NEED_THEIR_METRICS:
-            names += [n for n in (m.gate.total, m.name) if n and n not in names]
-    return names

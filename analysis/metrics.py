@@ -55,6 +55,10 @@ class Metric:
     improvement_step: Callable[[dict[str, float], float], float] | None = None
 
 
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
 def _per(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or not denominator:
         return None
@@ -77,10 +81,15 @@ class Samples:
         self.start, self.end, self.timeline, self.report, self.config = start, end, timeline, report, config
         self.held = held
         self.loopback_bytes_per_s = loopback_bytes_per_s
-        self.served = {p: int(end["requests"].get(p, 0)) - int(start["requests"].get(p, 0)) for p in ("h1", "h2")}
-        self.served_total = self.served["h1"] + self.served["h2"]
         self.completed = int(report.get("requests_completed", 0))
-        self.live_heap_delta = end["live_heap_bytes"] - start["live_heap_bytes"]
+        # A target without request counters (not refserver, no /mem): per-request figures divide by
+        # what loadgen completed.
+        self.counts_requests = "requests" in end
+        self.served = {p: int(end["requests"].get(p, 0)) - int(start["requests"].get(p, 0)) if self.counts_requests else 0
+                       for p in ("h1", "h2")}
+        self.served_total = self.served["h1"] + self.served["h2"] if self.counts_requests else self.completed
+        # None when the target reports no live heap (heap = "none", or a shim that saw no allocation).
+        self.live_heap_delta = _minus(end.get("live_heap_bytes"), start.get("live_heap_bytes"))
         self.rss_delta = end["rss_bytes"] - start["rss_bytes"]
         timeline_peak = max((p["rss_bytes"] for p in timeline if p.get("rss_bytes") is not None), default=0)
         self.peak = max(timeline_peak, watched_peak_rss, end.get("rss_before_trim_bytes", 0))
@@ -99,7 +108,7 @@ class Samples:
         return _per(self.counter_delta(counter), self.served_total)
 
     def held_per_connection(self, field: str) -> float | None:
-        return _per(self.held[field] - self.start[field], self.held_count) if self.held else None
+        return _per(_minus(self.held.get(field), self.start.get(field)), self.held_count) if self.held else None
 
     def charged_per_request(self, protocol: str, field: str) -> float | None:
         """Allocations made while that protocol's code ran (the server's allocations_by_protocol), per its request."""
@@ -120,7 +129,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("client_failures", "count", "loadgen", lambda s: int(s.report.get("requests_failed", 0)), kind="count",
            column="client_failures", header="Client failures",
            gate=GateRule("at_most", (("client_failures_max", 0.0),))),
-    Metric("server_requests", "table", "/mem", lambda s: s.served, direction=None),
+    Metric("server_requests", "table", "/mem", lambda s: s.served if s.counts_requests else None, direction=None),
     Metric("per_protocol", "table", "loadgen", lambda s: s.report.get("per_protocol"), direction=None),
     Metric("live_heap_delta_bytes", "bytes", "/mem", lambda s: s.live_heap_delta, kind="bytes",
            column="live_heap_delta", header="Live heap \u0394"),

@@ -58,11 +58,31 @@ def test_failed_measurement_is_invalid(which):
     assert any(f"{which} is a failed measurement (server_died)" in p for p in r.invalid)
 
 
-def test_missing_metric_is_invalid():
+def test_missing_metric_is_not_judged_and_the_rest_is():
     cand = load("candidate_writev.json")
     del cand["metrics"]["peak_rss_growth_bytes"]
     r = gate.evaluate(load("baseline_writev.json"), cand)
-    assert r.exit_code == 2 and "lacks metric peak_rss_growth_bytes" in r.invalid[0]
+    assert r.verdict == "PASS" and "peak_rss_growth_bytes" not in [c.metric for c in r.checks]
+    assert r.not_judged[0] == "peak_rss_growth_bytes missing from the candidate"
+    assert "not judged: peak_rss_growth_bytes" in " ".join(r.notes)
+
+
+def test_rss_only_result_is_judged_on_rss_and_says_why_not_on_live_heap():
+    base, cand = load("baseline_writev.json"), load("candidate_leak.json")
+    for result in (base, cand):
+        result["metrics"]["live_heap_bytes_per_request"] = result["metrics"]["live_heap_delta_bytes"] = None
+        result["unjudged_reasons"] = {"live_heap_bytes_per_request": 'heap = "none": the target is measured by RSS only'}
+    r = gate.evaluate(base, cand)
+    assert r.exit_code != gate.EXIT_INVALID and "rss_delta_bytes" in [c.metric for c in r.checks]
+    assert r.not_judged[0] == ("live_heap_bytes_per_request, live_heap_delta_bytes missing from the baseline: "
+                               'heap = "none": the target is measured by RSS only')
+
+
+def test_nothing_to_judge_is_invalid():
+    base, cand = load("baseline_writev.json"), load("candidate_writev.json")
+    cand["metrics"] = {"requests_completed": cand["metrics"]["requests_completed"]}
+    r = gate.evaluate(base, cand)
+    assert r.verdict == "INVALID" and r.invalid[0].startswith("nothing to judge: live_heap_bytes_per_request, live_heap_delta_bytes missing")
 
 
 def test_relative_limit_uses_factor_and_noise():

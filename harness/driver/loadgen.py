@@ -59,6 +59,10 @@ def argv_for(binary: str, config: dict[str, Any], port: int, requests: int, *, h
         argv += ["--read-rate", str(config["read_rate_bytes_per_s"])]
     if hold:
         argv += ["--hold"]
+    if config["verify"] != "pattern":  # pattern is loadgen's own default: refserver's argv stays as it was
+        argv += ["--verify", config["verify"]]
+    if config["expect_length"] is not None:
+        argv += ["--expect-length", str(config["expect_length"])]
     return argv
 
 

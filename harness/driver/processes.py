@@ -23,3 +23,41 @@ def pids_with_environ(name: str, value: str) -> list[int]:
             continue
         found.append(int(entry))
     return found
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter from /proc/<pid>/stat (R, S, T, Z, ...), None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _parent_pids() -> dict[int, int]:
+    """pid -> parent pid for every live process."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if fields[0] != "Z":
+            parents[int(entry)] = int(fields[1])
+    return parents
+
+
+def descendants(pid: int) -> list[int]:
+    """Live processes below PID (children, their children, ...), zombies excluded."""
+    children: dict[int, list[int]] = {}
+    for child, parent in _parent_pids().items():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo += children.get(child, [])
+    return sorted(found)

@@ -1,11 +1,13 @@
 """One scenario run, end to end: its replicates, each a fresh server measured in phases.
 
-1. start: refserver on a free loopback port, /healthz answered, server and loadgen pinned apart;
+1. start: the target (harness/driver/targets/: refserver on a free loopback port with /healthz
+   answered, a command memgate starts, or a server it attaches to), server and loadgen pinned apart;
 2. warm up: a loadgen run the measurement ignores (caches, pools and arenas fill), then a
    forced-trim /mem sample as the start point;
 3. load: the measured loadgen run while a Sampler records the timeline;
 4. sample: a final forced-trim /mem sample and the metrics (analysis/metrics.py);
-5. stop: SIGTERM (SIGKILL after a bound), always, so a failed replicate leaves no server.
+5. stop: SIGTERM (SIGKILL after a bound), always, so a failed replicate leaves no server; an
+   attached server is left as it was.
 The caller writes the result dict atomically, also on failure.
 """
 
@@ -22,12 +24,15 @@ from typing import Any, Callable
 
 from analysis.metrics import compute_metrics, median_metrics, noise
 from harness.driver import loadgen, loopback
-from harness.driver.binaries import MissingBinary, loadgen_binary, server_binary
+from harness.driver.binaries import MissingBinary, loadgen_binary
 from harness.driver.ceiling import MemoryCeiling, ceiling_bytes
 from harness.driver.machine import commit_info, machine_info
+from harness.driver.processes import process_state
 from harness.driver.sampler import Sampler, requests_total
 from harness.driver.scenario import Scenario
-from harness.driver.server import RefServer, ServerError, describe_exit
+from harness.driver.server import ServerError, describe_exit
+from harness.driver.targets.base import START_FAILURES
+from harness.driver.targets.kinds import make_target
 from harness.driver.tls import TlsSetupError, make_self_signed
 from harness.results.schema import SCHEMA_VERSION, VERSION
 
@@ -43,12 +48,12 @@ class MeasurementFailed(RuntimeError):
 @dataclasses.dataclass
 class Hooks:
     """Optional callbacks, for tests and the pytest plugin."""
-    on_server_started: Callable[[RefServer], None] | None = None
-    on_sample: Callable[[dict[str, Any], RefServer], None] | None = None
+    on_server_started: Callable[[Any], None] | None = None  # each gets the target (targets/base.py)
+    on_sample: Callable[[dict[str, Any], Any], None] | None = None
     # (argv, env) -> (argv, env) for the server only, e.g. a profiler's LD_PRELOAD or MALLOC_CONF (harness/profile).
     wrap_server: Callable[[list[str], dict[str, str]], tuple[list[str], dict[str, str]]] | None = None
     # "measure_start" after the start sample, "measure_end" after the end sample.
-    on_phase: Callable[[str, RefServer], None] | None = None
+    on_phase: Callable[[str, Any], None] | None = None
 
 
 def plan_pinning(pin: bool) -> dict[str, Any]:
@@ -61,22 +66,6 @@ def plan_pinning(pin: bool) -> dict[str, Any]:
     if len(usable) < 2:
         return {"enabled": False, "reason": f"{len(usable)} usable CPU(s); pinning needs 2", "server_cpus": None, "loadgen_cpus": None}
     return {"enabled": True, "reason": None, "server_cpus": [usable[0]], "loadgen_cpus": [usable[1]]}
-
-
-def server_argv(binary: str, config: dict[str, Any], tls_files: tuple[str, str] | None) -> list[str]:
-    argv = [binary, "--host", "127.0.0.1", "--port", "0", "--threads", str(config["server_threads"]),
-            f"--copy={config['copy']}", f"--request-body={config['request_body']}", *config["server_args"]]
-    if tls_files:
-        argv += ["--tls-cert", tls_files[0], "--tls-key", tls_files[1]]
-    return argv
-
-
-def _process_state(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
 
 
 def _sample_view(mem: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +89,7 @@ class Replicate:
         self.env[RUN_ID_ENV] = run_id
         self.pinning = plan_pinning(config["pin"])
         self.rep["pinning"] = self.pinning
-        self.server: RefServer | None = None
+        self.server = None  # the target: RefServer, CommandTarget or AttachTarget
         self.tls_dir: str | None = None
         self.sampler: Sampler | None = None
         self.watch: MemoryCeiling | None = None
@@ -113,10 +102,8 @@ class Replicate:
         return set(self.pinning[f"{role}_cpus"]) if self.pinning["enabled"] else None
 
     def start(self) -> None:
-        """Binaries, the loopback baseline, TLS files; then the server, its memory ceiling watch and its pinning."""
+        """Binaries, the loopback baseline, TLS files; then the target, its memory ceiling watch and its pinning."""
         config, rep = self.config, self.rep
-        server_bin = server_binary(config["allocator"])
-        self.loadgen_bin = loadgen_binary()
         if config["loopback_tcp_baseline"]:
             # Before the server starts, pinned as server (sender) and loadgen (receiver) will be.
             try:
@@ -126,20 +113,19 @@ class Replicate:
                 raise MeasurementFailed("loopback_baseline", str(e)) from None
             rep["loopback_tcp"] = self.loopback_figures
         tls_files = None
-        if config["protocol"] == "h2-tls":
+        if config["protocol"] == "h2-tls" and config["target"]["kind"] != "attach":
             self.tls_dir = tempfile.mkdtemp(prefix="memgate-tls-")
             tls_files = make_self_signed(self.tls_dir)
-        srv_argv, srv_env = server_argv(server_bin, config, tls_files), self.env
-        if self.hooks.wrap_server:
-            srv_argv, srv_env = self.hooks.wrap_server(list(srv_argv), dict(self.env))
-        server = self.server = RefServer(srv_argv, tls=tls_files is not None, env=srv_env, cpus=self._cpus("server"))
+        server = self.server = make_target(config, self.env, self._cpus("server"), tls_files, self.hooks.wrap_server)
+        self.loadgen_bin = loadgen_binary()
         rep["server"] = {"argv": server.argv}
         server.start()
-        self.watch = MemoryCeiling(server.pid, ceiling_bytes(config))
-        self.watch.start()
-        rep["memory_ceiling_bytes"] = self.watch.limit_bytes
+        if server.signalled:  # the watch kills what outgrows the ceiling: never an attached server
+            self.watch = MemoryCeiling(server.pid, ceiling_bytes(config))
+            self.watch.start()
+            rep["memory_ceiling_bytes"] = self.watch.limit_bytes
         rep["pids"]["server"] = server.pid
-        rep["server"].update({"pid": server.pid, "port": server.port})
+        rep["server"].update(server.record())
         if self.pinning["enabled"]:
             self.pinning["server_affinity"] = sorted(os.sched_getaffinity(server.pid))
         if self.hooks.on_server_started:
@@ -166,7 +152,8 @@ class Replicate:
         def sample_held(connections: int) -> None:
             rep["held_sample"] = {**_sample_view(server.mem(trim=True)), "connections_held": connections}
 
-        self.watch.reset_peak()
+        if self.watch is not None:
+            self.watch.reset_peak()
         sampler = self.sampler = Sampler(server, self.start_sample, config["sample_interval_ms"], hook=self.hooks.on_sample)
         sampler.start()
         try:
@@ -192,13 +179,13 @@ class Replicate:
         if config["hold_connections"] and "held_sample" not in rep:
             raise MeasurementFailed("hold", "loadgen never reported holding its connections (no HOLDING line)")
         rep["metrics"] = compute_metrics(start, end, self.sampler.timeline, report, config,
-                                         watched_peak_rss=self.watch.peak_rss_bytes, held=rep.get("held_sample"),
+                                         watched_peak_rss=self.watch.peak_rss_bytes if self.watch else 0, held=rep.get("held_sample"),
                                          loopback_bytes_per_s=(self.loopback_figures or {}).get("bytes_per_s"))
         if report.get("requests_failed"):
             rep["warnings"].append(f"{report['requests_failed']} client failures: {report.get('failures')}")
         # The server counts a response when it finishes; a cancelled one may never finish.
         served, completed = requests_total(end) - requests_total(start), report.get("requests_completed", 0)
-        if not completed - report.get("requests_cancelled", 0) <= served <= completed:
+        if server.counts_requests and not completed - report.get("requests_cancelled", 0) <= served <= completed:
             rep["warnings"].append(f"server counted {served} requests, loadgen completed {completed} "
                                    f"({report.get('requests_cancelled', 0)} of them cancelled)")
         rep["status"] = "ok"
@@ -211,10 +198,10 @@ class Replicate:
         elif isinstance(e, TlsSetupError):
             rep["failure"] = {"kind": "tls_setup", "message": str(e)}
         elif isinstance(e, ServerError):
-            kind = e.kind if server is None or server.alive() else "server_died"
+            kind = e.kind if server is None or server.alive() or e.kind in START_FAILURES else "server_died"
             msg = str(e)
             if kind == "server_died" and "exited" not in msg:
-                msg += f"; server exited with {describe_exit(server.proc.returncode)}"
+                msg += f"; server exited with {describe_exit(server.returncode)}"
             rep["failure"] = {"kind": kind, "message": msg}
         elif isinstance(e, MeasurementFailed):
             rep["failure"] = {"kind": e.kind, "message": str(e)}
@@ -231,14 +218,15 @@ class Replicate:
             if self.watch.exceeded:  # whatever else failed after it, the ceiling is why
                 rep["status"] = "failed"
                 rep["failure"] = {"kind": "memory_ceiling", "message": self.watch.message(), **self.watch.exceeded}
-        if server is not None and server.proc is not None:
+        if server is not None and server.pid is not None:
             was_alive = server.alive()
             code = server.stop()
             rep.setdefault("server", {})
-            rep["server"].update({"exit_code": code, "exit": describe_exit(code), "stopped_by_driver": was_alive,
-                                  "stderr_tail": server.stderr_tail()})
-            if was_alive and code != 0 and rep["status"] == "ok":
+            rep["server"].update({"exit_code": code, "exit": describe_exit(code) if server.signalled else "left running (attached)",
+                                  "stopped_by_driver": was_alive and server.signalled, "stderr_tail": server.stderr_tail()})
+            if server.signalled and was_alive and code not in server.clean_exit_codes and rep["status"] == "ok":
                 rep["warnings"].append(f"server did not exit cleanly on SIGTERM: {describe_exit(code)}")
+        if server is not None:
             server.cleanup()
         if self.tls_dir:
             shutil.rmtree(self.tls_dir, ignore_errors=True)
@@ -264,7 +252,7 @@ class Replicate:
             raise MeasurementFailed(f"loadgen_{e.kind}", f"{phase}: {e}") from None
         _raise_if_server_gone(server, phase)
         if report.get("time_limit_hit"):
-            state = _process_state(server.pid)
+            state = process_state(server.pid)
             hint = " (the server is stopped: SIGSTOP?)" if state == "T" else " (the server is alive but did not keep up: hung?)"
             raise MeasurementFailed("time_limit", f"{phase}: loadgen hit time_limit_s={config['time_limit_s']:g} with "
                                     f"{report.get('requests_completed')} of {requests} requests done{hint}")
@@ -285,7 +273,7 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
     return run.rep
 
 
-def _wait_client_connections_closed(server: RefServer, rep: dict[str, Any], timeout_s: float = 10.0) -> None:
+def _wait_client_connections_closed(server, rep: dict[str, Any], timeout_s: float = 10.0) -> None:
     """loadgen has exited, but the server may not have seen every close yet (10k held
     connections take a moment): a sample taken now would count their memory as growth."""
     deadline = time.monotonic() + timeout_s
@@ -314,13 +302,19 @@ def _wait_exec_past_taskset(pid: int, timeout_s: float = 1.0) -> None:
         time.sleep(0.001)
 
 
-def _raise_if_server_gone(server: RefServer, phase: str) -> None:
+def _raise_if_server_gone(server, phase: str) -> None:
     if not server.alive():
-        code = server.proc.returncode
+        code = server.returncode
         # Nothing in memgate SIGKILLs the server mid-run except the memory ceiling, checked first.
         hint = " (SIGKILL from outside: the kernel's OOM killer? see dmesg)" if code == -9 else ""
         raise MeasurementFailed("server_died", f"{phase}: the server died ({describe_exit(code)}){hint}; "
                                 f"stderr tail: {server.stderr_tail(800).strip() or '(empty)'}")
+
+
+def _unjudged_reasons(metrics: dict[str, Any], end_sample: dict[str, Any]) -> dict[str, str]:
+    """Why each metric the target could not give is None: the heap source's note, for the gate's verdict."""
+    note = end_sample.get("heap_note") or "the target reported no live heap"
+    return {name: note for name in ("live_heap_delta_bytes", "live_heap_bytes_per_request") if metrics.get(name) is None}
 
 
 def run_scenario(scenario: Scenario, *, repeat: int | None = None, hooks: Hooks | None = None,
@@ -363,6 +357,8 @@ def run_scenario(scenario: Scenario, *, repeat: int | None = None, hooks: Hooks 
         "noise": noise([r["metrics"] for r in ok]),
         "replicates": replicates,
     }
+    if ok and config["target"]["kind"] != "refserver":
+        result["unjudged_reasons"] = _unjudged_reasons(result["metrics"], ok[0].get("end_sample") or {})
     if failed is not None:
         result["failure"] = {**failed["failure"], "replicate": failed["index"],
                              "server_stderr_tail": (failed.get("server") or {}).get("stderr_tail", "")}

@@ -18,12 +18,14 @@ from typing import Any, Callable
 
 from analysis.metrics import DEFAULT_THRESHOLDS
 from harness.driver.matrix_expansion import MatrixError, case_name, expand_matrix
+from harness.driver.targets.spec import REFSERVER_ONLY_KEYS, TargetKeyError, resolve_target
 
 PROTOCOLS = ("h1", "h2c", "h2-tls")
 ALLOCATORS = ("glibc", "jemalloc", "mimalloc")
 COPY_STRATEGIES = ("writev", "buffered")
 REQUEST_BODIES = ("streamed", "buffered")
 METHODS = ("GET", "POST")
+VERIFY_MODES = ("pattern", "status", "length", "digest")
 
 # Server flags the driver sets itself from scenario keys; server_args may not repeat them.
 DRIVER_OWNED_FLAGS = {
@@ -121,7 +123,13 @@ KEYS: dict[str, Key] = {
     "memory_ceiling_mib": Key("int", None, _at_least(1), "server RSS ceiling: the run stops with verdict memory_ceiling when exceeded; default: half the machine's memory"),
     "loopback_tcp_baseline": Key("bool", False, None, "measure the loopback TCP limit (a raw sender/receiver pair, pinned like server and loadgen) in the same run"),
     "bad_twin": Key("table", {}, None, "keys that bring the scenario's failure back (memgate twin gates it against the clean run and expects FAIL)"),
+    "target": Key("table", {}, None, "what is measured: kind = refserver (default), command or attach; docs/RESULTS.md lists its keys"),
+    "verify": Key("str", None, _one_of(VERIFY_MODES), "loadgen's response check; default pattern for refserver, status for other targets"),
+    "expect_length": Key("int", None, _at_least(0), "the body length verify = \"length\" expects"),
 }
+
+# Tables whose keys --set may reach one at a time (--set target.heap=none).
+DOTTED_TABLES = ("thresholds", "target")
 
 # bad_twin overrides scenario keys; these describe the file or would nest twins.
 NOT_TWIN_KEYS = ("name", "description", "bad_twin")
@@ -220,6 +228,12 @@ def resolve(raw: dict[str, Any], source: str, path: str | None = None) -> Scenar
     if isinstance(config["time_limit_s"], int):
         config["time_limit_s"] = float(config["time_limit_s"])
     _validate_thresholds(source, config["thresholds"])
+    try:
+        config["target"] = resolve_target(raw.get("target"), os.path.dirname(path) if path else None)
+    except TargetKeyError as e:
+        raise ScenarioError(source, e.key, e.reason) from None
+    if config["verify"] is None:
+        config["verify"] = "pattern" if config["target"]["kind"] == "refserver" else "status"
     _check_combinations(source, raw, config)
     _validate_twin(source, raw, config)
     return Scenario(config=config, source=source, path=path)
@@ -289,7 +303,23 @@ def _resolve_endpoints(source: str, raw: dict[str, Any], config: dict[str, Any])
     return out
 
 
+def _check_target_combinations(source: str, raw: dict[str, Any], c: dict[str, Any]) -> None:
+    """Keys that mean something only for refserver, and what verify and the target need of each other."""
+    target = c["target"]
+    if target["kind"] != "refserver":
+        for key in (*REFSERVER_ONLY_KEYS, "allocator"):
+            if key in raw:
+                raise ScenarioError(source, key, f"configures refserver; the target is kind {target['kind']!r}")
+    if (c["verify"] == "length") != (c["expect_length"] is not None):
+        raise ScenarioError(source, "expect_length", "verify = \"length\" and expect_length go together")
+    if c["verify"] == "length" and len(c["endpoints"]) > 1:
+        raise ScenarioError(source, "verify", "verify = \"length\" expects one length; a mix of endpoints needs \"digest\" or \"status\"")
+    if c["protocol"] != "h2-tls" and any("{tls_" in a for a in target.get("argv") or []):
+        raise ScenarioError(source, "target.argv", f"{{tls_cert}} and {{tls_key}} need protocol h2-tls; protocol is {c['protocol']}")
+
+
 def _check_combinations(source: str, raw: dict[str, Any], c: dict[str, Any]) -> None:
+    _check_target_combinations(source, raw, c)
     h2 = c["protocol"] in ("h2c", "h2-tls")
     if h2 and c["pipeline"] > 1:
         raise ScenarioError(source, "pipeline", f"pipeline={c['pipeline']} needs protocol h1 (HTTP/2 multiplexes with streams instead); protocol is {c['protocol']}")
@@ -298,7 +328,8 @@ def _check_combinations(source: str, raw: dict[str, Any], c: dict[str, Any]) -> 
     if c["method"] == "GET" and c["upload_bytes"] > 0:
         raise ScenarioError(source, "upload_bytes", f"upload_bytes={c['upload_bytes']} needs method POST; method is GET")
     key = "endpoints" if "endpoints" in raw else "endpoint"
-    for path in (e["path"] for e in c["endpoints"]):
+    # Another server's routes are its own: only refserver's are known here.
+    for path in (e["path"] for e in c["endpoints"] if c["target"]["kind"] == "refserver"):
         if c["method"] == "POST" and not path.startswith("/upload"):
             raise ScenarioError(source, key, f"method POST is only served at /upload; {key} has {path!r}")
         if c["method"] == "GET" and path.startswith("/upload"):
@@ -356,15 +387,15 @@ def _apply_overrides(raw: dict[str, Any], source: str, path: str | None,
     for key, value in overrides or []:
         if "." in key:
             table, _, sub = key.partition(".")
-            if table != "thresholds":
-                raise ScenarioError("--set", key, "only thresholds.<name> may use a dotted key")
-            raw.setdefault("thresholds", {})
-            if not isinstance(raw["thresholds"], dict):
-                raise ScenarioError(source, "thresholds", "expected a table")
-            raw["thresholds"] = {**raw["thresholds"], sub: value}
+            if table not in DOTTED_TABLES:
+                raise ScenarioError("--set", key, f"only {' and '.join(f'{t}.<name>' for t in DOTTED_TABLES)} may use a dotted key")
+            raw.setdefault(table, {})
+            if not isinstance(raw[table], dict):
+                raise ScenarioError(source, table, "expected a table")
+            raw[table] = {**raw[table], sub: value}
         else:
             raw[key] = value
-        if key not in KEYS and not key.startswith("thresholds."):
+        if key not in KEYS and not key.startswith(tuple(f"{t}." for t in DOTTED_TABLES)):
             raise ScenarioError("--set", key, f"unknown key; known keys: {', '.join(KEYS)}")
     source = source + (" (with --set)" if path and overrides else "")
     if not resolve_it:

@@ -30,6 +30,14 @@ class ServerError(RuntimeError):
 
 
 class RefServer:
+    """The default target (harness/driver/targets/base.py lists the interface): it counts its
+    requests in /mem, and memgate starts and stops it."""
+
+    kind = "refserver"
+    counts_requests = True
+    signalled = True
+    clean_exit_codes = (0,)
+
     def __init__(self, argv: list[str], *, tls: bool, env: dict[str, str], cpus: set[int] | None,
                  http_timeout_s: float = 5.0):
         self.argv = argv
@@ -53,6 +61,13 @@ class RefServer:
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode if self.proc else None
+
+    def record(self) -> dict[str, Any]:
+        return {"argv": self.argv, "pid": self.pid, "port": self.port}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, listen_timeout_s: float = 10.0, health_timeout_s: float = 10.0) -> None:
@@ -172,26 +187,35 @@ class RefServer:
             kind = "dead" if not self.alive() else "unresponsive"
             raise ServerError(kind, f"GET {path} failed: {e or type(e).__name__}" + (
                 f"; server exited with {describe_exit(self.proc.returncode)}" if kind == "dead" else "")) from None
-        if status != 200:
-            raise ServerError("protocol", f"GET {path} answered HTTP {status}: {body[:200]!r}")
-        try:
-            data = json.loads(body)
-        except json.JSONDecodeError as e:
-            raise ServerError("protocol", f"GET {path} returned invalid JSON: {e}") from None
+        data = parse_mem_reply(path, status, body)
         for field in ("rss_bytes", "live_heap_bytes", "requests"):
             if field not in data:
                 raise ServerError("protocol", f"GET {path} JSON lacks '{field}'")
         return data
 
     def stderr_tail(self, limit: int = STDERR_TAIL_BYTES) -> str:
-        try:
-            with open(self.stderr_path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                f.seek(max(0, size - limit))
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return file_tail(self.stderr_path, limit)
+
+
+def parse_mem_reply(path: str, status: int, body: bytes) -> Any:
+    """The JSON of a /mem answer; ServerError("protocol") for another status or a body that is not JSON."""
+    if status != 200:
+        raise ServerError("protocol", f"GET {path} answered HTTP {status}: {body[:200]!r}")
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as e:
+        raise ServerError("protocol", f"GET {path} returned invalid JSON: {e}") from None
+
+
+def file_tail(path: str, limit: int = STDERR_TAIL_BYTES) -> str:
+    """The last LIMIT bytes of a child's output file, as text ("" before it exists)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - limit))
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 def describe_exit(code: int | None) -> str:

@@ -1,6 +1,7 @@
 """Shared helpers for the driver's tests: built binaries, and a /proc scan for stray children."""
 
 import os
+import subprocess
 
 import pytest
 
@@ -44,3 +45,12 @@ def built():
     except binaries.MissingBinary as e:
         message = str(e)
     pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def verifying_loadgen(built):
+    """loadgen with --verify, which servers other than refserver need (their bodies are not the pattern)."""
+    usage = subprocess.run([built["loadgen"], "--help"], capture_output=True, text=True).stdout
+    if "--verify" not in usage:
+        pytest.skip("this loadgen has no --verify (it checks refserver's body pattern only)")
+    return built["loadgen"]

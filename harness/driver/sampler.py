@@ -1,4 +1,4 @@
-"""A thread that samples the server every interval: /mem?trim=0 and /proc/<pid>/smaps_rollup."""
+"""A thread that samples the server every interval: /mem?trim=0 and /proc/<pid>/smaps_rollup over its processes."""
 
 from __future__ import annotations
 
@@ -19,6 +19,21 @@ def read_smaps_rollup(pid: int) -> dict[str, int]:
             if key in fields:
                 out[fields[key]] = int(rest.split()[0]) * 1024
     return out
+
+
+def read_smaps_rollups(pids: list[int]) -> tuple[dict[str, int], list[dict[str, int]]]:
+    """Rss and Anonymous summed over PIDS, and each process's figures. A process that exited
+    between the listing and the read is left out; OSError when none could be read."""
+    per_process, error = [], None
+    for pid in pids:
+        try:
+            per_process.append({"pid": pid, **read_smaps_rollup(pid)})
+        except OSError as e:
+            error = e
+    if not per_process:
+        raise error or OSError(f"no process to read (pids {pids})")
+    sums = {key: sum(p.get(key, 0) for p in per_process) for key in ("rss_bytes", "rss_anon_bytes")}
+    return sums, per_process
 
 
 def requests_total(mem: dict[str, Any]) -> int:
@@ -78,7 +93,7 @@ class Sampler(threading.Thread):
             point["requests"] = None
             point["live_heap_bytes"] = None
         try:
-            point.update(read_smaps_rollup(self.server.pid))
+            point.update(read_smaps_rollups(self.server.processes())[0])
         except (OSError, ValueError) as e:
             self.errors.append(f"t={point['t_s']}s: smaps_rollup: {e}")
         if point.get("requests") is None and "rss_bytes" not in point:

@@ -308,7 +308,7 @@ def _check_target_combinations(source: str, raw: dict[str, Any], c: dict[str, An
     target = c["target"]
     if target["kind"] != "refserver":
         for key in (*REFSERVER_ONLY_KEYS, "allocator"):
-            if key in raw:
+            if key in raw and raw[key] != KEYS[key].default:  # a resolved config (a bad twin's base) holds defaults
                 raise ScenarioError(source, key, f"configures refserver; the target is kind {target['kind']!r}")
     if (c["verify"] == "length") != (c["expect_length"] is not None):
         raise ScenarioError(source, "expect_length", "verify = \"length\" and expect_length go together")

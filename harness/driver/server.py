@@ -69,6 +69,9 @@ class RefServer:
     def record(self) -> dict[str, Any]:
         return {"argv": self.argv, "pid": self.pid, "port": self.port}
 
+    def processes(self) -> list[int]:
+        return [self.pid]
+
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, listen_timeout_s: float = 10.0, health_timeout_s: float = 10.0) -> None:
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:

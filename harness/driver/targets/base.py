@@ -1,7 +1,7 @@
 """The interface the runner's phases call, whatever the target, and what command and attach share.
 
 A target has `kind`, `pid`, `port`, `argv`, `counts_requests` (its samples hold `requests`),
-`signalled` (memgate may stop it) and `start()`, `mem(trim, timeout_s)` (a sample shaped like
+`signalled` (memgate may stop it) and `start()`, `processes()` (the pids whose memory counts), `mem(trim, timeout_s)` (a sample shaped like
 refserver's /mem: `live_heap_bytes` None when the target cannot say, with `heap_note` saying
 why), `alive()`, `returncode`, `stop()`, `stderr_tail()`, `cleanup()` and `record()` (what the
 result's replicate keeps under `server`). RefServer has them as it is (refserver.py).
@@ -17,7 +17,7 @@ import time
 from typing import Any, Callable
 
 from harness.driver.processes import descendants, pids_with_environ
-from harness.driver.sampler import read_smaps_rollup
+from harness.driver.sampler import read_smaps_rollups
 from harness.driver.server import ServerError
 from harness.driver.targets.heap import HeapSource
 from harness.driver.targets.http_client import request
@@ -63,14 +63,11 @@ class OutsideTarget:
 
     def rss(self) -> tuple[int, int, list[dict[str, int]]]:
         """(RSS, anonymous RSS, per process) summed over the target's processes now."""
-        per_process = []
-        for pid in self.processes():
-            try:
-                per_process.append({"pid": pid, **read_smaps_rollup(pid)})
-            except (OSError, ValueError):
-                continue  # it exited between the listing and the read
-        return (sum(p.get("rss_bytes", 0) for p in per_process), sum(p.get("rss_anon_bytes", 0) for p in per_process),
-                per_process)
+        try:
+            sums, per_process = read_smaps_rollups(self.processes())
+        except (OSError, ValueError) as e:
+            raise ServerError("dead", f"the target's processes cannot be read: {e}") from None
+        return sums["rss_bytes"], sums["rss_anon_bytes"], per_process
 
     def mem(self, trim: bool = True, timeout_s: float | None = None) -> dict[str, Any]:
         if not self.alive():

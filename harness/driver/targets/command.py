@@ -1,7 +1,8 @@
 """kind = "command": a server memgate starts from argv, in its own process group, and always reaps.
 
 The argv, env values and config templates (files beside the scenario, rendered into the
-replicate's fresh {workdir}) get {port}, {workdir}, {tls_cert} and {tls_key} replaced; nothing
+replicate's fresh {workdir}) get {port}, {workdir}, {tls_cert}, {tls_key} and {bin} (memgate's
+build/bin) replaced; nothing
 else in them is touched (nginx configs are full of braces). Readiness is the scenario's ready
 request, not a stdout line. Stop: stop_signal to the group, SIGKILL after stop_timeout_s, then
 SIGKILL to anything still carrying the target's marker variable (a daemon that double-forked
@@ -22,6 +23,7 @@ import uuid
 from typing import Any
 
 from harness.driver.affinity import pinned
+from harness.driver.binaries import build_dir
 from harness.driver.processes import pids_with_environ
 from harness.driver.server import STDERR_TAIL_BYTES, ServerError, describe_exit, file_tail
 from harness.driver.targets.base import TARGET_ID_ENV, OutsideTarget, wait_ready
@@ -59,6 +61,7 @@ class CommandTarget(OutsideTarget):
         self.spec, self.protocol, self.base_env, self.cpus, self.tls_files = spec, protocol, env, cpus, tls_files
         self.proc: subprocess.Popen | None = None
         self.workdir = tempfile.mkdtemp(prefix="memgate-target-")
+        os.chmod(self.workdir, 0o755)  # workers that switch user (nginx's) read their files from it
         self.stderr_path = os.path.join(self.workdir, ".memgate-stderr")
         self.stdout_path = os.path.join(self.workdir, ".memgate-stdout")
         self.argv = list(spec["argv"])
@@ -77,7 +80,7 @@ class CommandTarget(OutsideTarget):
         return self.proc.returncode if self.proc else None
 
     def placeholders(self) -> dict[str, str]:
-        values = {"{port}": str(self.port), "{workdir}": self.workdir}
+        values = {"{port}": str(self.port), "{workdir}": self.workdir, "{bin}": os.path.join(build_dir(), "bin")}
         if self.tls_files:
             values.update({"{tls_cert}": self.tls_files[0], "{tls_key}": self.tls_files[1]})
         return values

@@ -14,7 +14,8 @@ from typing import Any
 
 KINDS = ("refserver", "command", "attach")
 HEAP_SOURCES = ("shim", "mem_endpoint", "none")
-PLACEHOLDERS = ("{port}", "{workdir}", "{tls_cert}", "{tls_key}")
+# {bin} is memgate's own build/bin (its test servers live there).
+PLACEHOLDERS = ("{port}", "{workdir}", "{tls_cert}", "{tls_key}", "{bin}")
 METHODS = ("GET", "HEAD", "POST", "OPTIONS")
 
 # key -> (type, default, kinds that accept it)

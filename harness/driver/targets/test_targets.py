@@ -12,7 +12,7 @@ from harness.driver.conftest import assert_no_strays
 from harness.driver.runner import RUN_ID_ENV, run_scenario
 from harness.driver.scenario import from_dict
 from harness.driver.processes import process_state
-from harness.driver.test_cli import memgate, read
+from harness.test_cli import memgate, read
 
 SMALL = {"protocol": "h1", "endpoint": "/", "connections": 1, "warmup_requests": 200, "requests": 4000,
          "sample_interval_ms": 50}

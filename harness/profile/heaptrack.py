@@ -205,7 +205,7 @@ def parse(stream: IO[str], window: Window) -> dict[str, Any]:
                 frames = [Frame(f"?? 0x{parts[0]}", "", 0, module)]
             # heaptrack 1.4 lists the innermost (inlined) frame first and the function that holds the
             # ip last (checked on a -g1 build: fresh_buffer's reserve, then fresh_buffer, then its h2
-            # caller send_body_buffered); innermost first is this module's order too
+            # caller send_body); innermost first is this module's order too
             ips.append((module, frames))
         elif tag == "s":
             body = line[2:].rstrip("\n")

@@ -49,7 +49,7 @@ def _symbolization(binary: str | None) -> str:
     if dbg is False:
         return ("function names only (from .symtab): this binary has no DWARF (built with MEMGATE_DEBUG_INFO=none?), "
                 "so no file:line and no inlined frames (e.g. strategy::fresh_buffer shows as its h2 caller "
-                "http2::session::send_body_buffered); " + nghttp2)
+                "http2::session::send_body); " + nghttp2)
     return "unknown (readelf unavailable)"
 
 

@@ -69,7 +69,7 @@ def test_inlined_frames_come_innermost_first():
 s 12 /bin/refserver-glibc
 s 2b memgate::strategy::fresh_buffer::fresh_buffer
 s f response_copy.h
-s 2f memgate::http2::session::send_body_buffered(int)
+s 2f memgate::http2::session::send_body(int)
 s b session.cpp
 s 1f std::vector<char>::reserve(int)
 s 6 vector
@@ -81,7 +81,7 @@ c 0
 """
     stack = heaptrack.parse(io.StringIO(stream), heaptrack.Window())["stack_of"](1)
     assert [f.func for f in stack] == ["std::vector<char>::reserve(int)", "memgate::strategy::fresh_buffer::fresh_buffer",
-                                      "memgate::http2::session::send_body_buffered(int)"]
+                                      "memgate::http2::session::send_body(int)"]
     assert (stack[1].file, stack[1].line, stack[2].line) == ("response_copy.h", 0x16, 0x14d)
     site = heaptrack.sites(heaptrack.parse(io.StringIO(stream), heaptrack.Window()))
     assert list(site) == ["memgate::strategy::fresh_buffer::fresh_buffer"]
@@ -132,14 +132,14 @@ FRESH_BUFFER = "memgate::strategy::fresh_buffer::fresh_buffer"
 
 def expected_buffer_site(prof, protocol):
     """With DWARF (-g1, the default build) the inlined fresh_buffer is its own site on h1 and h2; without,
-    h2's inlined copy shows as its caller send_body_buffered."""
+    h2's inlined copy shows as its caller send_body."""
     if prof["debug_info"] or protocol == "h1":
         return FRESH_BUFFER
-    return "memgate::http2::session::send_body_buffered"
+    return "memgate::http2::session::send_body"
 
 
 @pytest.mark.parametrize("protocol,caller", [
-    ("h2c", "memgate::http2::session::send_body_buffered"),
+    ("h2c", "memgate::http2::session::send_body"),
     ("h1", "memgate::http1::session"),
 ])
 def test_buffered_is_the_top_growing_site_against_writev(glibc, tmp_path, protocol, caller):
@@ -156,7 +156,7 @@ def test_buffered_is_the_top_growing_site_against_writev(glibc, tmp_path, protoc
     assert cand["top"]["bytes_per_request"][0] == top["site"]
     assert not any(r["site"].startswith(site) and r["bytes_per_request"] >= 262144 for r in base["sites"])
     if cand["debug_info"]:  # file:line of the allocation: the reserve in fresh_buffer's constructor
-        assert profile_render.site_where(top).startswith("response_copy.hpp:"), top["stack"]
+        assert profile_render.site_where(top).startswith("fresh_buffer.hpp:"), top["stack"]
         assert not any(f["function"].startswith(("std::", "operator new", "malloc")) for f in top["stack"])
 
 

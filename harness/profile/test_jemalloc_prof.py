@@ -105,16 +105,16 @@ def test_jemalloc_attributes_the_buffered_copy_and_the_leak_in_the_window(jemall
     assert_no_strays(r2)
     assert cand["window"]["mode"] == "window_dumps", cand["window"]
     d = profile_data.diff(base, cand)
-    site = FRESH_BUFFER if cand["debug_info"] else "memgate::http2::session::send_body_buffered"
+    site = FRESH_BUFFER if cand["debug_info"] else "memgate::http2::session::send_body"
     top = d["grew_bytes_per_request"][0]
     assert top["site"].startswith(site), profile_render.render_diff(d, md=False)
     assert d["rows"][0]["site"] == top["site"]
-    assert any(f["function"].startswith("memgate::http2::session::send_body_buffered") for f in top["stack"])
+    assert any(f["function"].startswith("memgate::http2::session::send_body") for f in top["stack"])
     assert cand["top"]["live"][0] == LEAK, profile_render.render_tables(cand, md=False)
     leak = next(r for r in cand["sites"] if r["site"] == LEAK)
     # sampled estimates over the measured window only (warm-up excluded): 64 B per request, all still live
     assert 40 <= leak["bytes_per_request"] <= 90, leak
     assert 0.7 * 64 * 1500 <= leak["live_growth_bytes"] <= 1.3 * 64 * 1500, leak
     if cand["debug_info"]:
-        assert profile_render.site_where(leak).startswith("fault_injection.cpp:") and profile_render.site_where(top).startswith("response_copy.hpp:")
+        assert profile_render.site_where(leak).startswith("fault_injection.cpp:") and profile_render.site_where(top).startswith("fresh_buffer.hpp:")
     assert cand["profiler"]["name"] == "jemalloc" and "lg_prof_sample:10" in cand["profiler"]["sampling"]

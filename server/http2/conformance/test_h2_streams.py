@@ -3,7 +3,7 @@
 import struct
 
 from h2_checks import assert_connection_error, assert_stream_error
-from harness.abuse.wire import (DATA, END_HEADERS, HEADERS, INITIAL_WINDOW_SIZE, PRIORITY, PROTOCOL_ERROR,
+from harness.abuse.wire import (DATA, END_HEADERS, END_STREAM, HEADERS, PRIORITY_FLAG, INITIAL_WINDOW_SIZE, PRIORITY, PROTOCOL_ERROR,
                                 REFUSED_STREAM, RST_STREAM, SETTINGS, STREAM_CLOSED, CANCEL, FRAME_SIZE_ERROR,
                                 raw_frame, request_headers, settings_payload)
 
@@ -118,6 +118,15 @@ def test_priority_self_dependency(client):
     client.headers(1, request_headers("/upload", "POST"), end_stream=False)
     client.send(raw_frame(PRIORITY, 0, 1, struct.pack(">IB", 1, 16)))
     assert_stream_error(client, 1, PROTOCOL_ERROR)
+
+
+@case("RFC 9113 5.3.1", "HEADERS whose priority block makes the stream depend on itself is a PROTOCOL_ERROR "
+      "(libnghttp2: a connection error)")
+def test_headers_priority_self_dependency(client):
+    block = struct.pack(">IB", 1, 16) + client.block(request_headers())
+    client.send(raw_frame(HEADERS, END_HEADERS | END_STREAM | PRIORITY_FLAG, 1, block))
+    assert_stream_error(client, 1, PROTOCOL_ERROR)
+    assert 1 not in client.outcome.status, client.outcome.describe()
 
 
 @case("RFC 9113 6.3", "a PRIORITY frame whose length is not 5 is a stream error FRAME_SIZE_ERROR")

@@ -9,7 +9,9 @@ Each conformance test names the requirement it proves:
 
 A suite is a folder of test_*.py modules, listed in SUITES with its title and a line saying
 how every test in it runs. Every test_ function in a suite must carry a case. To add a suite
-(the HTTP/1.1 one, say), add its folder to SUITES and mark its tests the same way.
+(the HTTP/1.1 one, say), add its folder to SUITES and mark its tests the same way. Test
+folders are not packages, so pytest imports their modules by bare name: give them names no
+other folder uses (test_h2_*.py, test_h1_*.py), and the same for helper modules beside them.
 
     /usr/bin/python3 -m server.conformance_table --write   # rewrites docs/CONFORMANCE.md
     /usr/bin/python3 -m server.conformance_table           # exits 1 if the file is stale

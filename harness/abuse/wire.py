@@ -80,8 +80,8 @@ class FrameReader:
         self.buf = self.buf[9 + length:]
         return frame
 
-    def status(self, frame: Frame) -> int | None:
-        """A HEADERS frame's :status, decoded in order so the dynamic table stays in step; None if absent or
+    def fields(self, frame: Frame) -> list[tuple[str, str]] | None:
+        """A HEADERS frame's fields, decoded in order so the dynamic table stays in step; None if
         undecodable (a header block split over CONTINUATION frames is not reassembled)."""
         block = frame.payload
         if frame.flags & PADDED and block:
@@ -89,12 +89,18 @@ class FrameReader:
         if frame.flags & PRIORITY_FLAG:
             block = block[5:]
         try:
-            for name, value in self.decoder.decode(block):
-                if name in (b":status", ":status"):
-                    return int(value)
+            return [(_text(name), _text(value)) for name, value in self.decoder.decode(block)]
         except (HPACKError, ValueError):
-            pass
-        return None
+            return None
+
+    def status(self, frame: Frame) -> int | None:
+        """A HEADERS frame's :status; None if absent or undecodable."""
+        status = dict(self.fields(frame) or []).get(":status")
+        return int(status) if status is not None and status.isdigit() else None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def goaway_fields(payload: bytes) -> tuple[int, int] | None:
@@ -130,6 +136,7 @@ class Outcome:
     goaway_last_stream: int | None = None
     resets: dict = field(default_factory=dict)  # stream id -> RST_STREAM error code
     status: dict = field(default_factory=dict)  # stream id -> :status
+    headers: dict = field(default_factory=dict)  # stream id -> its last HEADERS frame's fields
     closed: bool = False
     timed_out: bool = False
     settings: dict = field(default_factory=dict)  # the server's (non-ACK) SETTINGS
@@ -150,11 +157,39 @@ class Outcome:
         return ", ".join(parts) or "-"
 
 
+def split_frames(data: bytes) -> list[bytes]:
+    """data cut at frame boundaries (a leading client preface is a piece of its own); a tail
+    shorter than its frame header says stays one piece."""
+    pieces = []
+    if data.startswith(PREFACE):
+        pieces.append(PREFACE)
+        data = data[len(PREFACE):]
+    while len(data) >= 9:
+        end = 9 + int.from_bytes(data[:3], "big")
+        pieces.append(data[:end])
+        data = data[end:]
+    return pieces + ([data] if data else [])
+
+
 class H2Client:
-    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 5.0):
+    """One HTTP/2 client connection. `tls` (an SSLContext offering h2) wraps the socket. `write`
+    says how what the test sends reaches the server: "each" writes every send() call as it
+    comes, "one" holds them and writes them together when the client next reads, "frames"
+    writes each frame on its own, with a pause, so the server reads them one at a time."""
+
+    WRITES = ("each", "one", "frames")
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 5.0, tls=None, write: str = "each"):
         assert host in ("127.0.0.1", "::1", "localhost"), "loopback only"
+        assert write in self.WRITES, write
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
+            assert self.sock.selected_alpn_protocol() == "h2", self.sock.selected_alpn_protocol()
         self.sock.settimeout(timeout)
+        self.write = write
+        self.held = b""
         self.encoder = Encoder()
         self.reader = FrameReader()
         self.outcome = Outcome()
@@ -165,9 +200,28 @@ class H2Client:
     def send(self, data: bytes | HyperFrame) -> None:
         if isinstance(data, HyperFrame):
             data = data.serialize()
-        self.sock.sendall(data)
         self.bytes_sent += len(data)
         self.frames_sent += 1
+        if self.write == "one":
+            self.held += data
+        elif self.write == "frames":
+            for piece in split_frames(data):
+                self._write(piece)
+                time.sleep(0.005)
+        else:
+            self._write(data)
+
+    def flush(self) -> None:
+        """Writes what "one" mode holds, in one write."""
+        held, self.held = self.held, b""
+        if held:
+            self._write(held)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            self.outcome.closed = True  # the server already closed: what it sent before is still readable
 
     def start(self, settings: dict[int, int] | None = None, preface: bytes = PREFACE) -> None:
         self.send(preface + raw_frame(SETTINGS, 0, 0, settings_payload(settings or {})))
@@ -205,13 +259,14 @@ class H2Client:
 
     def _receive(self, timeout: float) -> bool:
         """One recv into the reader; False (and the outcome says why) on timeout or close."""
+        self.flush()
         self.sock.settimeout(max(timeout, 0.001))
         try:
             chunk = self.sock.recv(65536)
         except socket.timeout:
             self.outcome.timed_out = True
             return False
-        except (ConnectionResetError, BrokenPipeError):
+        except OSError:  # reset, broken pipe, or a TLS connection cut without close_notify
             chunk = b""
         if not chunk:
             self.outcome.closed = True
@@ -239,8 +294,10 @@ class H2Client:
             self.outcome.resets[frame.stream_id] = code
         elif frame.type == SETTINGS and not frame.flags & ACK:
             self.outcome.settings.update(settings_fields(frame.payload))
-        elif frame.type == HEADERS and (status := self.reader.status(frame)) is not None:
-            self.outcome.status[frame.stream_id] = status
+        elif frame.type == HEADERS and (fields := self.reader.fields(frame)) is not None:
+            self.outcome.headers[frame.stream_id] = fields
+            if (status := dict(fields).get(":status", "")).isdigit():
+                self.outcome.status[frame.stream_id] = int(status)
         return frame
 
     def wait(self, stream_id: int | None = None, timeout: float = 3.0, until_goaway: bool = True) -> Outcome:

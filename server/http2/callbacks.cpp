@@ -37,8 +37,8 @@ int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data)
   return of(user_data).on_frame_sent(*frame);
 }
 
-int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t, void* user_data) {
-  return of(user_data).on_stream_close(stream_id);
+int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* user_data) {
+  return of(user_data).on_stream_close(stream_id, error_code);
 }
 
 int send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* frame_header, std::size_t length,

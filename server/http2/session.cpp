@@ -99,14 +99,20 @@ session::session(app::services& app, const strategy::strategies& strategies, boo
 session::~session() { nghttp2_session_del(session_); }
 
 receive_result session::receive(std::span<const std::uint8_t> bytes) {
-  const ssize_t consumed = nghttp2_session_mem_recv(session_, bytes.data(), bytes.size());
-  if (peer_ignores_owed_frames(consumed == NGHTTP2_ERR_FLOODED)) return receive_result::close_now;
-  if (consumed < 0) {
+  // nghttp2 gets the bytes frame by frame: each frame is judged against the state the frames
+  // before it left (session_defences.cpp).
+  while (!bytes.empty()) {
+    const inbound_step step = inbound_.take(bytes);
+    if (step.frame) judge_inbound_frame(*step.frame);
+    const ssize_t consumed = nghttp2_session_mem_recv(session_, step.bytes.data(), step.bytes.size());
+    if (consumed >= 0) continue;
+    if (peer_ignores_owed_frames(consumed == NGHTTP2_ERR_FLOODED)) return receive_result::close_now;
     // Bad preface, flood, or a callback failure: say why in a GOAWAY, then close.
     nghttp2_session_terminate_session(session_, consumed == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
                                                                                   : NGHTTP2_PROTOCOL_ERROR);
     return receive_result::flush_then_close;
   }
+  if (peer_ignores_owed_frames(false)) return receive_result::close_now;
   return receive_result::keep_reading;
 }
 
@@ -201,26 +207,28 @@ int session::on_header(std::int32_t stream_id, std::string_view name, std::strin
 
 int session::on_frame_recv(const nghttp2_frame& frame) {
   if (frame.hd.type == NGHTTP2_RST_STREAM) {
-    if (const stream_state* reset = find(frame.hd.stream_id)) on_reset_by_peer(*reset);
+    if (stream_state* reset = find(frame.hd.stream_id)) on_reset_by_peer(*reset);
   }
   stream_state* stream = find(frame.hd.stream_id);
   if (stream == nullptr) return 0;
   const bool end_stream = (frame.hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if (end_stream) stream->client_ended = true;
   if (frame.hd.type == NGHTTP2_HEADERS && frame.headers.cat == NGHTTP2_HCAT_REQUEST) {
-    auto classified = app::classify(stream->method, stream->path, app_.config.limits);
+    // HEAD is GET without the body (RFC 9110 9.3.2): same route, same headers.
+    stream->head = stream->method == "HEAD";
+    auto classified = app::classify(stream->head ? "GET" : stream->method, stream->path, app_.config.limits);
     if (auto* error = std::get_if<app::route_error>(&classified)) {
-      stream->rejected = !end_stream;
-      submit(*stream, app::error_response(*error));
-      return 0;
+      // Answered at END_STREAM like any request (RFC 9113 8.1): until then nghttp2 may still
+      // find the request malformed (content-length, padding, flow control) and reset it.
+      stream->route_refused = std::move(*error);
+    } else {
+      stream->route = std::get<app::route>(classified);
+      stream->measured = stream->route.counts_as_request();
+      app::on_request_started(stream->route, app_);
+      stream->upload.emplace(strategies_.upload_sink_for(stream->route));
     }
-    stream->route = std::get<app::route>(classified);
-    stream->measured = stream->route.counts_as_request();
-    app::on_request_started(stream->route, app_);
-    stream->upload.emplace(strategies_.upload_sink_for(stream->route));
-    if (end_stream) on_request_complete(*stream);
-  } else if (end_stream && stream->upload && !stream->rejected) {  // last DATA, or trailers
-    on_request_complete(*stream);
   }
+  if (end_stream && !stream->rejected) on_request_complete(*stream);  // HEADERS, last DATA, or trailers
   return 0;
 }
 
@@ -238,6 +246,7 @@ int session::on_data_chunk(std::int32_t stream_id, std::span<const std::uint8_t>
 }
 
 void session::on_request_complete(stream_state& stream) {
+  if (stream.route_refused) return submit(stream, app::error_response(*stream.route_refused));
   switch (stream.route.kind) {
     case app::endpoint::upload:
       return submit(stream, app::json_response(stream.upload->finish_json()));
@@ -269,13 +278,14 @@ void session::submit(stream_state& stream, app::response response) {
                                     header("server", "memgate-refserver"), header("content-length", length)};
   const std::size_t count = stream.streaming ? 3 : 4;  // a stream's length is not known up front
   const nghttp2_data_provider provider = body_provider();
-  nghttp2_submit_response(session_, stream.id, headers.data(), count, &provider);
+  nghttp2_submit_response(session_, stream.id, headers.data(), count, stream.head ? nullptr : &provider);
 }
 
 void session::start_stream(stream_state& stream) {
   stream.streaming = true;
   const std::uint64_t length = stream.route.infinite ? std::numeric_limits<std::uint64_t>::max() : stream.route.length;
   submit(stream, {200, "application/octet-stream", app::response_body::pattern(length)});
+  if (stream.head) return;  // no body: nothing to produce
   stream.chunks.reset(length, stream.route.chunk_bytes);
   stream_chunks target(*this, stream);
   strategies_.chunks().start(stream.chunks, target);
@@ -362,8 +372,11 @@ int session::on_frame_sent(const nghttp2_frame& frame) {
   return 0;
 }
 
-int session::on_stream_close(std::int32_t stream_id) {
-  if (stream_state* stream = find(stream_id); stream != nullptr && stream->response_complete) ++served_streams_;
+int session::on_stream_close(std::int32_t stream_id, std::uint32_t error_code) {
+  if (stream_state* stream = find(stream_id)) {
+    if (stream->response_complete) ++served_streams_;
+    remember_closed(*stream, error_code);
+  }
   streams_.erase(stream_id);
   return 0;
 }

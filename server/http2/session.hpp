@@ -4,6 +4,7 @@
 // a transport. nghttp2's callbacks are registered in callbacks.cpp.
 // Its defences against peers that make it work for nothing are in session_defences.cpp.
 #include "app/services.hpp"
+#include "http2/inbound_frames.hpp"
 #include "http2/output_batch.hpp"
 #include "metrics/counters.hpp"
 #include "strategy/strategies.hpp"
@@ -11,6 +12,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <nghttp2/nghttp2.h>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,6 +34,10 @@ struct stream_state {
   std::size_t header_list_bytes = 0;
   std::size_t header_fields = 0;
   bool response_complete = false;  // END_STREAM went out
+  bool client_ended = false;       // END_STREAM came in: the request is complete
+  bool reset_by_peer = false;
+  bool head = false;               // HEAD: GET's headers, no body
+  std::optional<app::route_error> route_refused;  // answered at END_STREAM
   std::optional<strategy::upload_sink> upload;
 
   app::response_body body = app::response_body::pattern(0);
@@ -45,6 +51,15 @@ struct stream_state {
   std::optional<strategy::fresh_buffer> copy;  // what a copying body writer wrote this batch's frames into
 
   metrics::counted_while_alive open_gauge{metrics::counter::h2_streams_open};
+};
+
+// How a stream the session no longer knows ended, for frames the client still sends on it
+// (RFC 9113 5.1). Streams we reset are not remembered: frames on them are ignored.
+enum class closed_by : std::uint8_t { unknown, client_end_stream, client_reset };
+
+struct closed_stream {
+  std::int32_t id = 0;
+  closed_by how = closed_by::unknown;
 };
 
 enum class receive_result {
@@ -80,15 +95,18 @@ class session : public std::enable_shared_from_this<session> {
   int on_frame_recv(const nghttp2_frame& frame);
   int on_data_chunk(std::int32_t stream_id, std::span<const std::uint8_t> data);
   int on_frame_sent(const nghttp2_frame& frame);
-  int on_stream_close(std::int32_t stream_id);
+  int on_stream_close(std::int32_t stream_id, std::uint32_t error_code);
   ssize_t read_body(std::int32_t stream_id, std::size_t max_length, std::uint32_t* flags);
   int send_body(const nghttp2_frame& frame, const std::uint8_t* frame_header, std::size_t length);
 
  private:
   stream_state* find(std::int32_t stream_id);
   bool peer_ignores_owed_frames(bool flooded) const;
-  void on_reset_by_peer(const stream_state& stream);
+  void on_reset_by_peer(stream_state& stream);
   void note_useless_frame();
+  void remember_closed(const stream_state& stream, std::uint32_t error_code);
+  closed_by how_closed(std::int32_t stream_id) const;
+  void judge_inbound_frame(const inbound_frame& frame);
   void on_request_complete(stream_state& stream);
   void submit(stream_state& stream, app::response response);
   void start_stream(stream_state& stream);
@@ -106,12 +124,17 @@ class session : public std::enable_shared_from_this<session> {
   std::function<void()> wake_;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<std::int32_t, std::unique_ptr<stream_state>> streams_;
+  inbound_frames inbound_;
   output_batch batch_;
   bool write_in_flight_ = false;
   bool settings_advertised_ = false;  // our SETTINGS went out (with the stream limit the peer sees)
   std::uint64_t useless_frames_ = 0;
   std::uint64_t served_streams_ = 0;  // each answered stream earns one more useless frame
   std::uint64_t oversized_header_lists_ = 0;
+  // The last streams closed, in a fixed ring: a connection's memory does not grow with the
+  // streams it has used. A frame on a stream older than these is ignored.
+  std::array<closed_stream, 64> recently_closed_{};
+  std::size_t next_closed_ = 0;
 };
 
 }  // namespace memgate::http2

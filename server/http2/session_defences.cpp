@@ -14,7 +14,8 @@ bool session::peer_ignores_owed_frames(bool flooded) const {
 }
 
 // nghttp2 closes the stream right after this.
-void session::on_reset_by_peer(const stream_state& stream) {
+void session::on_reset_by_peer(stream_state& stream) {
+  stream.reset_by_peer = true;
   metrics::add(metrics::counter::h2_streams_reset_by_peer);
   if (stream.response_complete) return;
   note_useless_frame();  // reset before we answered: work for nothing
@@ -47,6 +48,61 @@ int session::on_begin_frame(const nghttp2_frame_hd& header) {
 void session::note_useless_frame() {
   if (++useless_frames_ > app_.config.limits.h2_useless_frame_budget + served_streams_) {
     nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+}
+
+}  // namespace memgate::http2
+
+namespace memgate::http2 {
+
+void session::remember_closed(const stream_state& stream, std::uint32_t error_code) {
+  closed_by how = closed_by::unknown;
+  if (stream.reset_by_peer) {
+    how = closed_by::client_reset;
+  } else if (stream.client_ended && !stream.rejected && error_code == NGHTTP2_NO_ERROR) {
+    how = closed_by::client_end_stream;
+  }
+  recently_closed_[next_closed_] = {stream.id, how};
+  next_closed_ = (next_closed_ + 1) % recently_closed_.size();
+}
+
+closed_by session::how_closed(std::int32_t stream_id) const {
+  for (const closed_stream& closed : recently_closed_) {
+    if (closed.id == stream_id) return closed.how;
+  }
+  return closed_by::unknown;
+}
+
+// RFC 9113 rules libnghttp2 1.52 does not keep, judged on each frame header before nghttp2
+// reads the frame.
+void session::judge_inbound_frame(const inbound_frame& frame) {
+  if (frame.type == NGHTTP2_PRIORITY) {
+    // 6.3 and 5.3.1 hold with RFC 7540 priorities off too, where nghttp2 skips PRIORITY unread.
+    if (frame.stream_id == 0) {
+      nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+    } else if (frame.length == 5 && frame.dependency == frame.stream_id) {
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, frame.stream_id, NGHTTP2_PROTOCOL_ERROR);
+    }
+    return;
+  }
+  // nghttp2 forgets a stream once it is closed (it keeps closed streams only for RFC 7540
+  // priorities) and ignores DATA and HEADERS on it. 5.1 and 6.1 want STREAM_CLOSED: a
+  // connection error after the client's END_STREAM, a stream error after its RST_STREAM.
+  // After our own RST_STREAM such frames may still be in flight and are ignored.
+  if ((frame.type != NGHTTP2_DATA && frame.type != NGHTTP2_HEADERS) || frame.stream_id == 0 ||
+      nghttp2_session_find_stream(session_, frame.stream_id) != nullptr) {
+    return;
+  }
+  switch (how_closed(frame.stream_id)) {
+    case closed_by::client_end_stream:
+      nghttp2_session_terminate_session(session_, NGHTTP2_STREAM_CLOSED);
+      return;
+    case closed_by::client_reset:
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, frame.stream_id, NGHTTP2_STREAM_CLOSED);
+      note_useless_frame();
+      return;
+    case closed_by::unknown:
+      return;
   }
 }
 

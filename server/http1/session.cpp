@@ -24,6 +24,8 @@ constexpr std::size_t body_read_buffer_bytes = 64 * 1024;
 constexpr std::size_t max_read_bytes = 64 * 1024;
 constexpr std::string_view crlf = "\r\n";
 constexpr std::string_view last_chunk = "0\r\n\r\n";
+// RFC 9110 10.1.1: sent at once to a client that waits for it before sending the body.
+constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
 }  // namespace
 
@@ -38,7 +40,9 @@ void session::start() {
 
 // ---- input -----------------------------------------------------------------
 
-bool session::wants_input() const { return phase_ == phase::header || phase_ == phase::body; }
+bool session::wants_input() const {
+  return (phase_ == phase::header || phase_ == phase::body) && !parse_posted_;
+}
 
 std::optional<std::uint32_t> session::take_read_deadline_ms() {
   const auto& limits = app_.config.limits;
@@ -71,6 +75,7 @@ void session::on_input_end() {
 void session::start_request() {
   phase_ = phase::header;
   header_deadline_due_ = true;
+  head_ = false;
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(app_.config.limits.max_header_bytes));
   parser_->body_limit(boost::none);  // the upload sink enforces the buffered limit
@@ -92,13 +97,15 @@ void session::parse_header() {
 
 void session::on_header() {
   const auto& request = parser_->get();
+  // HEAD is answered wherever GET is (RFC 9110 9.3.2).
+  head_ = request.method() == http::verb::head;
   if (auto rejection = check_request_header(request.base(), app_.config.limits.max_header_fields)) {
     return reject(rejection->status, std::move(rejection->reason));
   }
   keep_alive_ = request.keep_alive() && !app_.draining.load(std::memory_order_relaxed) &&
                 ++requests_on_connection_ < app_.config.limits.max_requests_per_connection;
-  auto classified = app::classify(std::string_view(request.method_string()), std::string_view(request.target()),
-                                  app_.config.limits);
+  auto classified = app::classify(head_ ? std::string_view("GET") : std::string_view(request.method_string()),
+                                  origin_form(std::string_view(request.target())), app_.config.limits);
   if (auto* error = std::get_if<app::route_error>(&classified)) {
     // The body (if any) would have to be read to keep the connection usable: close instead.
     if (!parser_->is_done()) close_after_response_ = true;
@@ -108,6 +115,10 @@ void session::on_header() {
   app::on_request_started(route_, app_);
   if (parser_->is_done()) return on_request_complete();
   phase_ = phase::body;
+  if (expects_continue(request.base())) {
+    output_.framing(strategy::as_bytes(continue_line));
+    pending_ = output_kind::interim;
+  }
   body_sink_.emplace(strategies_.upload_sink_for(route_));
   body_scratch_.resize(body_read_buffer_bytes);
   // Reads take at most the buffer's free capacity (512 bytes for a fresh buffer):
@@ -189,9 +200,10 @@ void session::respond(app::response response) {
   phase_ = phase::responding;
   body_ = std::move(response.body);
   serialize_header(response.status, response.content_type, body_.size());
+  pending_ = output_kind::response_end;
+  if (head_) return output_.framing(strategy::as_bytes(header_));
   body_writer().write({.before = {strategy::as_bytes(header_), {}}, .body = body_, .offset = 0, .length = body_.size()},
                       output_, copy_);
-  pending_ = output_kind::response_end;
 }
 
 // ---- output ----------------------------------------------------------------
@@ -210,6 +222,7 @@ void session::on_output_written() {
   copy_.reset();
   writing_ = false;
   const auto written = std::exchange(pending_, output_kind::none);
+  if (written == output_kind::interim) return;  // the body may come now
   if (written == output_kind::stream_part) return on_stream_written();
   streaming_ = false;
   on_response_done();
@@ -233,6 +246,11 @@ void session::start_stream() {
   const std::uint64_t length = route_.infinite ? std::numeric_limits<std::uint64_t>::max() : route_.length;
   body_ = app::response_body::pattern(length);
   serialize_header(200, "application/octet-stream", std::nullopt);
+  if (head_) {
+    output_.framing(strategy::as_bytes(header_));
+    pending_ = output_kind::response_end;
+    return;
+  }
   stream_offset_ = 0;
   streaming_ = true;
   chunks_.reset(length, route_.chunk_bytes);
@@ -313,7 +331,16 @@ void session::on_response_done() {
     return;
   }
   start_request();
-  parse();
+  if (input_.size() == 0) return;  // the transport reads the next request
+  // A pipelined request waits one turn of the event loop, as a read would: a client's
+  // pipeline does not keep the thread from the other connections.
+  parse_posted_ = true;
+  net::post(executor_, [self = owner_.hold()] {
+    const metrics::allocations_of charge(metrics::protocol::h1);
+    self->parse_posted_ = false;
+    self->parse();
+    self->owner_.wake();
+  });
 }
 
 void session::reject(unsigned status, std::string reason) {

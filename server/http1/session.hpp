@@ -76,7 +76,7 @@ class session final : private strategy::chunk_target {
  private:
   using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
   enum class phase { header, body, responding, over };
-  enum class output_kind { none, response_end, stream_part };
+  enum class output_kind { none, interim, response_end, stream_part };
 
   void start_request();
   void parse();
@@ -110,10 +110,12 @@ class session final : private strategy::chunk_target {
   phase phase_ = phase::header;
   session_end end_ = session_end::open;
   bool header_deadline_due_ = false;  // a new header wait began: its deadline is not armed yet
+  bool parse_posted_ = false;         // a pipelined request is parsed on the next turn
 
   std::optional<request_parser> parser_;
   app::route route_;
   bool keep_alive_ = false;
+  bool head_ = false;  // a HEAD request: the GET response's header, without its body
   std::uint64_t requests_on_connection_ = 0;
   bool close_after_response_ = false;
   std::optional<strategy::upload_sink> body_sink_;

@@ -1,6 +1,6 @@
 #include "server.hpp"
 
-#include "http1/session.hpp"
+#include "http1/connection.hpp"
 #include "http2/connection.hpp"
 #include "http2/preface.hpp"
 #include "transport/streams.hpp"
@@ -49,7 +49,7 @@ class plain_protocol_detector : public std::enable_shared_from_this<plain_protoc
       case http2::preface_match::full:
         return http2::start_connection(std::move(stream_), std::move(buffer_), std::move(slot_), app_, strategies_);
       case http2::preface_match::no:
-        return http1::start_session(std::move(stream_), std::move(buffer_), std::move(slot_), app_, strategies_);
+        return http1::start_connection(std::move(stream_), std::move(buffer_), std::move(slot_), app_, strategies_);
     }
   }
 
@@ -81,7 +81,7 @@ class tls_protocol_detector : public std::enable_shared_from_this<tls_protocol_d
     SSL_get0_alpn_selected(stream_.native_handle(), &protocol, &length);
     const std::string_view selected(reinterpret_cast<const char*>(protocol), length);
     if (selected == "h2") return http2::start_connection(std::move(stream_), {}, std::move(slot_), app_, strategies_);
-    http1::start_session(std::move(stream_), {}, std::move(slot_), app_, strategies_);
+    http1::start_connection(std::move(stream_), {}, std::move(slot_), app_, strategies_);
   }
 
   transport::tls_stream stream_;

@@ -1,135 +1,108 @@
 // libFuzzer target: the server's HTTP/1.1 session (http1::session, the code the server
-// runs) on a loopback TCP connection, pipelining included.
+// runs) in memory, pipelining included: the harness plays the transport adapter.
 //
-// Input: one control byte, then what the client sends; the client then shuts down its
-// sending side and reads (and discards) everything until the server closes.
+// Input: one control byte, then what the client sends; after the last byte the client
+// closes its sending side, and it reads (and discards) everything the session writes.
 // Control byte bits:
 //   bit 0: --copy=buffered (else writev)      bit 1: --no-backpressure
-//   bit 2: --request-body=buffered            bits 3-7: write the input in pieces of this size
-// The client hangs up after 8 MiB; a connection the server does not close within 10 s of the
-// client's EOF aborts (a session that holds a connection open forever is a bug).
-// The session runs over boost::beast::tcp_stream (transport::plain_stream) because that is
-// the stream type the server instantiates it with; a loopback socket pair costs a few
-// syscalls per input.
-#include "config/config.hpp"
+//   bit 2: --request-body=buffered            bits 3-7: hand the input over in reads of this size
+// The client hangs up after 8 MiB (a write failure, as a client that got enough of
+// /stream/inf causes). A session that neither writes, nor wants input, nor has work pending,
+// nor ends the connection is stuck: reported as a crash.
+// Nothing the harness does can fail or be interrupted (no socket): an exception is the
+// session's, and libFuzzer reports it with its input.
 #include "fuzz/fuzz_config.hpp"
 #include "http1/session.hpp"
 #include "testing/session_services.hpp"
-#include "transport/connection_slot.hpp"
-#include "transport/streams.hpp"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
-#include <array>
-#include <chrono>
-#include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
-#include <vector>
+#include <span>
 
 namespace {
 
 using namespace memgate;
 namespace net = boost::asio;
-using tcp = net::ip::tcp;
-
-server_config make_config(std::uint8_t control) {
-  server_config config = fuzz::config_from_control(control);
-  config.limits.header_read_timeout_ms = 500;
-  config.limits.idle_timeout_ms = 500;
-  config.limits.send_timeout_ms = 500;
-  return config;
-}
-
-struct loopback {
-  net::io_context io;
-  tcp::acceptor acceptor{io, tcp::endpoint(net::ip::address_v4::loopback(), 0)};
-};
 
 // Past this the client hangs up, as a client that got enough of /stream/inf would.
 constexpr std::uint64_t max_received_bytes = 8u << 20;
-// The session's timeouts are 500 ms here, its linger 1 s: a connection still open after this
-// long, with the client's side shut, is a session that does not close (reported as a crash).
-constexpr auto close_deadline = std::chrono::seconds(10);
 
-struct client {
-  tcp::socket socket;
-  const std::vector<std::uint8_t>& input;
-  std::size_t piece;
-  std::size_t written = 0;
-  std::array<char, 64 * 1024> sink{};
-  std::uint64_t received = 0;
-  bool read_done = false;
+// The transport's side: holds the session as http1::connection does.
+struct memory_transport final : http1::session_owner, std::enable_shared_from_this<memory_transport> {
+  memory_transport(testing::session_services& app, net::io_context& io)
+      : session(app.services, app.strategies, io.get_executor(), *this, boost::beast::flat_buffer{}) {}
 
-  void write_next() {
-    if (written == input.size()) {
-      boost::system::error_code ignored;
-      socket.shutdown(tcp::socket::shutdown_send, ignored);
-      return;
-    }
-    const std::size_t n = std::min(piece, input.size() - written);
-    net::async_write(socket, net::buffer(input.data() + written, n), [this, n](boost::system::error_code ec, std::size_t) {
-      if (ec) return;
-      written += n;
-      write_next();
-    });
-  }
-  void read_next() {
-    socket.async_read_some(net::buffer(sink), [this](boost::system::error_code ec, std::size_t n) {
-      received += n;
-      if (!ec && received <= max_received_bytes) return read_next();
-      // The server closed, or sends without end (/stream/inf): hang up.
-      read_done = true;
-      boost::system::error_code ignored;
-      socket.close(ignored);
-    });
-  }
+  void wake() override {}  // the loop below collects after every step
+  std::shared_ptr<http1::session> hold() override { return {shared_from_this(), &session}; }
+
+  http1::session session;
 };
+
+[[noreturn]] void stuck(const char* why) {
+  std::fprintf(stderr, "h1_request: the session is stuck: %s\n", why);
+  std::abort();
+}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const bool verbose = std::getenv("MEMGATE_FUZZ_VERBOSE") != nullptr;
   if (size == 0) return 0;
-  static loopback* net_state = new loopback;  // lives for the process
-  auto& io = net_state->io;
+  static net::io_context* io = new net::io_context;  // lives for the process
   const std::uint8_t control = data[0];
-  const std::vector<std::uint8_t> input(data + 1, data + size);
+  const std::span<const std::uint8_t> input(data + 1, size - 1);
   const std::size_t piece = (control >> 3) == 0 ? input.size() + 1 : (control >> 3);
 
-  testing::session_services app(make_config(control), io);
-
-  client c{tcp::socket(io), input, piece};
-  c.socket.connect(net_state->acceptor.local_endpoint());
-  tcp::socket accepted = net_state->acceptor.accept();
-  http1::start_session(transport::plain_stream(std::move(accepted)), boost::beast::flat_buffer{},
-                       transport::connection_slot{}, app.services, app.strategies);
-  c.write_next();
-  c.read_next();
-  // Done when the server closes (the client's read ends, nothing else is pending).
-  const auto start = std::chrono::steady_clock::now();
-  io.run_for(close_deadline);
+  testing::session_services app(fuzz::config_from_control(control), *io);
+  auto transport = std::make_shared<memory_transport>(app, *io);
+  auto& session = transport->session;
+  std::size_t fed = 0;
+  bool input_ended = false;
+  std::uint64_t received = 0;
+  session.start();
+  while (session.end() == http1::session_end::open) {
+    const auto output = session.collect_output();
+    if (!output.empty()) {
+      received += net::buffer_size(output);
+      if (received > max_received_bytes) {
+        session.on_output_failed(false);
+      } else {
+        session.on_output_written();
+      }
+      continue;
+    }
+    if (session.wants_input()) {
+      (void)session.take_read_deadline_ms();
+      if (fed < input.size()) {
+        const auto space = session.input_space();
+        const std::size_t n = std::min({piece, input.size() - fed, space.size()});
+        std::memcpy(space.data(), input.data() + fed, n);
+        fed += n;
+        session.on_input(n);
+        continue;
+      }
+      if (input_ended) stuck("it wants input after the client's end of input");
+      input_ended = true;
+      session.on_input_end();
+      continue;
+    }
+    io->restart();
+    if (io->poll() == 0) stuck("no output, no input wanted, no work pending");
+  }
   if (verbose) {
-    std::fprintf(stderr, "h1_request: %zu bytes written, %llu received, %lld ms\n", c.written,
-                 static_cast<unsigned long long>(c.received),
-                 static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::steady_clock::now() - start).count()));
+    std::fprintf(stderr, "h1_request: %zu bytes fed, %llu received, end %s\n", fed,
+                 static_cast<unsigned long long>(received),
+                 session.end() == http1::session_end::graceful ? "graceful" : "abort");
   }
-  if (!c.read_done) {
-    std::fprintf(stderr, "h1_request: the server kept the connection open %lld s after the client's EOF\n",
-                 static_cast<long long>(close_deadline.count()));
-    std::abort();
-  }
-  boost::system::error_code ignored;
-  c.socket.close(ignored);
-  io.restart();
-  io.run_for(std::chrono::seconds(2));
-  io.restart();
+  transport.reset();
+  io->restart();
+  io->poll();  // posted work that outlived the connection
   return 0;
 }

@@ -8,6 +8,26 @@
 namespace memgate::http1 {
 namespace http = boost::beast::http;
 
+std::string_view origin_form(std::string_view target) {
+  const auto scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos || target.substr(0, scheme_end).find('/') != std::string_view::npos) {
+    return target;
+  }
+  const auto scheme = target.substr(0, scheme_end);
+  if (!boost::beast::iequals(scheme, "http") && !boost::beast::iequals(scheme, "https")) return target;
+  const auto path = target.find('/', scheme_end + 3);
+  return path == std::string_view::npos ? std::string_view("/") : target.substr(path);
+}
+
+bool expects_continue(const http::request_header<>& header) {
+  if (header.version() < 11) return false;  // RFC 9110 10.1.1: ignored in HTTP/1.0
+  const auto [first, end] = header.equal_range(http::field::expect);
+  for (auto field = first; field != end; ++field) {
+    if (boost::beast::iequals(field->value(), "100-continue")) return true;
+  }
+  return false;
+}
+
 std::optional<request_rejection> check_request_header(const http::request_header<>& header,
                                                       std::size_t max_header_fields) {
   const auto fields = static_cast<std::size_t>(std::distance(header.begin(), header.end()));
@@ -15,6 +35,10 @@ std::optional<request_rejection> check_request_header(const http::request_header
     return request_rejection{431, std::to_string(fields) + " header fields exceed the limit of " +
                                       std::to_string(max_header_fields)};
   }
+  // RFC 9112 3.2: exactly one Host in HTTP/1.1, never two in any version.
+  const auto hosts = header.count(http::field::host);
+  if (hosts > 1) return request_rejection{400, "more than one Host"};
+  if (hosts == 0 && header.version() >= 11) return request_rejection{400, "an HTTP/1.1 request without Host"};
   const auto transfer_encodings = header.count(http::field::transfer_encoding);
   const auto content_lengths = header.count(http::field::content_length);
   if (transfer_encodings > 0 && content_lengths > 0) {

@@ -1,11 +1,12 @@
 #pragma once
-// Request-framing checks Beast 1.81 leaves to the application: a request whose
-// body length is ambiguous is the start of request smuggling, so it is refused
-// before any body byte is read.
+// Request checks Beast 1.81 leaves to the application: a request whose body length is
+// ambiguous is the start of request smuggling, so it is refused before any body byte is
+// read; a request without exactly one Host is refused (RFC 9112 3.2).
 #include <boost/beast/http/message.hpp>
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace memgate::http1 {
 
@@ -14,6 +15,15 @@ struct request_rejection {
   std::string reason;
 };
 
+// The request target as the router reads it: an absolute-form target (RFC 9112 3.2.2,
+// "http://host/path?q") becomes its path and query.
+std::string_view origin_form(std::string_view target);
+
+// Expect: 100-continue in an HTTP/1.1 request: the client waits for 100 Continue (or a
+// final status) before it sends the body.
+bool expects_continue(const boost::beast::http::request_header<>& header);
+
+// Framing and Host checks, and the field limit.
 std::optional<request_rejection> check_request_header(const boost::beast::http::request_header<>& header,
                                                       std::size_t max_header_fields);
 

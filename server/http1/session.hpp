@@ -1,78 +1,121 @@
 #pragma once
-// One HTTP/1.1 connection: read a request, answer it, read the next. Pipelined
-// requests wait in the read buffer and are answered in order; reading pauses
-// while a response is written, which bounds what a client can make us hold.
+// One HTTP/1.1 connection's protocol state, with no socket: the transport reads into
+// input_space() and reports it with on_input(); what to write comes from collect_output().
+// connection.hpp wires it to a transport, which owns the socket and the timers.
+// Pipelined requests wait in the input buffer and are answered in order; input is wanted
+// only between responses, which bounds what a client can make us hold.
 #include "app/services.hpp"
 #include "http1/write_list.hpp"
-#include "metrics/allocation_charge.hpp"
 #include "strategy/strategies.hpp"
-#include "transport/connection_slot.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace memgate::http1 {
 
-template <typename Stream>
-class session : public std::enable_shared_from_this<session<Stream>>, private strategy::chunk_target {
+class session;
+
+// What the session needs from whoever moves its bytes.
+class session_owner {
  public:
-  session(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
-          app::services& app, const strategy::strategies& strategies);
-  ~session();
+  // Output may be ready after asynchronous work (a /mem sample, a chunk made): collect it.
+  virtual void wake() = 0;
+  // Keeps the session alive while work it posted is pending (it may live inside its owner).
+  virtual std::shared_ptr<session> hold() = 0;
+
+ protected:
+  ~session_owner() = default;
+};
+
+// How the connection ends once collect_output() has nothing more.
+enum class session_end {
+  open,      // not over
+  graceful,  // every response is out: half-close and drain what the client still sends
+  abort,     // a write failed: close at once, nothing more reaches the client
+};
+
+class session final : private strategy::chunk_target {
+ public:
+  // `already_read`: bytes a protocol sniffer read first, parsed before any read.
+  session(app::services& app, const strategy::strategies& strategies, boost::asio::any_io_executor executor,
+          session_owner& owner, boost::beast::flat_buffer&& already_read);
   session(const session&) = delete;
   session& operator=(const session&) = delete;
-  void run();
+
+  // Parses what is already buffered. Call once, before the first read.
+  void start();
+
+  // ---- input ----
+  bool wants_input() const;
+  // A deadline for the next read, when one starts now; nullopt: the current deadline stands.
+  // A header has one deadline however many reads it takes; each body read gets the idle timeout.
+  std::optional<std::uint32_t> take_read_deadline_ms();
+  boost::asio::mutable_buffer input_space();
+  void on_input(std::size_t bytes);  // that many bytes arrived in input_space()
+  void on_input_end();               // the client closed its side
+
+  // ---- output ----
+  // The next write's buffers: empty when nothing is to be written now (or a write is in flight).
+  std::span<const boost::asio::const_buffer> collect_output();
+  void on_output_written();
+  // A write failed; `stalled`: the send timeout cut it off (our doing, not an abandoned response).
+  void on_output_failed(bool stalled);
+  std::uint32_t send_timeout_ms() const { return app_.config.limits.send_timeout_ms; }
+
+  session_end end() const { return end_; }
 
  private:
-  using error_code = boost::beast::error_code;
   using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
+  enum class phase { header, body, responding, over };
+  enum class output_kind { none, interim, response_end, stream_part };
 
-  void do_read_header();
-  void on_read_header(error_code ec, std::size_t bytes);
-  void do_read_body();
-  void on_read_body(error_code ec, std::size_t bytes);
+  void start_request();
+  void parse();
+  void parse_header();
+  void parse_body();
+  void on_header();
   void on_request_complete();
 
   void respond(app::response response);
-  void on_write_response_end(error_code ec, std::size_t bytes);
-
   void start_stream();
-  void do_write_stream();
-  void on_write_stream(error_code ec, std::size_t bytes);
+  void prepare_stream_output();
+  void on_stream_written();
   // chunk_target: the producer's view of this response
   strategy::body_piece frame_chunk(std::uint64_t offset, std::size_t length) override;
   void on_chunks_available() override;
   void schedule_production() override;
 
-  template <typename Handler>
-  void do_write(Handler handler);
-  void on_write_done();
-
   void on_response_done();
-  void on_write_failed(error_code ec);
   void reject(unsigned status, std::string reason);  // answer and close
-  void do_close();
-  void linger();
 
   void serialize_header(unsigned status, std::string_view content_type, std::optional<std::uint64_t> content_length);
   const strategy::body_writer& body_writer() const { return strategies_.body_writer_for(route_.counts_as_request()); }
   // A /stream's header goes out with its first chunk, or with the last chunk of an empty body.
   strategy::bytes_view header_if_first(std::uint64_t offset) const;
-  std::uint32_t send_timeout_ms() const { return app_.config.limits.send_timeout_ms; }
 
-  Stream stream_;
-  boost::beast::flat_buffer buffer_;
-  transport::connection_slot slot_;
   app::services& app_;
   const strategy::strategies& strategies_;
+  boost::asio::any_io_executor executor_;
+  session_owner& owner_;
+  boost::beast::flat_buffer input_;
+  phase phase_ = phase::header;
+  session_end end_ = session_end::open;
+  bool header_deadline_due_ = false;  // a new header wait began: its deadline is not armed yet
+  bool parse_posted_ = false;         // a pipelined request is parsed on the next turn
 
   std::optional<request_parser> parser_;
   app::route route_;
   bool keep_alive_ = false;
+  bool head_ = false;  // a HEAD request: the GET response's header, without its body
   std::uint64_t requests_on_connection_ = 0;
   bool close_after_response_ = false;
   std::optional<strategy::upload_sink> body_sink_;
@@ -82,22 +125,16 @@ class session : public std::enable_shared_from_this<session<Stream>>, private st
   std::string header_;  // its status line and header fields; keeps its capacity across requests
   app::response_body body_;
   write_list output_;
+  output_kind pending_ = output_kind::none;  // what output_ holds, collected or not
+  bool writing_ = false;                      // output_ was collected and is being written
   std::optional<strategy::fresh_buffer> copy_;  // what a copying body writer wrote into
-  bool writing_ = false;
 
   // /stream
+  bool streaming_ = false;
   strategy::chunked_body chunks_;
-  std::uint64_t stream_offset_ = 0;  // body bytes handed to the output
+  std::uint64_t stream_offset_ = 0;   // body bytes handed to the output
   std::size_t queued_in_flight_ = 0;  // bytes of the front queued chunk being written
   std::string chunk_line_;
 };
-
-template <typename Stream>
-void start_session(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
-                   app::services& app, const strategy::strategies& strategies) {
-  const metrics::allocations_of charge(metrics::protocol::h1);
-  std::make_shared<session<Stream>>(std::move(stream), std::move(already_read), std::move(slot), app, strategies)
-      ->run();
-}
 
 }  // namespace memgate::http1

@@ -1,10 +1,8 @@
 // HTTP/1.1 through the real server on loopback.
 #include "metrics/counters.hpp"
+#include "testing/blocking_io.hpp"
 #include "testing/test_server.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
@@ -250,7 +248,7 @@ TEST(Http1, MemCountsTheConnectionsOpenNow) {
     boost::asio::io_context io;
     std::vector<boost::asio::ip::tcp::socket> idle;
     for (int i = 0; i < 3; ++i) {
-      idle.emplace_back(io).connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+      idle.push_back(testing::connect_loopback(io, server.port()));
     }
     EXPECT_EQ(settles_at(4), 4);
   }
@@ -286,11 +284,13 @@ server_config leaking(std::size_t per_connection, std::size_t per_reset) {
 // A request whose response the client stops reading after `keep` bytes, then closes.
 void abandon(std::uint16_t port, const std::string& target, std::size_t keep) {
   boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  boost::asio::write(socket, boost::asio::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto socket = testing::connect_loopback(io, port);
+  boost::system::error_code ec;
+  testing::write_all(socket, boost::asio::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"), ec);
+  ASSERT_FALSE(ec) << ec.message();
   std::vector<char> received(keep);
-  boost::asio::read(socket, boost::asio::buffer(received));
+  testing::read_exactly(socket, boost::asio::buffer(received), ec);
+  ASSERT_FALSE(ec) << ec.message();
 }  // closed with the rest unread: the kernel resets the connection
 
 TEST(Http1, APerConnectionLeakFiresOnceWhenTheConnectionCloses) {
@@ -326,9 +326,10 @@ TEST(Http1, CompletedResponsesAndSendTimeoutsDoNotLeakPerReset) {
   ASSERT_EQ(http1_request(server.port(), "GET", "/stream/300000?chunk=7000").body.size(), 300'000u);
   // A client that stops reading is cut off by the send timeout: our doing, not an abandoned response.
   boost::asio::io_context io;
-  boost::asio::ip::tcp::socket stalled(io);
-  stalled.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
-  boost::asio::write(stalled, boost::asio::buffer(std::string("GET /bytes/100000000 HTTP/1.1\r\nHost: x\r\n\r\n")));
+  auto stalled = testing::connect_loopback(io, server.port());
+  boost::system::error_code ec;
+  testing::write_all(stalled, boost::asio::buffer(std::string("GET /bytes/100000000 HTTP/1.1\r\nHost: x\r\n\r\n")), ec);
+  ASSERT_FALSE(ec) << ec.message();
   std::this_thread::sleep_for(std::chrono::milliseconds(800));  // the server gives up at 200 ms, we close later
   stalled.close();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -82,6 +82,14 @@ def _stat(path: str) -> dict[str, int]:
         return {k: int(v) for k, v in (line.split() for line in f if line.strip())}
 
 
+def _enable_v1_socket_accounting(path: str) -> None:
+    """v1 charges socket buffers to a group only once its TCP limit was written: write "no limit"."""
+    try:
+        _write(os.path.join(path, "memory.kmem.tcp.limit_in_bytes"), "-1")
+    except OSError:  # a kernel without it: cgroup_sock_bytes then stays 0
+        pass
+
+
 class MemoryCgroup:
     """One replicate's memory cgroup. Use as a context manager or call remove() on every path."""
 
@@ -109,6 +117,8 @@ class MemoryCgroup:
             except OSError as e:
                 errors.append(f"{parent}: {e.strerror or e}")
                 continue
+            if version == 1:
+                _enable_v1_socket_accounting(path)
             return cls(version, path)
         raise CgroupUnavailable(f"cannot create a memory cgroup (v{version}): {'; '.join(errors)}")
 

@@ -33,11 +33,20 @@ class _Vanished(Exception):
 
 
 def _read(path: str) -> str:
+    # os.open/os.read: a tenth of open()'s cost, and a scan reads every /proc/<pid>/stat each sample.
     try:
-        with open(path) as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY)
     except (FileNotFoundError, ProcessLookupError):
         raise _Vanished(path) from None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except ProcessLookupError:
+        raise _Vanished(path) from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def _stat_fields(text: str) -> tuple[str, list[str]]:

@@ -1,11 +1,14 @@
 """One scenario run, end to end: its replicates, each a fresh server measured in phases.
 
-1. start: refserver on a free loopback port, /healthz answered, server and loadgen pinned apart;
+1. start: refserver on a free loopback port, /healthz answered, server and loadgen pinned apart,
+   the server in a memory cgroup of its own where one can be made (harness/driver/outside.py);
 2. warm up: a loadgen run the measurement ignores (caches, pools and arenas fill), then a
    forced-trim /mem sample as the start point;
 3. load: the measured loadgen run while a Sampler records the timeline;
-4. sample: a final forced-trim /mem sample and the metrics (analysis/metrics.py);
-5. stop: SIGTERM (SIGKILL after a bound), always, so a failed replicate leaves no server.
+4. sample: a final forced-trim /mem sample and the metrics (analysis/metrics.py); every sample
+   also holds the server's process-tree figures (/proc) and its cgroup's;
+5. stop: SIGTERM (SIGKILL after a bound), always, so a failed replicate leaves no server, and
+   the cgroup removed.
 The caller writes the result dict atomically, also on failure.
 """
 
@@ -24,7 +27,9 @@ from analysis.metrics import compute_metrics, median_metrics, noise
 from harness.driver import loadgen, loopback
 from harness.driver.binaries import MissingBinary, loadgen_binary, server_binary
 from harness.driver.ceiling import MemoryCeiling, ceiling_bytes
+from harness.driver.cgroup import CgroupUnavailable
 from harness.driver.machine import commit_info, machine_info
+from harness.driver.outside import OutsideMemory
 from harness.driver.sampler import Sampler, requests_total
 from harness.driver.scenario import Scenario
 from harness.driver.server import RefServer, ServerError, describe_exit
@@ -101,6 +106,8 @@ class Replicate:
         self.pinning = plan_pinning(config["pin"])
         self.rep["pinning"] = self.pinning
         self.server: RefServer | None = None
+        self.outside: OutsideMemory | None = None
+        self.run_id = run_id
         self.tls_dir: str | None = None
         self.sampler: Sampler | None = None
         self.watch: MemoryCeiling | None = None
@@ -132,9 +139,15 @@ class Replicate:
         srv_argv, srv_env = server_argv(server_bin, config, tls_files), self.env
         if self.hooks.wrap_server:
             srv_argv, srv_env = self.hooks.wrap_server(list(srv_argv), dict(self.env))
-        server = self.server = RefServer(srv_argv, tls=tls_files is not None, env=srv_env, cpus=self._cpus("server"))
+        outside = self.outside = OutsideMemory(f"{self.run_id[:12]}-{rep['index']}-{uuid.uuid4().hex[:6]}")
+        if outside.cgroup_unavailable:
+            rep["warnings"].append(f"no memory cgroup for the target, so no cgroup figures: {outside.cgroup_unavailable}")
+        server = self.server = RefServer(srv_argv, tls=tls_files is not None, env=srv_env, cpus=self._cpus("server"),
+                                         join_cgroup=outside.join_cgroup())
         rep["server"] = {"argv": server.argv}
         server.start()
+        outside.watch([server.pid])
+        rep["cgroup"] = outside.describe()
         self.watch = MemoryCeiling(server.pid, ceiling_bytes(config))
         self.watch.start()
         rep["memory_ceiling_bytes"] = self.watch.limit_bytes
@@ -152,7 +165,7 @@ class Replicate:
             warm = self._run_loadgen(config["warmup_requests"], "warm-up")
             rep["warmup"] = {k: warm.get(k) for k in ("requests_completed", "requests_failed", "elapsed_s", "requests_per_s")}
         _wait_client_connections_closed(server, rep)
-        start = self.start_sample = server.mem(trim=True)
+        start = self.start_sample = {**server.mem(trim=True), **self.outside.sample()}
         rep["allocator"] = {"name": start.get("allocator"), "version": start.get("allocator_version")}
         rep["server_config"] = start.get("config")
         rep["start_sample"] = _sample_view(start)
@@ -167,7 +180,8 @@ class Replicate:
             rep["held_sample"] = {**_sample_view(server.mem(trim=True)), "connections_held": connections}
 
         self.watch.reset_peak()
-        sampler = self.sampler = Sampler(server, self.start_sample, config["sample_interval_ms"], hook=self.hooks.on_sample)
+        sampler = self.sampler = Sampler(server, self.start_sample, config["sample_interval_ms"], hook=self.hooks.on_sample,
+                                         probes=self.outside.probes())
         sampler.start()
         try:
             self.report = self._run_loadgen(config["requests"], "measured run",
@@ -185,8 +199,11 @@ class Replicate:
         """The forced-trim end sample, the replicate's metrics and its consistency warnings."""
         config, rep, server, report, start = self.config, self.rep, self.server, self.report, self.start_sample
         _wait_client_connections_closed(server, rep)
-        end = server.mem(trim=True)
+        end = {**server.mem(trim=True), **self.outside.sample()}
         rep["end_sample"] = _sample_view(end)
+        rep["processes"] = self.outside.processes()
+        if self.outside.errors:
+            rep["warnings"].append(f"outside figures missing from a sample: {self.outside.errors[-1]}")
         if self.hooks.on_phase:
             self.hooks.on_phase("measure_end", server)
         if config["hold_connections"] and "held_sample" not in rep:
@@ -240,6 +257,11 @@ class Replicate:
             if was_alive and code != 0 and rep["status"] == "ok":
                 rep["warnings"].append(f"server did not exit cleanly on SIGTERM: {describe_exit(code)}")
             server.cleanup()
+        if self.outside is not None:
+            try:
+                self.outside.close()
+            except CgroupUnavailable as e:
+                rep["warnings"].append(str(e))
         if self.tls_dir:
             shutil.rmtree(self.tls_dir, ignore_errors=True)
         rep["wall_s"] = round(time.monotonic() - self.t0, 3)

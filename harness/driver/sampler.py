@@ -1,4 +1,5 @@
-"""A thread that samples the server every interval: /mem?trim=0 and /proc/<pid>/smaps_rollup."""
+"""A thread that samples the server every interval: /mem?trim=0, /proc/<pid>/smaps_rollup and the
+probes it is given (the process tree, the cgroup: outside figures, each a dict merged into the point)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,17 @@ def requests_total(mem: dict[str, Any]) -> int:
     return int(r.get("h1", 0)) + int(r.get("h2", 0))
 
 
+Probe = Callable[[], dict[str, Any]]
+
+
 class Sampler(threading.Thread):
     """Appends timeline points until stop(); calls hook(point, server) after each (tests use it)."""
 
     def __init__(self, server: RefServer, start_mem: dict[str, Any], interval_ms: int,
-                 hook: Callable[[dict[str, Any], RefServer], None] | None = None):
+                 hook: Callable[[dict[str, Any], RefServer], None] | None = None, probes: tuple[Probe, ...] = ()):
         super().__init__(name="memgate-sampler", daemon=True)
         self.server = server
+        self.probes = probes
         self.start_requests = requests_total(start_mem)
         self.interval_s = interval_ms / 1000.0
         self.hook = hook
@@ -83,6 +88,11 @@ class Sampler(threading.Thread):
             self.errors.append(f"t={point['t_s']}s: smaps_rollup: {e}")
         if point.get("requests") is None and "rss_bytes" not in point:
             return None
+        for probe in self.probes:
+            try:
+                point.update(probe())
+            except (OSError, ValueError) as e:
+                self.errors.append(f"t={point['t_s']}s: {e}")
         point.setdefault("rss_bytes", point.get("mem_rss_bytes"))
         point.setdefault("rss_anon_bytes", None)
         self.timeline.append(point)

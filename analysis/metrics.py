@@ -120,8 +120,8 @@ class Samples:
         return _per(charged, self.served[protocol])
 
 
-def _tree_peak_rss(s: Samples) -> int | None:
-    points = [p["tree_rss_bytes"] for p in (*s.timeline, s.end) if p.get("tree_rss_bytes") is not None]
+def _timeline_peak(s: Samples, field: str) -> int | None:
+    points = [p[field] for p in (*s.timeline, s.end) if p.get(field) is not None]
     return max(points) if points else None
 
 
@@ -134,7 +134,8 @@ def _rss_explained(s: Samples) -> dict[str, int | None] | None:
     live = e.get("live_heap_bytes")
     return {"rss_bytes": e.get("tree_rss_bytes"), "anon_bytes": e["cgroup_anon_bytes"],
             "file_bytes": e.get("cgroup_file_bytes"), "kernel_bytes": e.get("cgroup_kernel_bytes"),
-            "sock_bytes": e.get("cgroup_sock_bytes"), "live_heap_bytes": live,
+            "sock_bytes": e.get("cgroup_sock_bytes"), "sock_peak_bytes": _timeline_peak(s, "cgroup_sock_bytes"),
+            "live_heap_bytes": live,
             "allocator_kept_bytes": None if live is None else e["cgroup_anon_bytes"] - live}
 
 
@@ -232,7 +233,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("tree_rss_anon_delta_bytes", "bytes", "/proc", lambda s: s.outside_delta("tree_rss_anon_bytes"),
            kind="bytes"),
     Metric("tree_pss_delta_bytes", "bytes", "/proc", lambda s: s.outside_delta("tree_pss_bytes"), kind="bytes"),
-    Metric("tree_peak_rss_bytes", "bytes", "/proc", _tree_peak_rss, kind="bytes"),
+    Metric("tree_peak_rss_bytes", "bytes", "/proc", lambda s: _timeline_peak(s, "tree_rss_bytes"), kind="bytes"),
     Metric("syscalls_read_per_request", "count", "/proc, loadgen", lambda s: s.tree_per_request("tree_syscalls_read"),
            column="syscalls_read_per_request", header="read syscalls/req"),
     Metric("syscalls_write_per_request", "count", "/proc, loadgen",
@@ -251,6 +252,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("cgroup_kernel_delta_bytes", "bytes", "cgroup", lambda s: s.outside_delta("cgroup_kernel_bytes"),
            kind="bytes"),
     Metric("cgroup_sock_delta_bytes", "bytes", "cgroup", lambda s: s.outside_delta("cgroup_sock_bytes"), kind="bytes"),
+    # Socket buffers drain once the clients are gone: their size under load is the timeline's highest.
+    Metric("cgroup_sock_peak_bytes", "bytes", "cgroup", lambda s: _timeline_peak(s, "cgroup_sock_bytes"), kind="bytes"),
     Metric("rss_explained", "table", "cgroup, /proc, /mem", _rss_explained, direction=None),
 )
 

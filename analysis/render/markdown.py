@@ -40,6 +40,7 @@ RSS_EXPLAINED_ROWS = (
     ("file_bytes", "file pages charged to the target (cgroup)"),
     ("kernel_bytes", "kernel: slab, stacks, page tables (cgroup)"),
     ("sock_bytes", "socket buffers (cgroup)"),
+    ("sock_peak_bytes", "socket buffers, highest under load (cgroup)"),
 )
 RSS_EXPLAINED_NOTE = ("End sample, after a forced trim. File pages another cgroup touched first (shared libraries) "
                       "count in RSS but are charged there, not here.")

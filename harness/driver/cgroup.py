@@ -12,6 +12,7 @@ without cgroup figures and says so.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
@@ -122,9 +123,6 @@ class MemoryCgroup:
             return cls(version, path)
         raise CgroupUnavailable(f"cannot create a memory cgroup (v{version}): {'; '.join(errors)}")
 
-    def add(self, pid: int) -> None:
-        _write(os.path.join(self.path, "cgroup.procs"), str(pid))
-
     def preexec(self) -> Callable[[], None]:
         """A preexec_fn that moves the child into this group before it execs."""
         procs = os.path.join(self.path, "cgroup.procs")
@@ -146,7 +144,7 @@ class MemoryCgroup:
 
     def sample(self) -> dict[str, Any]:
         """Usage, peak and the split, in bytes (None where this kernel does not say)."""
-        p = lambda name: os.path.join(self.path, name)  # noqa: E731
+        p = functools.partial(os.path.join, self.path)
         if self.version == 2:
             stat = _stat(p("memory.stat"))
             kernel = stat.get("kernel")

@@ -11,7 +11,7 @@ from harness.driver.binaries import REPO_ROOT
 from harness.driver.cgroup import CgroupUnavailable, find_memory_hierarchy
 from harness.driver.conftest import assert_no_strays
 from harness.driver.runner import run_scenario
-from harness.driver.result_file import write_atomic
+from harness.results.atomic import write_json
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +81,7 @@ def test_the_server_ran_in_its_own_cgroup_which_is_gone(result):
 
 def test_the_stored_baseline_still_compares(result, tmp_path):
     new = tmp_path / "new.json"
-    write_atomic(str(new), result)
+    write_json(str(new), result)
     p = subprocess.run([os.path.join(REPO_ROOT, "memgate"), "compare", os.path.join(REPO_ROOT, "ci/baselines/default.json"),
                         str(new)], capture_output=True, text=True, timeout=60)
     assert p.returncode in (0, 1), p.stderr

@@ -41,8 +41,8 @@ def test_every_sample_holds_the_process_tree(result):
     for point in [rep["start_sample"], *rep["timeline"], rep["end_sample"]]:
         assert all(point.get(k) is not None for k in TREE), point
         assert point["tree_processes"] == 1  # refserver does not fork
-    # One process: its tree RSS is what smaps_rollup says for it, as the sampler's own reading.
-    assert all(p["tree_rss_bytes"] == p["rss_bytes"] for p in rep["timeline"])
+    # One process: its tree RSS is the sampler's own smaps_rollup reading, taken moments apart under load.
+    assert all(abs(p["tree_rss_bytes"] - p["rss_bytes"]) <= 1 << 20 for p in rep["timeline"])
     counters = [p["tree_context_switches"] for p in rep["timeline"]]
     assert counters == sorted(counters) and counters[-1] > counters[0]
     assert rep["end_sample"]["tree_cpu_s"] > rep["start_sample"]["tree_cpu_s"]

@@ -28,7 +28,7 @@ _IO_FIELDS = {"syscr": "syscalls_read", "syscw": "syscalls_write"}
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-class _Vanished(Exception):
+class _Vanished(FileNotFoundError):
     """The process exited while it was being read."""
 
 
@@ -136,13 +136,17 @@ def _thread_switches(proc_root: str, pid: int) -> dict[int, int]:
     return switches
 
 
+def read_smaps_rollup(pid: int, proc_root: str = PROC) -> dict[str, int]:
+    """rss_bytes, rss_anon_bytes, pss_bytes (Rss, Anonymous, Pss) in bytes; 0 for a zombie;
+    FileNotFoundError once the process is gone."""
+    return {**dict.fromkeys(_SMAPS_FIELDS.values(), 0), **_kib_fields(_read(f"{proc_root}/{pid}/smaps_rollup"), _SMAPS_FIELDS)}
+
+
 def read_process(pid: int, proc_root: str = PROC) -> ProcessFigures | None:
     """One process's figures, or None when it exited before they were all read."""
     try:
         comm, rest = _stat_fields(_read(f"{proc_root}/{pid}/stat"))
-        # A zombie has no memory left to read: 0, not an error.
-        memory = {**dict.fromkeys(_SMAPS_FIELDS.values(), 0),
-                  **_kib_fields(_read(f"{proc_root}/{pid}/smaps_rollup"), _SMAPS_FIELDS)}
+        memory = read_smaps_rollup(pid, proc_root)
         io = {_IO_FIELDS[k]: int(v) for k, _, v in (line.partition(": ") for line in _read(f"{proc_root}/{pid}/io").splitlines())
               if k in _IO_FIELDS}
         switches = _thread_switches(proc_root, pid)

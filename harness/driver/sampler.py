@@ -7,19 +7,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from harness.driver.proctree import read_smaps_rollup
 from harness.driver.server import RefServer, ServerError
-
-
-def read_smaps_rollup(pid: int) -> dict[str, int]:
-    """Rss and Anonymous from /proc/<pid>/smaps_rollup, in bytes."""
-    fields = {"Rss": "rss_bytes", "Anonymous": "rss_anon_bytes"}
-    out: dict[str, int] = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in fields:
-                out[fields[key]] = int(rest.split()[0]) * 1024
-    return out
 
 
 def requests_total(mem: dict[str, Any]) -> int:
@@ -83,7 +72,8 @@ class Sampler(threading.Thread):
             point["requests"] = None
             point["live_heap_bytes"] = None
         try:
-            point.update(read_smaps_rollup(self.server.pid))
+            memory = read_smaps_rollup(self.server.pid)
+            point.update(rss_bytes=memory["rss_bytes"], rss_anon_bytes=memory["rss_anon_bytes"])
         except (OSError, ValueError) as e:
             self.errors.append(f"t={point['t_s']}s: smaps_rollup: {e}")
         if point.get("requests") is None and "rss_bytes" not in point:

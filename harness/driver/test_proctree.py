@@ -9,7 +9,7 @@ import time
 import pytest
 
 from harness.driver import proctree
-from harness.driver.proctree import ProcessTree, descendants, read_process
+from harness.driver.proctree import ProcessTree, descendants, read_process, read_smaps_rollup
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -92,6 +92,13 @@ def test_a_reused_pid_is_a_new_process(fake_proc):
     assert tree.sample()["tree_cpu_s"] == 1.0
     write_process(fake_proc, 12, 11, utime=0, start=5000)  # the old 12 exited, a new one got its pid
     assert tree.sample()["tree_cpu_s"] == 1.0
+
+
+def test_smaps_rollup_in_bytes_and_gone_is_file_not_found(fake_proc):
+    assert read_smaps_rollup(10, str(fake_proc)) == {"rss_bytes": 100 * 1024, "rss_anon_bytes": 60 * 1024,
+                                                      "pss_bytes": 80 * 1024}
+    with pytest.raises(FileNotFoundError):
+        read_smaps_rollup(99, str(fake_proc))
 
 
 def test_a_process_that_vanishes_mid_read_is_skipped(fake_proc):

@@ -35,4 +35,5 @@ def get_comparison(baseline: dict[str, Any], candidate: dict[str, Any],
         "reasons": [c.long_repr() for c in report.failures] + report.invalid,
         "notes": report.notes,
         "checks": [c.long_repr() for c in report.checks],
+        "sources": diff.sources(VIEW),
     }

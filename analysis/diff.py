@@ -44,6 +44,25 @@ def columns(view: list[str]) -> list[tuple[str, str, str]]:
     return out
 
 
+def sources(view: list[str]) -> list[tuple[str, list[str]]]:
+    """Where a view's metric columns come from (the registry's source), as (source, headers) in first-seen order."""
+    grouped: dict[str, list[str]] = {}
+    for key in view:
+        if key in BY_COLUMN:
+            grouped.setdefault(BY_COLUMN[key].source, []).append(BY_COLUMN[key].header)
+    return list(grouped.items())
+
+
+def sources_line(groups: list[tuple[str, list[str]]]) -> str:
+    """The sources as one sentence, for every renderer: "/mem: Live heap Δ, RSS Δ; loadgen: req/s"."""
+    return "; ".join(f"{source}: {', '.join(headers)}" for source, headers in groups)
+
+
+def has_any(result: dict[str, Any] | None, view: list[str]) -> bool:
+    """Whether a result holds a number for any metric column of the view."""
+    return any(v is not None for k, v in side(result, view).items() if k in BY_COLUMN)
+
+
 def metric_names(view: list[str]) -> list[str]:
     """The registry names of a view's metric columns."""
     return [BY_COLUMN[key].name for key in view if key in BY_COLUMN]

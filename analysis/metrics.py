@@ -44,7 +44,9 @@ class GateRule:
 class Metric:
     name: str
     unit: str    # "bytes", "bytes/request", "bytes/response", "bytes/s", "count", "requests/s", "us", "s", "ratio", "table"
-    source: str  # "/mem" (start and end samples), "loadgen", "timeline", "held sample", "loopback", or a combination
+    # "/mem" (start and end samples), "loadgen", "timeline", "held sample", "loopback", "/proc" (the
+    # target's process tree), "cgroup" (its memory cgroup), or a combination
+    source: str
     value: Callable[[Samples], Any]
     kind: str = "float"  # how a cell renders it: analysis.units.format_cell
     column: str | None = None  # its key in a diff row (analysis/diff.py), for metrics a table shows
@@ -104,6 +106,15 @@ class Samples:
             return int(self.end[name]) - int(self.start[name])
         return None
 
+    def outside_delta(self, name: str) -> float | None:
+        """End minus start of a process-tree or cgroup figure; None when either sample lacks it."""
+        before, after = self.start.get(name), self.end.get(name)
+        return None if before is None or after is None else after - before
+
+    def tree_per_request(self, counter: str, scale: float = 1.0) -> float | None:
+        delta = self.outside_delta(counter)
+        return _per(None if delta is None else delta * scale, self.completed)
+
     def per_served(self, counter: str) -> float | None:
         return _per(self.counter_delta(counter), self.served_total)
 
@@ -116,6 +127,25 @@ class Samples:
         after = (self.end.get("allocations_by_protocol") or {}).get(protocol)
         charged = int(after[field]) - int(before[field]) if before and after else None
         return _per(charged, self.served[protocol])
+
+
+def _timeline_peak(s: Samples, field: str) -> int | None:
+    points = [p[field] for p in (*s.timeline, s.end) if p.get(field) is not None]
+    return max(points) if points else None
+
+
+def _rss_explained(s: Samples) -> dict[str, int | None] | None:
+    """The end sample's resident memory by kind (cgroup) beside the heap the program holds (/mem):
+    anon minus live heap is what the allocator keeps (free chunks, arenas, caches) plus other anonymous maps."""
+    e = s.end
+    if e.get("cgroup_anon_bytes") is None:
+        return None
+    live = e.get("live_heap_bytes")
+    return {"rss_bytes": e.get("tree_rss_bytes"), "anon_bytes": e["cgroup_anon_bytes"],
+            "file_bytes": e.get("cgroup_file_bytes"), "kernel_bytes": e.get("cgroup_kernel_bytes"),
+            "sock_bytes": e.get("cgroup_sock_bytes"), "sock_peak_bytes": _timeline_peak(s, "cgroup_sock_bytes"),
+            "live_heap_bytes": live,
+            "allocator_kept_bytes": None if live is None else e["cgroup_anon_bytes"] - live}
 
 
 def _growth_fits(s: Samples) -> dict[str, float | None]:
@@ -205,6 +235,35 @@ METRICS: tuple[Metric, ...] = (
            header="p99"),
     Metric("elapsed_s", "s", "loadgen", lambda s: s.report.get("elapsed_s"), direction=None),
     Metric("timeline_points", "count", "timeline", lambda s: len(s.timeline), kind="count", direction=None),
+    # From outside the process, for any target: informational, not gated (A/A spread not established).
+    Metric("tree_processes", "count", "/proc", lambda s: s.end.get("tree_processes"), kind="count", direction=None),
+    Metric("tree_rss_delta_bytes", "bytes", "/proc", lambda s: s.outside_delta("tree_rss_bytes"), kind="bytes",
+           column="tree_rss_delta", header="Tree RSS \u0394"),
+    Metric("tree_rss_anon_delta_bytes", "bytes", "/proc", lambda s: s.outside_delta("tree_rss_anon_bytes"),
+           kind="bytes"),
+    Metric("tree_pss_delta_bytes", "bytes", "/proc", lambda s: s.outside_delta("tree_pss_bytes"), kind="bytes"),
+    Metric("tree_peak_rss_bytes", "bytes", "/proc", lambda s: _timeline_peak(s, "tree_rss_bytes"), kind="bytes"),
+    Metric("syscalls_read_per_request", "count", "/proc, loadgen", lambda s: s.tree_per_request("tree_syscalls_read"),
+           column="syscalls_read_per_request", header="read syscalls/req"),
+    Metric("syscalls_write_per_request", "count", "/proc, loadgen",
+           lambda s: s.tree_per_request("tree_syscalls_write"),
+           column="syscalls_write_per_request", header="write syscalls/req"),
+    Metric("context_switches_per_request", "count", "/proc, loadgen",
+           lambda s: s.tree_per_request("tree_context_switches"),
+           column="context_switches_per_request", header="ctx switches/req"),
+    Metric("cpu_us_per_request", "us", "/proc, loadgen", lambda s: s.tree_per_request("tree_cpu_s", 1e6), kind="us",
+           column="cpu_us_per_request", header="CPU us/req"),
+    Metric("cgroup_usage_delta_bytes", "bytes", "cgroup", lambda s: s.outside_delta("cgroup_usage_bytes"),
+           kind="bytes", column="cgroup_usage_delta", header="cgroup \u0394"),
+    Metric("cgroup_peak_bytes", "bytes", "cgroup", lambda s: s.end.get("cgroup_peak_bytes"), kind="bytes"),
+    Metric("cgroup_anon_delta_bytes", "bytes", "cgroup", lambda s: s.outside_delta("cgroup_anon_bytes"), kind="bytes"),
+    Metric("cgroup_file_delta_bytes", "bytes", "cgroup", lambda s: s.outside_delta("cgroup_file_bytes"), kind="bytes"),
+    Metric("cgroup_kernel_delta_bytes", "bytes", "cgroup", lambda s: s.outside_delta("cgroup_kernel_bytes"),
+           kind="bytes"),
+    Metric("cgroup_sock_delta_bytes", "bytes", "cgroup", lambda s: s.outside_delta("cgroup_sock_bytes"), kind="bytes"),
+    # Socket buffers drain once the clients are gone: their size under load is the timeline's highest.
+    Metric("cgroup_sock_peak_bytes", "bytes", "cgroup", lambda s: _timeline_peak(s, "cgroup_sock_bytes"), kind="bytes"),
+    Metric("rss_explained", "table", "cgroup, /proc, /mem", _rss_explained, direction=None),
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}

@@ -35,6 +35,11 @@ VIEW = ["scenario", "protocol", "allocator", "strategy", "requests", "live_heap_
         "bytes_per_request", "requests_per_s", "vs_loopback", "latency_p99_us", "writes_per_response",
         "bytes_copied_per_response", "client_failures"]
 
+# Beside req/s and latency, what a maintainer reviewing a memory fix asks for next: figures from
+# outside the process (its tree in /proc, its cgroup). A second table, shown when a side has them.
+OUTSIDE_VIEW = ["requests_per_s", "latency_p99_us", "tree_rss_delta", "cgroup_usage_delta", "syscalls_read_per_request",
+                "syscalls_write_per_request", "context_switches_per_request", "cpu_us_per_request"]
+
 # Delta bars in the HTML: one chart per metric across scenarios.
 BAR_METRICS = [("live_heap_delta_bytes", "Live heap \u0394"), ("rss_delta_bytes", "RSS \u0394 (after trim)"),
                ("peak_rss_growth_bytes", "Peak RSS \u0394")]
@@ -140,6 +145,18 @@ def _spread(result: dict[str, Any] | None, metric: str) -> dict[str, Any] | None
     return {"median": stats.median(v), "min": min(v), "max": max(v), "n": len(v)}
 
 
+def _outside(baseline: dict[str, Any] | None, candidate: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The outside table's rows, and the RSS explained by the cgroup's split; None without outside figures."""
+    if not (diff.has_any(baseline, OUTSIDE_VIEW[2:]) or diff.has_any(candidate, OUTSIDE_VIEW[2:])):
+        return None
+    base, cand = diff.side(baseline, OUTSIDE_VIEW), diff.side(candidate, OUTSIDE_VIEW)
+    explained = {label: ((r or {}).get("metrics") or {}).get("rss_explained") for label, r in
+                 (("baseline", baseline), ("candidate", candidate))}
+    return {"baseline": base, "candidate": cand,
+            "change": diff.change(base, cand, OUTSIDE_VIEW),
+            "rss_explained": explained if any(explained.values()) else None}
+
+
 def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict[str, Any] | None) -> dict[str, Any]:
     base_row, cand_row = diff.side(baseline, VIEW), diff.side(candidate, VIEW)
     ref = cand_row or base_row
@@ -152,6 +169,7 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
         "verdict": "unchanged", "reasons": [], "notes": [], "checks": [], "stats": {},
         "timelines": {"baseline": _timelines(baseline), "candidate": _timelines(candidate)},
         "bars": {m: {"baseline": _spread(baseline, m), "candidate": _spread(candidate, m)} for m, _ in BAR_METRICS},
+        "outside": _outside(baseline, candidate),
     }
     if baseline is None or candidate is None:
         entry["verdict"] = "new" if baseline is None else "removed"
@@ -254,6 +272,8 @@ def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[st
         "baseline": {"path": baseline["path"], "commit": commit(baseline), "machine": machine(baseline)},
         "candidate": {"path": candidate["path"], "commit": commit(candidate), "machine": machine(candidate)},
         "columns": [{"key": k, "header": h, "kind": kind} for k, h, kind in diff.columns(VIEW)],
+        "outside_columns": [{"key": k, "header": h, "kind": kind} for k, h, kind in diff.columns(OUTSIDE_VIEW)],
+        "sources": diff.sources(VIEW + [k for k in OUTSIDE_VIEW if k not in VIEW]),
         "bar_metrics": [{"metric": m, "title": t} for m, t in BAR_METRICS],
         "summary": {"counts": counts, "line": ", ".join(parts), "exit_code": exit_code,
                     "verdict": {0: "PASS", 1: "FAIL", 2: "INVALID"}[exit_code]},

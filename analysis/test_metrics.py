@@ -59,3 +59,52 @@ def test_compare_and_report_views_take_headers_from_the_registry():
     b, c = diff.side(base, ["protocol", "rss_delta", "requests"]), diff.side(cand, ["protocol", "rss_delta", "requests"])
     assert b == {"protocol": "h1", "rss_delta": 10, "requests": 5} and c["requests"] is None
     assert diff.change(b, c, ["protocol", "rss_delta", "requests"]) == {"rss_delta": 15, "requests": None}
+
+
+OUTSIDE_START = {"tree_processes": 3, "tree_rss_bytes": 30 << 20, "tree_rss_anon_bytes": 10 << 20,
+                 "tree_pss_bytes": 20 << 20, "tree_syscalls_read": 1000, "tree_syscalls_write": 500,
+                 "tree_context_switches": 200, "tree_cpu_s": 1.5, "cgroup_usage_bytes": 12 << 20,
+                 "cgroup_peak_bytes": 14 << 20, "cgroup_anon_bytes": 9 << 20, "cgroup_file_bytes": 2 << 20,
+                 "cgroup_kernel_bytes": 1 << 20, "cgroup_sock_bytes": 0}
+
+
+def outside_metrics(start_extra, end_extra, timeline=()):
+    start = sample(1000, 500, 0, 10, **start_extra)
+    end = sample(3000, 1300, 100, 710, **end_extra)
+    return metrics.compute_metrics(start, end, list(timeline), {"requests_completed": 100}, CONFIG)
+
+
+def test_outside_metrics_are_tree_and_cgroup_deltas_per_request():
+    end = {**OUTSIDE_START, "tree_processes": 2, "tree_rss_bytes": 31 << 20, "tree_syscalls_read": 1300,
+           "tree_syscalls_write": 700, "tree_context_switches": 450, "tree_cpu_s": 1.8, "cgroup_anon_bytes": 10 << 20,
+           "cgroup_sock_bytes": 64 << 10, "cgroup_peak_bytes": 20 << 20, "live_heap_bytes": 4 << 20}
+    m = outside_metrics(OUTSIDE_START, end, [{"tree_rss_bytes": 40 << 20}, {"tree_rss_bytes": None}])
+    assert m["tree_processes"] == 2 and m["tree_rss_delta_bytes"] == 1 << 20 and m["tree_peak_rss_bytes"] == 40 << 20
+    assert m["syscalls_read_per_request"] == 3 and m["syscalls_write_per_request"] == 2
+    assert m["context_switches_per_request"] == 2.5 and m["cpu_us_per_request"] == pytest.approx(3000)
+    assert m["cgroup_peak_bytes"] == 20 << 20 and m["cgroup_anon_delta_bytes"] == 1 << 20
+    assert m["cgroup_sock_delta_bytes"] == 64 << 10 and m["cgroup_usage_delta_bytes"] == 0
+    assert m["rss_explained"] == {"rss_bytes": 31 << 20, "anon_bytes": 10 << 20, "file_bytes": 2 << 20,
+                                  "kernel_bytes": 1 << 20, "sock_bytes": 64 << 10, "sock_peak_bytes": 64 << 10,
+                                  "live_heap_bytes": 4 << 20,
+                                  "allocator_kept_bytes": 6 << 20}
+
+
+def test_outside_metrics_are_none_without_their_samples_and_never_gated():
+    no_cgroup = {k: v for k, v in OUTSIDE_START.items() if not k.startswith("cgroup_")}
+    m = outside_metrics(no_cgroup, no_cgroup)
+    assert m["tree_rss_delta_bytes"] == 0 and m["cgroup_peak_bytes"] is None and m["rss_explained"] is None
+    bare = outside_metrics({}, {})
+    assert bare["tree_rss_delta_bytes"] is None and bare["syscalls_read_per_request"] is None
+    outside = [x for x in metrics.METRICS if x.source.startswith(("/proc", "cgroup"))]
+    assert len(outside) >= 15 and not any(x.gate for x in outside)
+
+
+def test_every_metric_names_its_source_and_views_group_them():
+    known = {"/mem", "loadgen", "timeline", "held sample", "loopback", "ceiling watch", "/proc", "cgroup"}
+    for m in metrics.METRICS:
+        assert set(m.source.split(", ")) <= known, m.name
+    groups = dict(diff.sources(["scenario", "rss_delta", "requests_per_s", "tree_rss_delta", "cpu_us_per_request"]))
+    assert groups == {"/mem": ["RSS \u0394"], "loadgen": ["req/s"], "/proc": ["Tree RSS \u0394"],
+                      "/proc, loadgen": ["CPU us/req"]}
+    assert diff.sources_line([("/mem", ["a", "b"]), ("cgroup", ["c"])]) == "/mem: a, b; cgroup: c"

@@ -137,3 +137,33 @@ def test_cli_writes_three_reports_and_exits_by_verdict(tmp_path):
     assert p.returncode == 0 and "0 regressions, 0 improvements, 1 unchanged" in p.stdout
     p = subprocess.run([MEMGATE, "report", str(tmp_path / "nothing"), CAND], capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "no such result file or directory" in p.stderr
+
+
+def with_outside(result, tree_rss_delta, explained):
+    out = json.loads(json.dumps(result))
+    for rep in [out] + [r for r in out["replicates"] if r.get("metrics")]:
+        rep["metrics"].update({"tree_rss_delta_bytes": tree_rss_delta, "syscalls_read_per_request": 1.5,
+                               "cpu_us_per_request": 30.0, "rss_explained": explained})
+    return out
+
+
+def test_outside_figures_get_their_table_and_the_rss_explained():
+    base = report.load_side(os.path.join(BASE, "r-steady.json"))
+    cand = report.load_side(os.path.join(CAND, "r-steady.json"))
+    name = next(iter(cand["results"]))
+    plain = report.build_report(base, cand)
+    assert plain["scenarios"][0]["outside"] is None and "From outside" not in md_render.render(plain)
+    explained = {"rss_bytes": 9 << 20, "anon_bytes": 2 << 20, "file_bytes": 1 << 19, "kernel_bytes": 1 << 17,
+                 "sock_bytes": 4096, "live_heap_bytes": 1 << 19, "allocator_kept_bytes": 3 << 19}
+    cand["results"][name] = with_outside(cand["results"][name], 1 << 20, explained)
+    data = report.build_report(base, cand)  # the baseline has no outside figures: not comparable, no error
+    outside = data["scenarios"][0]["outside"]
+    assert outside["baseline"]["tree_rss_delta"] is None and outside["candidate"]["tree_rss_delta"] == 1 << 20
+    assert outside["change"]["tree_rss_delta"] is None and outside["rss_explained"]["baseline"] is None
+    md = md_render.render(data)
+    assert "| *candidate* |" in md and "+1.0 MiB" in md and "| Tree RSS \u0394 |" in md
+    assert "| \u2003of it, kept by the allocator and other anonymous maps | n/a | 1.5 MiB |" in md
+    assert "Sources: " in md and "/proc: Tree RSS \u0394" in md and "/mem: Live heap \u0394" in md
+    page = html_render.render(data)
+    assert page.count('<table class="outside">') == 2 and "socket buffers (cgroup)" in page
+    assert "/proc, loadgen: read syscalls/req" in page

@@ -7,7 +7,8 @@ import html
 import math
 from typing import Any
 
-from analysis.render.markdown import table_rows
+from analysis.diff import sources_line
+from analysis.render.markdown import RSS_EXPLAINED_NOTE, rss_explained_rows, table_rows
 from analysis.units import format_bytes, format_number
 
 BASE_COLOR = "#4a78b5"
@@ -174,6 +175,24 @@ def _table(sc: dict[str, Any], columns: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+def _outside(outside: dict[str, Any] | None, columns: list[dict[str, Any]]) -> str:
+    """The figures from outside the process and, with cgroup data, the RSS explained (tables of class "outside")."""
+    if not outside:
+        return ""
+    head = "".join(f"<th>{_e(c['header'])}</th>" for c in columns)
+    out = ['<div class="sub">From outside the process (its tree in /proc, its cgroup):</div>',
+           f'<div class="wrap"><table class="outside"><tr><th></th>{head}</tr>']
+    for label, cells in table_rows(outside, columns):
+        out.append(f'<tr class="{label}"><th>{label}</th>' + "".join(f'<td class="num">{_e(v)}</td>' for v in cells) + "</tr>")
+    out.append("</table></div>")
+    if outside["rss_explained"]:
+        out.append('<div class="sub">RSS explained:</div><table class="outside"><tr><th></th><th>baseline</th><th>candidate</th></tr>')
+        for label, base, cand in rss_explained_rows(outside["rss_explained"]):
+            out.append(f'<tr><th>{_e(label)}</th><td class="num">{_e(base)}</td><td class="num">{_e(cand)}</td></tr>')
+        out.append(f'</table><div class="sub">{_e(RSS_EXPLAINED_NOTE)}</div>')
+    return "".join(out)
+
+
 def render(data: dict[str, Any]) -> str:
     s = data["summary"]
     counts = s["counts"]
@@ -215,6 +234,7 @@ def render(data: dict[str, Any]) -> str:
             out.append("<ul>" + "".join(items) + "</ul>")
         if sc["baseline"] and sc["candidate"] or sc["verdict"] in ("new", "removed"):
             out.append(_table(sc, columns))
+        out.append(_outside(sc.get("outside"), data["outside_columns"]))
         if sc["timelines"]["baseline"] or sc["timelines"]["candidate"]:
             out.append(_legend() + '<div class="charts">')
             out.append(line_chart("RSS growth since the start sample", _timeline_series(sc, "rss_growth_bytes")))
@@ -222,6 +242,7 @@ def render(data: dict[str, Any]) -> str:
             out.append("</div>")
     out.append('<p class="sub">Figures: medians over replicates. \u0394 = end minus start sample, both after a forced trim; '
                'before trim: the end sample before it; peak RSS \u0394 = highest sampled RSS minus start; bytes/request = '
-               'live heap \u0394 per request. Verdict rules: docs/RESULTS.md.</p>')
+               'live heap \u0394 per request. Verdict rules: docs/RESULTS.md. '
+               f'Sources: {_e(sources_line(data["sources"]))}.</p>')
     out.append("</body></html>")
     return "\n".join(out) + "\n"

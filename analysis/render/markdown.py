@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from analysis.diff import sources_line
 from analysis.units import format_cell as cell
 
 BADGE = {"regression": "\u274c REGRESSION", "invalid": "\u26a0\ufe0f INVALID", "improvement": "\u2705 improvement",
@@ -28,6 +29,48 @@ def table_rows(scenario: dict[str, Any], columns: list[dict[str, Any]]) -> list[
                 cells.append(cell(values.get(key), kind, signed=signed))
         rows.append((label, cells))
     return rows
+
+
+# The RSS explained: the end sample's resident memory by kind (metrics' rss_explained), one row each.
+RSS_EXPLAINED_ROWS = (
+    ("rss_bytes", "resident, whole tree (/proc)"),
+    ("anon_bytes", "anonymous (cgroup)"),
+    ("live_heap_bytes", "\u2003of it, heap the program holds (/mem)"),
+    ("allocator_kept_bytes", "\u2003of it, kept by the allocator and other anonymous maps"),
+    ("file_bytes", "file pages charged to the target (cgroup)"),
+    ("kernel_bytes", "kernel: slab, stacks, page tables (cgroup)"),
+    ("sock_bytes", "socket buffers (cgroup)"),
+    ("sock_peak_bytes", "socket buffers, highest under load (cgroup)"),
+)
+RSS_EXPLAINED_NOTE = ("End sample, after a forced trim. File pages another cgroup touched first (shared libraries) "
+                      "count in RSS but are charged there, not here.")
+
+
+def rss_explained_rows(explained: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(label, baseline, candidate) cells of the RSS explained table."""
+    sides = [explained.get("baseline") or {}, explained.get("candidate") or {}]
+    return [(label, *(cell(side.get(key), "bytes") for side in sides)) for key, label in RSS_EXPLAINED_ROWS]
+
+
+def _table(header_cells: list[str], kinds: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header_cells) + " |",
+           "|" + "|".join("---" if kind == "text" else "---:" for kind in kinds) + "|"]
+    return out + ["| " + " | ".join(_escape(x) for x in row) + " |" for row in rows]
+
+
+def _outside_section(outside: dict[str, Any] | None, columns: list[dict[str, Any]]) -> list[str]:
+    if not outside:
+        return []
+    out = ["From outside the process (its tree in /proc, its cgroup):", ""]
+    out += _table(["", *[c["header"] for c in columns]], ["text", *[c["kind"] for c in columns]],
+                  [[f"*{label}*", *cells] for label, cells in table_rows(outside, columns)])
+    out.append("")
+    if outside["rss_explained"]:
+        out += ["RSS explained:", ""]
+        out += _table(["", "baseline", "candidate"], ["text", "bytes", "bytes"],
+                      [list(row) for row in rss_explained_rows(outside["rss_explained"])])
+        out += ["", RSS_EXPLAINED_NOTE, ""]
+    return out
 
 
 def _escape(text: str) -> str:
@@ -64,9 +107,11 @@ def render(data: dict[str, Any]) -> str:
                 verdict = sc["verdict"] if label == "change" else ""
                 out.append("| " + " | ".join(_escape(x) for x in [f"**{label}**", *cells, verdict]) + " |")
             out.append("")
+        out += _outside_section(sc.get("outside"), data["outside_columns"])
     out.append("<sub>Figures: medians over replicates. \u0394 = end minus start sample, both after a forced trim "
                "(\u201cbefore trim\u201d: end sample before it); peak RSS \u0394 = highest sampled RSS minus start; "
-               "bytes/request = live heap \u0394 per request. Verdicts: docs/RESULTS.md.</sub>")
+               "bytes/request = live heap \u0394 per request. Verdicts: docs/RESULTS.md. "
+               f"Sources: {sources_line(data['sources'])}.</sub>")
     return "\n".join(out) + "\n"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from analysis.diff import sources_line
 from analysis.units import format_cell
 
 
@@ -26,6 +27,8 @@ def render_rows(columns: list[tuple[str, str, str]], rows: list[dict[str, Any]])
 
 def render_comparison(data: dict[str, Any]) -> str:
     out = render_rows(data["columns"], data["rows"])
+    if data.get("sources"):
+        out += f"\n\nsources: {sources_line(data['sources'])}"
     if data.get("notes"):
         out += "\n\nnotes:\n" + "\n".join(f"  - {n}" for n in data["notes"])
     if data.get("reasons"):

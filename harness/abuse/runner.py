@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from harness.abuse import attacks
 from harness.driver.binaries import REPO_ROOT, MissingBinary, server_binary
-from harness.driver.sampler import read_smaps_rollup
+from harness.driver.proctree import read_smaps_rollup
 from harness.driver.server import RefServer, ServerError
 from harness.results import atomic
 

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from harness.driver.sampler import read_smaps_rollup
+from harness.driver.proctree import read_smaps_rollup
 
 MIB = 1024 * 1024
 

@@ -1,13 +1,15 @@
 """One scenario run, end to end: its replicates, each a fresh server measured in phases.
 
 1. start: the target (harness/driver/targets/: refserver on a free loopback port with /healthz
-   answered, a command memgate starts, or a server it attaches to), server and loadgen pinned apart;
+   answered, a command memgate starts, or a server it attaches to), server and loadgen pinned apart,
+   a target memgate starts in a memory cgroup of its own where one can be made (harness/driver/outside.py);
 2. warm up: a loadgen run the measurement ignores (caches, pools and arenas fill), then a
    forced-trim /mem sample as the start point;
 3. load: the measured loadgen run while a Sampler records the timeline;
-4. sample: a final forced-trim /mem sample and the metrics (analysis/metrics.py);
-5. stop: SIGTERM (SIGKILL after a bound), always, so a failed replicate leaves no server; an
-   attached server is left as it was.
+4. sample: a final forced-trim /mem sample and the metrics (analysis/metrics.py); every sample
+   also holds the target's process-tree figures (/proc) and its cgroup's;
+5. stop: SIGTERM (SIGKILL after a bound), always, so a failed replicate leaves no server, and
+   the cgroup removed; an attached server is left as it was.
 The caller writes the result dict atomically, also on failure.
 """
 
@@ -26,8 +28,10 @@ from analysis.metrics import compute_metrics, median_metrics, noise
 from harness.driver import loadgen, loopback
 from harness.driver.binaries import MissingBinary, loadgen_binary
 from harness.driver.ceiling import MemoryCeiling, ceiling_bytes
+from harness.driver.cgroup import CgroupUnavailable
 from harness.driver.machine import commit_info, machine_info
 from harness.driver.processes import process_state
+from harness.driver.outside import OutsideMemory
 from harness.driver.sampler import Sampler, requests_total
 from harness.driver.scenario import Scenario
 from harness.driver.server import ServerError, describe_exit
@@ -90,6 +94,8 @@ class Replicate:
         self.pinning = plan_pinning(config["pin"])
         self.rep["pinning"] = self.pinning
         self.server = None  # the target: RefServer, CommandTarget or AttachTarget
+        self.outside: OutsideMemory | None = None
+        self.run_id = run_id
         self.tls_dir: str | None = None
         self.sampler: Sampler | None = None
         self.watch: MemoryCeiling | None = None
@@ -116,10 +122,19 @@ class Replicate:
         if config["protocol"] == "h2-tls" and config["target"]["kind"] != "attach":
             self.tls_dir = tempfile.mkdtemp(prefix="memgate-tls-")
             tls_files = make_self_signed(self.tls_dir)
-        server = self.server = make_target(config, self.env, self._cpus("server"), tls_files, self.hooks.wrap_server)
+        attached = config["target"]["kind"] == "attach"
+        # A server memgate did not start cannot be moved into a cgroup.
+        outside = self.outside = OutsideMemory(
+            None if attached else f"{self.run_id[:12]}-{rep['index']}-{uuid.uuid4().hex[:6]}")
+        if outside.cgroup_unavailable:
+            rep["warnings"].append(f"no memory cgroup for the target, so no cgroup figures: {outside.cgroup_unavailable}")
+        server = self.server = make_target(config, self.env, self._cpus("server"), tls_files, self.hooks.wrap_server,
+                                           join_cgroup=outside.join_cgroup())
         self.loadgen_bin = loadgen_binary()
         rep["server"] = {"argv": server.argv}
         server.start()
+        outside.watch([server.pid])
+        rep["cgroup"] = outside.describe()
         if server.signalled:  # the watch kills what outgrows the ceiling: never an attached server
             self.watch = MemoryCeiling(server.pid, ceiling_bytes(config))
             self.watch.start()
@@ -138,7 +153,7 @@ class Replicate:
             warm = self._run_loadgen(config["warmup_requests"], "warm-up")
             rep["warmup"] = {k: warm.get(k) for k in ("requests_completed", "requests_failed", "elapsed_s", "requests_per_s")}
         _wait_client_connections_closed(server, rep)
-        start = self.start_sample = server.mem(trim=True)
+        start = self.start_sample = {**server.mem(trim=True), **self.outside.sample()}
         rep["allocator"] = {"name": start.get("allocator"), "version": start.get("allocator_version")}
         rep["server_config"] = start.get("config")
         rep["start_sample"] = _sample_view(start)
@@ -154,7 +169,8 @@ class Replicate:
 
         if self.watch is not None:
             self.watch.reset_peak()
-        sampler = self.sampler = Sampler(server, self.start_sample, config["sample_interval_ms"], hook=self.hooks.on_sample)
+        sampler = self.sampler = Sampler(server, self.start_sample, config["sample_interval_ms"], hook=self.hooks.on_sample,
+                                         probes=self.outside.probes())
         sampler.start()
         try:
             self.report = self._run_loadgen(config["requests"], "measured run",
@@ -172,8 +188,11 @@ class Replicate:
         """The forced-trim end sample, the replicate's metrics and its consistency warnings."""
         config, rep, server, report, start = self.config, self.rep, self.server, self.report, self.start_sample
         _wait_client_connections_closed(server, rep)
-        end = server.mem(trim=True)
+        end = {**server.mem(trim=True), **self.outside.sample()}
         rep["end_sample"] = _sample_view(end)
+        rep["processes"] = self.outside.processes()
+        if self.outside.errors:
+            rep["warnings"].append(f"outside figures missing from a sample: {self.outside.errors[-1]}")
         if self.hooks.on_phase:
             self.hooks.on_phase("measure_end", server)
         if config["hold_connections"] and "held_sample" not in rep:
@@ -228,6 +247,11 @@ class Replicate:
                 rep["warnings"].append(f"server did not exit cleanly on SIGTERM: {describe_exit(code)}")
         if server is not None:
             server.cleanup()
+        if self.outside is not None:
+            try:
+                self.outside.close()
+            except CgroupUnavailable as e:
+                rep["warnings"].append(str(e))
         if self.tls_dir:
             shutil.rmtree(self.tls_dir, ignore_errors=True)
         rep["wall_s"] = round(time.monotonic() - self.t0, 3)

@@ -1,4 +1,5 @@
-"""A thread that samples the server every interval: /mem?trim=0 and /proc/<pid>/smaps_rollup over its processes."""
+"""A thread that samples the server every interval: /mem?trim=0, /proc/<pid>/smaps_rollup and the
+probes it is given (the process tree, the cgroup: outside figures, each a dict merged into the point)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from harness.driver.proctree import read_smaps_rollup
 from harness.driver.server import RefServer, ServerError
-
-
-def read_smaps_rollup(pid: int) -> dict[str, int]:
-    """Rss and Anonymous from /proc/<pid>/smaps_rollup, in bytes."""
-    fields = {"Rss": "rss_bytes", "Anonymous": "rss_anon_bytes"}
-    out: dict[str, int] = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in fields:
-                out[fields[key]] = int(rest.split()[0]) * 1024
-    return out
 
 
 def read_smaps_rollups(pids: list[int]) -> tuple[dict[str, int], list[dict[str, int]]]:
@@ -27,7 +17,8 @@ def read_smaps_rollups(pids: list[int]) -> tuple[dict[str, int], list[dict[str, 
     per_process, error = [], None
     for pid in pids:
         try:
-            per_process.append({"pid": pid, **read_smaps_rollup(pid)})
+            memory = read_smaps_rollup(pid)
+            per_process.append({"pid": pid, "rss_bytes": memory["rss_bytes"], "rss_anon_bytes": memory["rss_anon_bytes"]})
         except OSError as e:
             error = e
     if not per_process:
@@ -41,13 +32,17 @@ def requests_total(mem: dict[str, Any]) -> int:
     return int(r.get("h1", 0)) + int(r.get("h2", 0))
 
 
+Probe = Callable[[], dict[str, Any]]
+
+
 class Sampler(threading.Thread):
     """Appends timeline points until stop(); calls hook(point, server) after each (tests use it)."""
 
     def __init__(self, server: RefServer, start_mem: dict[str, Any], interval_ms: int,
-                 hook: Callable[[dict[str, Any], RefServer], None] | None = None):
+                 hook: Callable[[dict[str, Any], RefServer], None] | None = None, probes: tuple[Probe, ...] = ()):
         super().__init__(name="memgate-sampler", daemon=True)
         self.server = server
+        self.probes = probes
         self.start_requests = requests_total(start_mem)
         self.interval_s = interval_ms / 1000.0
         self.hook = hook
@@ -98,6 +93,11 @@ class Sampler(threading.Thread):
             self.errors.append(f"t={point['t_s']}s: smaps_rollup: {e}")
         if point.get("requests") is None and "rss_bytes" not in point:
             return None
+        for probe in self.probes:
+            try:
+                point.update(probe())
+            except (OSError, ValueError) as e:
+                self.errors.append(f"t={point['t_s']}s: {e}")
         point.setdefault("rss_bytes", point.get("mem_rss_bytes"))
         point.setdefault("rss_anon_bytes", None)
         self.timeline.append(point)

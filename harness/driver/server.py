@@ -14,7 +14,7 @@ import ssl
 import subprocess
 import tempfile
 import time
-from typing import Any
+from typing import Any, Callable
 
 from harness.driver.affinity import pinned
 
@@ -39,8 +39,9 @@ class RefServer:
     clean_exit_codes = (0,)
 
     def __init__(self, argv: list[str], *, tls: bool, env: dict[str, str], cpus: set[int] | None,
-                 http_timeout_s: float = 5.0):
+                 http_timeout_s: float = 5.0, join_cgroup: Callable[[], None] | None = None):
         self.argv = argv
+        self.join_cgroup = join_cgroup
         self.tls = tls
         self.env = env
         self.cpus = cpus
@@ -75,7 +76,8 @@ class RefServer:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, listen_timeout_s: float = 10.0, health_timeout_s: float = 10.0) -> None:
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            argv, preexec = pinned(self.argv, self.cpus)
+            argv, pin = pinned(self.argv, self.cpus)
+            preexec = preexec_chain(self.join_cgroup, pin)
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=self.env,
                 start_new_session=True, preexec_fn=preexec, close_fds=True)
@@ -219,6 +221,18 @@ def file_tail(path: str, limit: int = STDERR_TAIL_BYTES) -> str:
             return f.read().decode(errors="replace")
     except FileNotFoundError:
         return ""
+
+
+def preexec_chain(*steps: Callable[[], None] | None) -> Callable[[], None] | None:
+    """One preexec_fn running the given ones in order (None when there are none)."""
+    todo = [s for s in steps if s is not None]
+    if not todo:
+        return None
+
+    def run() -> None:
+        for step in todo:
+            step()
+    return run
 
 
 def describe_exit(code: int | None) -> str:

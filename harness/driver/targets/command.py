@@ -20,12 +20,12 @@ import subprocess
 import tempfile
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from harness.driver.affinity import pinned
 from harness.driver.binaries import build_dir
 from harness.driver.processes import pids_with_environ
-from harness.driver.server import STDERR_TAIL_BYTES, ServerError, describe_exit, file_tail
+from harness.driver.server import STDERR_TAIL_BYTES, ServerError, describe_exit, file_tail, preexec_chain
 from harness.driver.targets.base import TARGET_ID_ENV, OutsideTarget, wait_ready
 from harness.driver.targets.heap import HeapSource, ShimHeap
 
@@ -56,8 +56,9 @@ class CommandTarget(OutsideTarget):
     kind = "command"
 
     def __init__(self, spec: dict[str, Any], protocol: str, env: dict[str, str], cpus: set[int] | None,
-                 heap: HeapSource, tls_files: tuple[str, str] | None):
+                 heap: HeapSource, tls_files: tuple[str, str] | None, join_cgroup: Callable[[], None] | None = None):
         super().__init__(spec["host"], heap)
+        self.join_cgroup = join_cgroup
         self.spec, self.protocol, self.base_env, self.cpus, self.tls_files = spec, protocol, env, cpus, tls_files
         self.proc: subprocess.Popen | None = None
         self.workdir = tempfile.mkdtemp(prefix="memgate-target-")
@@ -111,7 +112,8 @@ class CommandTarget(OutsideTarget):
             self.argv, self.env = wrap(list(self.argv), dict(self.env))
 
     def start(self) -> None:
-        argv, preexec = pinned(self.argv, self.cpus)
+        argv, pin = pinned(self.argv, self.cpus)
+        preexec = preexec_chain(self.join_cgroup, pin)
         cwd = render(self.spec["cwd"], self.placeholders()) if self.spec["cwd"] else self.workdir
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             try:

@@ -31,19 +31,20 @@ def _heap_source(spec: dict[str, Any], protocol: str) -> HeapSource:
 
 
 def make_target(config: dict[str, Any], env: dict[str, str], cpus: set[int] | None,
-                tls_files: tuple[str, str] | None, wrap: Wrap | None):
+                tls_files: tuple[str, str] | None, wrap: Wrap | None, *,
+                join_cgroup: Callable[[], None] | None = None):
     """RefServer, CommandTarget (prepared: port, workdir, argv, env) or AttachTarget; start() is the caller's."""
     spec, protocol = config["target"], config["protocol"]
     if spec["kind"] == "refserver":
         argv, server_env = server_argv(server_binary(config["allocator"]), config, tls_files), env
         if wrap:
             argv, server_env = wrap(list(argv), dict(env))
-        return RefServer(argv, tls=tls_files is not None, env=server_env, cpus=cpus)
+        return RefServer(argv, tls=tls_files is not None, env=server_env, cpus=cpus, join_cgroup=join_cgroup)
     heap = _heap_source(spec, protocol)
     if spec["kind"] == "attach":
         target = AttachTarget(spec, protocol, heap)
     else:
-        target = CommandTarget(spec, protocol, env, cpus, heap, tls_files)
+        target = CommandTarget(spec, protocol, env, cpus, heap, tls_files, join_cgroup)
         try:
             target.prepare(wrap)
         except BaseException:

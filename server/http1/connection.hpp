@@ -15,7 +15,7 @@
 namespace memgate::http1 {
 
 template <typename Stream>
-class connection : public std::enable_shared_from_this<connection<Stream>>, private session_owner {
+class connection final : public std::enable_shared_from_this<connection<Stream>>, private session_owner {
  public:
   connection(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
              app::services& app, const strategy::strategies& strategies);

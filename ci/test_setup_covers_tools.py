@@ -23,7 +23,7 @@ TOOL_PACKAGES: dict[str, str | None] = {
     "curl": "curl", "git": "git", "openssl": "openssl", "iperf3": "iperf3",
     "go": "golang-go", "heaptrack": "heaptrack", "python3": "python3",
     "nghttp": "nghttp2-client", "h2load": "nghttp2-client", "nghttpd": "nghttp2-server", "nginx": "nginx-light",
-    "bash": ESSENTIAL, "dpkg-deb": ESSENTIAL, "env": ESSENTIAL, "sleep": ESSENTIAL, "taskset": ESSENTIAL,
+    "bash": ESSENTIAL, "dpkg-deb": ESSENTIAL, "env": ESSENTIAL, "sleep": ESSENTIAL, "taskset": ESSENTIAL, "true": ESSENTIAL,
 }
 SUBPROCESS_CALLS = {"run", "Popen", "check_output", "check_call", "call"}
 # The tests' own thin wrappers around subprocess.run, called with an argv literal too.

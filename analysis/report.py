@@ -19,7 +19,7 @@ import os
 from typing import Any
 
 from analysis import diff, gate, stats
-from analysis.metrics import GATED, LOWER, format_signed
+from analysis.metrics import BY_NAME, GATED, LOWER, format_signed
 from harness.results import files as result_files
 from harness.results.index import MatrixError, load_index
 
@@ -40,9 +40,12 @@ VIEW = ["scenario", "protocol", "allocator", "strategy", "requests", "live_heap_
 OUTSIDE_VIEW = ["requests_per_s", "latency_p99_us", "tree_rss_delta", "cgroup_usage_delta", "syscalls_read_per_request",
                 "syscalls_write_per_request", "context_switches_per_request", "cpu_us_per_request"]
 
-# Delta bars in the HTML: one chart per metric across scenarios.
+# Bars in the HTML, one chart per metric across scenarios: first one for each metric a regression
+# failed on (a buffered-vs-writev failure on bytes copied shows that, not the heap it left alone),
+# then these, always.
 BAR_METRICS = [("live_heap_delta_bytes", "Live heap \u0394"), ("rss_delta_bytes", "RSS \u0394 (after trim)"),
                ("peak_rss_growth_bytes", "Peak RSS \u0394")]
+CHARTED = list(dict.fromkeys([m for m, _ in BAR_METRICS] + [m.name for m in GATED]))
 
 MAX_TIMELINE_POINTS = 150
 
@@ -168,7 +171,8 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
         "replicates": {"baseline": len(_ok_replicates(baseline)), "candidate": len(_ok_replicates(candidate))},
         "verdict": "unchanged", "reasons": [], "notes": [], "checks": [], "stats": {},
         "timelines": {"baseline": _timelines(baseline), "candidate": _timelines(candidate)},
-        "bars": {m: {"baseline": _spread(baseline, m), "candidate": _spread(candidate, m)} for m, _ in BAR_METRICS},
+        "bars": {m: {"baseline": _spread(baseline, m), "candidate": _spread(candidate, m)} for m in CHARTED},
+        "moved": [],  # the metrics behind the verdict: {metric, baseline, candidate, limit, verdict}
         "outside": _outside(baseline, candidate),
     }
     if baseline is None or candidate is None:
@@ -197,9 +201,13 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
     for c in g.failures:
         st = entry["stats"].get(c.metric) or {}
         ci = st.get("ci95")
+        moved = {"metric": c.metric, "baseline": c.baseline, "candidate": c.candidate, "limit": c.limit,
+                 "verdict": "regression"}
         if c.metric == "client_failures" or not replicated:
             entry["reasons"].append(c.long_repr())
+            entry["moved"].append(moved)
         elif ci and ci[0] > 0:
+            entry["moved"].append(moved)
             entry["reasons"].append(f"{c.long_repr()}; median difference {format_signed(c.metric, st['difference'])}, "
                                     f"95% interval [{format_signed(c.metric, ci[0])}, {format_signed(c.metric, ci[1])}]"
                                     + (f", Mann-Whitney p={st['p_value']:.3g}" if st.get("p_value") is not None else ""))
@@ -223,6 +231,7 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
         ci = st.get("ci95")
         if replicated and not (ci and (ci[1] < 0 if m.direction == LOWER else ci[0] > 0)):
             continue
+        entry["moved"].append({"metric": m.name, "baseline": b, "candidate": c, "limit": None, "verdict": "improvement"})
         moved = "fell" if m.direction == LOWER else "rose"
         entry["reasons"].append(f"{m.name} {moved} from {format_signed(m.name, b)} to {format_signed(m.name, c)} "
                                 f"(step for an improvement: {format_signed(m.name, step)})"
@@ -274,12 +283,27 @@ def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[st
         "columns": [{"key": k, "header": h, "kind": kind} for k, h, kind in diff.columns(VIEW)],
         "outside_columns": [{"key": k, "header": h, "kind": kind} for k, h, kind in diff.columns(OUTSIDE_VIEW)],
         "sources": diff.sources(VIEW + [k for k in OUTSIDE_VIEW if k not in VIEW]),
-        "bar_metrics": [{"metric": m, "title": t} for m, t in BAR_METRICS],
+        "bar_metrics": chart_metrics(scenarios),
         "summary": {"counts": counts, "line": ", ".join(parts), "exit_code": exit_code,
                     "verdict": {0: "PASS", 1: "FAIL", 2: "INVALID"}[exit_code]},
         "notes": notes,
         "scenarios": scenarios,
     }
+
+
+def chart_metrics(scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The HTML's bar charts in order: each metric a regression failed on (with the scenarios it failed
+    in), then BAR_METRICS; titled by the metric's name as the reasons name it, unless BAR_METRICS titles
+    it; kind says how its figures render (analysis.units.format_cell)."""
+    failed: dict[str, list[str]] = {}
+    for sc in scenarios:
+        for m in sc["moved"]:
+            if m["verdict"] == "regression":
+                failed.setdefault(m["metric"], []).append(sc["name"])
+    titles = dict(BAR_METRICS)
+    order = list(failed) + [m for m, _ in BAR_METRICS if m not in failed]
+    return [{"metric": m, "title": titles.get(m, m), "kind": BY_NAME[m].kind,
+             "failed_in": failed.get(m, [])} for m in order]
 
 
 def to_json(data: dict[str, Any]) -> str:

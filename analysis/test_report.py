@@ -109,12 +109,45 @@ def test_html_is_self_contained_with_tables_and_charts(data):
         assert forbidden not in page
     assert set(re.findall(r"https?://[^\"' ]+", page)) <= {"http://www.w3.org/2000/svg"}  # a namespace, never fetched
     assert page.count("<table>") == len([s for s in data["scenarios"] if s["baseline"] and s["candidate"] or s["verdict"] == "new"])
-    assert "Memory growth per scenario" in page and page.count("(median, min\u2013max)</text>") == 3
+    # a chart for each metric a regression failed on (live heap per request, peak RSS, bytes copied), then the
+    # two of the three standing ones (live heap, RSS after trim, peak RSS) not charted yet
+    assert "Memory growth per scenario" in page and len(re.findall(r'aria-label="[^"]*\(median, min\u2013max\)', page)) == len(data["bar_metrics"]) == 5
     assert page.count("RSS growth since the start sample") == page.count("Live heap growth since the start sample") >= 5
     assert page.count("<polyline") >= 5 * 2 * 6  # 2 charts x 6 replicate lines per compared scenario
     assert "2 regressions, 1 improvement" in page and "r-leak" in page
     assert page.index('id="r-leak"') < page.index('id="r-steady"')
     assert "bytes copied/response" in page and "+1.4 MiB" in page
+
+
+def test_what_failed_is_charted_first_with_its_limit():
+    b = report.load_side(os.path.join(TESTDATA, "baseline_writev.json"))
+    c = report.load_side(os.path.join(TESTDATA, "candidate_buffered.json"))
+    data = report.build_report(b, c)
+    assert [m["metric"] for m in data["bar_metrics"]] == [
+        "peak_rss_growth_bytes", "bytes_copied_per_response", "live_heap_delta_bytes", "rss_delta_bytes"]
+    page = html_render.render(data)
+    titles = re.findall(r'<svg [^>]*aria-label="([^"]+)"', page)
+    assert titles[0].startswith("FAILED in 1 scenario(s): Peak RSS")
+    assert titles[1].startswith("FAILED in 1 scenario(s): bytes_copied_per_response")
+    assert titles[2].startswith("Live heap") and titles[3].startswith("RSS \u0394 (after trim)")
+    copied = page.split("<svg ")[2]
+    assert copied.count('class="limit"') == 1 and "<title>limit +1.0 KiB</title>" in copied
+    assert "+1.0 MiB</text>" in copied  # 1,048,576 bytes copied per response, in binary units
+
+
+def test_markdown_leads_with_a_narrow_table_of_what_moved(data):
+    md = md_render.render(data)
+    lines = md.splitlines()
+    start = lines.index("| Scenario | Verdict | Metric | Baseline | Candidate | Limit |")
+    moved = lines[start + 2:lines.index("", start)]
+    assert start < next(i for i, l in enumerate(lines) if l.startswith("### "))
+    assert [r.split(" | ")[0].lstrip("| ") for r in moved[:3]] == ["r-leak", "r-copy", "r-copy"]
+    assert "live_heap_bytes_per_request" in moved[0] and "**regression**" in moved[0]
+    assert {r.split(" | ")[2] for r in moved[1:3]} == {"peak_rss_growth_bytes", "bytes_copied_per_response"}
+    assert any(r.startswith("| r-fixed | improvement |") for r in moved)
+    assert any(r.startswith("| r-failed | invalid |") for r in moved)
+    assert all(len(r.split(" | ")) == 6 for r in moved)
+    assert "2 unchanged scenario(s): in the full table below." in md
 
 
 def test_json_has_the_same_content(data):

@@ -9,7 +9,7 @@ from typing import Any
 
 from analysis.diff import sources_line
 from analysis.render.markdown import RSS_EXPLAINED_NOTE, rss_explained_rows, table_rows
-from analysis.units import format_bytes, format_number
+from analysis.units import format_cell, format_number
 
 BASE_COLOR = "#4a78b5"
 CAND_COLOR = "#e07b22"
@@ -102,27 +102,37 @@ def line_chart(title: str, series: list[dict[str, Any]], *, width: int = 520, he
     return "".join(out)
 
 
-def bar_chart(title: str, rows: list[tuple[str, dict | None, dict | None]], *, width: int = 700) -> str:
-    """Per scenario: baseline and candidate median bars with a min-max whisker over replicates."""
+def _ticks(lo: float, hi: float, kind: str) -> list[tuple[float, str]]:
+    if kind == "bytes":
+        return _byte_ticks(lo, hi)
+    return [(t, format_cell(t, kind, signed=True) if t else "0") for t in _nice_ticks(lo, hi)]
+
+
+def bar_chart(title: str, rows: list[tuple[str, dict | None, dict | None, float | None]], *, kind: str = "bytes",
+              width: int = 700) -> str:
+    """Per scenario: baseline and candidate median bars with a min-max whisker over replicates, and the
+    gate's limit as a red mark where the row has one. kind: how figures render (analysis.units.format_cell)."""
     label_w, right, top, bar_h, gap = 250, 90, 30, 11, 12
     plot_w = width - label_w - right
     height = top + len(rows) * (2 * bar_h + gap) + 30
-    vals = [v for _, b, c in rows for side in (b, c) if side for v in (side["min"], side["max"], side["median"])]
+    fmt = lambda v: format_cell(v, kind, signed=True)
+    vals = [v for _, b, c, _ in rows for side in (b, c) if side for v in (side["min"], side["max"], side["median"])]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{_e(title)}">',
            f'<text x="8" y="18" font-size="13" font-weight="600">{_e(title)}</text>']
     if not vals:
         out.append('<text x="8" y="44" fill="#888">no values</text></svg>')
         return "".join(out)
+    vals += [limit for *_, limit in rows if limit is not None]
     lo, hi = min(0.0, min(vals)), max(0.0, max(vals))
     if hi == lo:
         hi = lo + 1
     sx = lambda v: label_w + (v - lo) / (hi - lo) * plot_w
-    for t, label in _byte_ticks(lo, hi):
+    for t, label in _ticks(lo, hi, kind):
         if lo <= t <= hi:
             out.append(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{top - 4}" y2="{height - 24}" stroke="#eee"/>'
                        f'<text x="{sx(t):.1f}" y="{height - 10}" font-size="10.5" text-anchor="middle">{_e(label)}</text>')
     y = top
-    for name, b, c in rows:
+    for name, b, c, limit in rows:
         short = name if len(name) <= 38 else name[:36] + "\u2026"
         out.append(f'<text x="{label_w - 8}" y="{y + bar_h + 4}" font-size="11.5" text-anchor="end"><title>{_e(name)}</title>{_e(short)}</text>')
         for k, (side, color) in enumerate(((b, BASE_COLOR), (c, CAND_COLOR))):
@@ -131,8 +141,8 @@ def bar_chart(title: str, rows: list[tuple[str, dict | None, dict | None]], *, w
                 continue
             x_a, x_b = sorted((sx(0), sx(side["median"])))
             out.append(f'<rect x="{x_a:.1f}" y="{yy + 1}" width="{max(x_b - x_a, 1):.1f}" height="{bar_h - 2}" fill="{color}">'
-                       f'<title>{"baseline" if k == 0 else "candidate"} median {_e(format_bytes(side["median"], signed=True))} '
-                       f'(min {_e(format_bytes(side["min"], signed=True))}, max {_e(format_bytes(side["max"], signed=True))}, '
+                       f'<title>{"baseline" if k == 0 else "candidate"} median {_e(fmt(side["median"]))} '
+                       f'(min {_e(fmt(side["min"]))}, max {_e(fmt(side["max"]))}, '
                        f'{side["n"]} replicate(s))</title></rect>')
             if side["n"] > 1:
                 mid = yy + bar_h / 2
@@ -140,11 +150,28 @@ def bar_chart(title: str, rows: list[tuple[str, dict | None, dict | None]], *, w
                            f'<line x1="{sx(side["min"]):.1f}" x2="{sx(side["min"]):.1f}" y1="{mid - 4}" y2="{mid + 4}" stroke="#222"/>'
                            f'<line x1="{sx(side["max"]):.1f}" x2="{sx(side["max"]):.1f}" y1="{mid - 4}" y2="{mid + 4}" stroke="#222"/>')
             out.append(f'<text x="{width - right + 6}" y="{yy + bar_h - 1}" font-size="10.5" fill="{color}">'
-                       f'{_e(format_bytes(side["median"], signed=True))}</text>')
+                       f'{_e(fmt(side["median"]))}</text>')
+        if limit is not None:
+            out.append(f'<line class="limit" x1="{sx(limit):.1f}" x2="{sx(limit):.1f}" y1="{y - 2}" y2="{y + 2 * bar_h + 2}" '
+                       f'stroke="{VERDICT_COLOR["regression"]}" stroke-width="2.5"><title>limit {_e(fmt(limit))}</title></line>')
         y += 2 * bar_h + gap
     out.append(f'<line x1="{sx(0):.1f}" x2="{sx(0):.1f}" y1="{top - 4}" y2="{height - 24}" stroke="#666"/>')
     out.append("</svg>")
     return "".join(out)
+
+
+def _overview_chart(bm: dict[str, Any], compared: list[dict[str, Any]]) -> str:
+    """One metric across scenarios; for a metric a regression failed on, the failing scenarios come
+    first, each with its limit, and the title says so."""
+    metric = bm["metric"]
+    order = sorted(compared, key=lambda sc: sc["name"] not in bm["failed_in"])
+    limits = {sc["name"]: next((c["limit"] for c in sc["checks"] if c["metric"] == metric), None) for sc in compared}
+    rows = [(sc["name"], sc["bars"][metric]["baseline"], sc["bars"][metric]["candidate"],
+             limits[sc["name"]] if sc["name"] in bm["failed_in"] else None) for sc in order]
+    title = bm["title"] + " (median, min\u2013max)"
+    if bm["failed_in"]:
+        title = f"FAILED in {len(bm['failed_in'])} scenario(s): {title}, red mark: the limit"
+    return bar_chart(title, rows, kind=bm["kind"])
 
 
 def _legend() -> str:
@@ -210,13 +237,12 @@ def render(data: dict[str, Any]) -> str:
     for note in data["notes"]:
         out.append(f'<div class="note">{_e(note)}</div>')
 
-    # overview: delta bars across scenarios
+    # overview: bars across scenarios, what failed first (analysis.report.chart_metrics)
     compared = [sc for sc in data["scenarios"] if sc["verdict"] != "invalid"]
     if compared:
         out.append("<h2>Memory growth per scenario</h2>" + _legend() + '<div class="charts">')
         for bm in data["bar_metrics"]:
-            rows = [(sc["name"], sc["bars"][bm["metric"]]["baseline"], sc["bars"][bm["metric"]]["candidate"]) for sc in compared]
-            out.append(bar_chart(bm["title"] + " (median, min\u2013max)", rows))
+            out.append(_overview_chart(bm, compared))
         out.append("</div>")
 
     columns = data["columns"]

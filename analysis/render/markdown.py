@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from analysis.diff import sources_line
+from analysis.metrics import BY_NAME
 from analysis.units import format_cell as cell
 
 BADGE = {"regression": "\u274c REGRESSION", "invalid": "\u26a0\ufe0f INVALID", "improvement": "\u2705 improvement",
@@ -73,6 +74,27 @@ def _outside_section(outside: dict[str, Any] | None, columns: list[dict[str, Any
     return out
 
 
+def moved_section(scenarios: list[dict[str, Any]]) -> list[str]:
+    """The narrow table a PR comment leads with: one row per metric behind a verdict (and one per scenario
+    invalid, new or removed), so it stays readable where the full table needs scrolling."""
+    rows, unchanged = [], 0
+    for sc in scenarios:
+        if sc["verdict"] == "unchanged":
+            unchanged += 1
+        for m in sc["moved"]:
+            kind = BY_NAME[m["metric"]].kind
+            verdict = "**regression**" if m["verdict"] == "regression" else m["verdict"]
+            rows.append([sc["name"], verdict, m["metric"], cell(m["baseline"], kind), cell(m["candidate"], kind),
+                         "" if m["limit"] is None else cell(m["limit"], kind)])
+        if not sc["moved"] and sc["verdict"] != "unchanged":
+            rows.append([sc["name"], sc["verdict"], "", "", "", ""])
+    out = _table(["Scenario", "Verdict", "Metric", "Baseline", "Candidate", "Limit"],
+                 ["text", "text", "text", "float", "float", "float"], rows) + [""] if rows else []
+    if unchanged:
+        out += [f"{unchanged} unchanged scenario(s): in the full table below.", ""]
+    return out
+
+
 def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -85,6 +107,7 @@ def render(data: dict[str, Any]) -> str:
     out.append("")
     for note in data["notes"]:
         out += [f"> {note}", ""]
+    out += moved_section(data["scenarios"])
     columns = data["columns"]
     for sc in data["scenarios"]:
         out.append(f"### {BADGE[sc['verdict']]}: {sc['name']}")

@@ -1,5 +1,7 @@
 """The one way memgate writes a file: a temp file beside the target, fsync, os.replace, fsync of
-the directory. A reader never sees half a file, and a crash right after the write keeps it."""
+the directory. A reader never sees half a file, and a crash right after the write keeps it.
+The file gets the mode open() would give it (0666 less the umask): mkstemp's 0600 would keep
+result and report files from CI artifact uploaders and other users."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ def write_bytes(path: str, data: bytes) -> None:
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -26,6 +29,15 @@ def write_bytes(path: str, data: bytes) -> None:
             pass
         raise
     _fsync_directory(directory)
+
+
+def _umask() -> int:
+    """The process umask, read without os.umask(), whose set-and-restore would race other threads."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    raise OSError("no Umask line in /proc/self/status")
 
 
 def _fsync_directory(directory: str) -> None:

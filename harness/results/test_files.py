@@ -1,5 +1,6 @@
 import json
 import os
+import stat
 
 import pytest
 
@@ -40,6 +41,18 @@ def test_the_file_and_then_its_directory_reach_the_disk(tmp_path, monkeypatch):
     atomic.write_text(str(tmp_path / "report.md"), "# text\n")
     assert (tmp_path / "report.md").read_text() == "# text\n"
     assert len(synced) == 2 and os.path.dirname(synced[0]) == str(tmp_path) and synced[1] == str(tmp_path)
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_get_the_mode_the_umask_allows(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        atomic.write_json(str(tmp_path / "r.json"), {"a": 1})
+        atomic.copy_file(str(tmp_path / "r.json"), str(tmp_path / "copy.json"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "r.json").st_mode) == mode
+    assert stat.S_IMODE(os.stat(tmp_path / "copy.json").st_mode) == mode
 
 
 def test_copy_is_byte_for_byte(tmp_path):

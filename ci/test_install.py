@@ -3,7 +3,9 @@ holds), the .deb unpacked in a scratch root, and the Python package pip-installe
 --system-site-packages venv, whose pytest then gates a throwaway project through the plugin.
 
 Each runs `memgate run --set requests=2000` from an unrelated directory with PYTHONPATH and
-MEMGATE_BUILD_DIR unset, and gate the result against the installed default baseline.
+MEMGATE_BUILD_DIR unset, and gate the result against the installed default baseline. The same
+throwaway project is gated by the plugin from the venv and from a `pip install --break-system-packages`
+into a scratch --root.
 """
 
 from __future__ import annotations
@@ -75,10 +77,8 @@ def test_destdir_install_runs_the_default_scenario(destdir, tmp_path):
     assert result["config"]["requests"] == 2000
 
 
-@pytest.fixture(scope="module")
-def venv(destdir, tmp_path_factory) -> str:
-    """A fresh --system-site-packages venv with memgate pip-installed from a copy of the sources."""
-    tmp_path = tmp_path_factory.mktemp("venv")
+def _package_source(tmp_path) -> str:
+    """A copy of what pip builds from, so that what runs afterwards cannot come from the checkout."""
     src = tmp_path / "src"
     for rel in PACKAGE_SOURCES:
         origin = os.path.join(ROOT, rel)
@@ -87,13 +87,21 @@ def venv(destdir, tmp_path_factory) -> str:
         else:
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, src / rel)
+    return str(src)
+
+
+@pytest.fixture(scope="module")
+def venv(destdir, tmp_path_factory) -> str:
+    """A fresh --system-site-packages venv with memgate pip-installed from a copy of the sources."""
+    tmp_path = tmp_path_factory.mktemp("venv")
+    src = _package_source(tmp_path)
     venv = tmp_path / "venv"
     p = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], 120)
     assert p.returncode == 0, p.stderr
-    p = _run([str(venv / "bin/pip"), "install", "-q", "--no-build-isolation", "--no-index", str(src)], 180,
+    p = _run([str(venv / "bin/pip"), "install", "-q", "--no-build-isolation", "--no-index", src], 180,
              env=_clean_env([]))
     assert p.returncode == 0, p.stdout + p.stderr
-    shutil.rmtree(src)  # what runs next must come from the venv, not from a source tree
+    shutil.rmtree(src)
     return str(venv)
 
 
@@ -111,12 +119,16 @@ def test_pip_install_into_a_venv_runs_with_the_installed_binaries(venv, destdir,
                   os.path.join(venv, "share/memgate/baselines/default.json"))
 
 
-def test_a_foreign_project_gates_with_the_installed_plugin(venv, destdir, pytester, monkeypatch):
-    """No conftest, no -p: the venv's pytest loads the plugin through its pytest11 entry point."""
-    for name, value in _venv_env(venv, destdir).items():
-        monkeypatch.setenv(name, value)
+def _use_env(monkeypatch, env: dict[str, str]) -> None:
     for name in ("PYTHONPATH", "MEMGATE_BUILD_DIR"):
         monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def _gate_a_foreign_project(pytester, python: str) -> None:
+    """The acceptance: one marked test passes against refserver, the same with --inject-leak=64 fails;
+    no conftest, no -p: pytest loads the plugin through its pytest11 entry point."""
     pytester.makepyfile(test_server_memory="""
         import pytest
 
@@ -129,10 +141,88 @@ def test_a_foreign_project_gates_with_the_installed_plugin(venv, destdir, pytest
         def test_refserver_with_a_leak():
             pass
     """)
-    res = pytester.run(os.path.join(venv, "bin", "python"), "-m", "pytest", "-p", "no:cacheprovider", timeout=120)
+    res = pytester.run(python, "-m", "pytest", "-p", "no:cacheprovider", timeout=120)
     res.assert_outcomes(passed=1, failed=1)
     res.stdout.fnmatch_lines(["*@memgate: scenario *: live_heap_bytes_per_request = * bytes/request, bound 8*"])
     assert "test_refserver_with_a_leak" in res.stdout.str().split("short test summary")[-1]
+    res.stdout.fnmatch_lines(["*- memgate -*", "test *| scenario *| metric *| value *| baseline *| limit *| verdict",
+                              "*test_refserver_keeps_its_heap *| live_heap_bytes_per_request *| 8 *| ok",
+                              "*test_refserver_with_a_leak *| live_heap_bytes_per_request *| 8 *| FAIL"])
+
+
+def test_a_foreign_project_gates_with_the_installed_plugin(venv, destdir, pytester, monkeypatch):
+    _use_env(monkeypatch, _venv_env(venv, destdir))
+    _gate_a_foreign_project(pytester, os.path.join(venv, "bin", "python"))
+
+
+def test_a_foreign_project_stores_a_run_and_gates_against_it(venv, destdir, pytester, monkeypatch):
+    _use_env(monkeypatch, _venv_env(venv, destdir))
+    python = os.path.join(venv, "bin", "python")
+    pytester.makepyfile(test_server_memory="""
+        import os
+        import pytest
+
+        LEAK = ["--inject-leak=64"] if os.environ.get("LEAK") else []
+
+        @pytest.mark.memgate(requests=2000, warmup_requests=200, server_args=LEAK)
+        def test_refserver():
+            pass
+    """)
+    stored = pytester.path / "stored.json"
+    res = pytester.run(python, "-m", "pytest", "-p", "no:cacheprovider", f"--memgate-save={stored}", timeout=120)
+    res.assert_outcomes(passed=1)
+    res.stdout.fnmatch_lines(["*test_refserver *| measured (no bound, no --memgate-baseline)",
+                              f"memgate: stored 1 test(s) in {stored}"])
+    assert list(json.loads(stored.read_text())["tests"]) == ["test_server_memory.py::test_refserver"]
+
+    res = pytester.run(python, "-m", "pytest", "-p", "no:cacheprovider", f"--memgate-baseline={stored}", timeout=120)
+    res.assert_outcomes(passed=1)
+    res.stdout.fnmatch_lines([f"*- memgate against {stored} -*", "*test_refserver *| live_heap_bytes_per_request *| ok"])
+
+    monkeypatch.setenv("LEAK", "1")
+    res = pytester.run(python, "-m", "pytest", "-p", "no:cacheprovider", f"--memgate-baseline={stored}", timeout=120)
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines([f"*memgate baseline {stored}: scenario *: REGRESSION: live_heap_bytes_per_request "
+                              "candidate * bytes/request vs baseline * bytes/request; limit * bytes/request (*",
+                              "*test_refserver *| live_heap_bytes_per_request *| FAIL"])
+
+    missing = pytester.path / "none.json"
+    res = pytester.run(python, "-m", "pytest", "-p", "no:cacheprovider", f"--memgate-baseline={missing}", timeout=60)
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    res.stderr.fnmatch_lines([f"*--memgate-baseline {missing}: no such file: store one first with --memgate-save={missing}"])
+
+
+@pytest.fixture(scope="module")
+def system_root(destdir, tmp_path_factory) -> str:
+    """`pip install --break-system-packages` as on a machine without a venv, into a scratch --root
+    (never the real system): the files land where they would under /usr/local."""
+    tmp_path = tmp_path_factory.mktemp("system")
+    src = _package_source(tmp_path)
+    root = tmp_path / "root"
+    p = _run(["/usr/bin/python3", "-m", "pip", "install", "-q", "--break-system-packages", "--no-build-isolation",
+              "--no-index", "--no-warn-script-location", "--root", str(root), src], 180, env=_clean_env([]))
+    assert p.returncode == 0, p.stdout + p.stderr
+    shutil.rmtree(src)
+    return str(root)
+
+
+def _system_root_env(root: str, destdir: str) -> dict[str, str]:
+    (site,) = glob.glob(os.path.join(root, "usr", "local", "lib", "python3*", "dist-packages"))
+    env = _clean_env([os.path.join(root, "usr", "local", "bin"), os.path.join(destdir, "usr", "bin")])
+    env["PYTHONPATH"] = site  # what /usr/local/lib/python3.X/dist-packages is to the system python
+    return env
+
+
+def test_pip_break_system_packages_installs_the_command_and_the_plugin(system_root, destdir, pytester, monkeypatch):
+    env = _system_root_env(system_root, destdir)
+    memgate = os.path.join(system_root, "usr", "local", "bin", "memgate")
+    p = _run([memgate, "--help"], 30, env=env, cwd=str(pytester.path))
+    assert p.returncode == 0 and "run" in p.stdout and "matrix" in p.stdout, p.stdout + p.stderr
+    where = _run(["/usr/bin/python3", "-c", "import harness.driver.pytest_plugin as p; print(p.__file__)"],
+                 30, env=env, cwd=str(pytester.path))
+    assert where.stdout.startswith(system_root), where.stdout + where.stderr
+    _use_env(monkeypatch, env)
+    _gate_a_foreign_project(pytester, "/usr/bin/python3")
 
 
 def test_the_deb_unpacked_in_a_scratch_root_runs_the_default_scenario(destdir, tmp_path):

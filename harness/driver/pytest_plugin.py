@@ -15,8 +15,14 @@ checkout, load it with ``-p harness.driver.pytest_plugin`` (or ``pytest_plugins 
     def test_default_scenario():   # the plugin runs the scenario before the body, then checks the bounds
         pass
 
-Option / ini key: ``--memgate-results-dir`` / ``memgate_results_dir``: keep result JSON files there
-(default: the test's tmp_path).
+Options (each also an ini key: memgate_results_dir, memgate_save, memgate_baseline):
+
+- ``--memgate-results-dir=DIR``: keep result JSON files there (default: the test's tmp_path);
+- ``--memgate-save=FILE``: store the results of every marked test, by test id;
+- ``--memgate-baseline=FILE``: gate each marked test's results against that stored run (analysis/gate.py);
+  a regression fails the test naming the metric, the candidate and baseline values and the limit.
+
+The session ends with a table of every checked metric of every marked test: value, baseline, limit, verdict.
 """
 
 from __future__ import annotations
@@ -28,10 +34,15 @@ from typing import Any, Callable
 
 import pytest
 
+from analysis import gate
 from analysis.metrics import BY_NAME
+from analysis.render.table import render_rows
+from analysis.units import format_cell
 from harness.driver import scenario as scenario_mod
 from harness.driver.runner import Hooks, run_scenario
 from harness.results import atomic
+from harness.results.files import read_json
+from harness.results.schema import SCHEMA_VERSION, TOOL, VERSION, header_problem
 
 # Bounds assert_growth understands: metrics (analysis/metrics.py) whose growth a test may bound.
 GROWTH_BOUNDS = ("live_heap_bytes_per_request", "live_heap_delta_bytes", "rss_delta_bytes", "rss_bytes_per_request",
@@ -91,24 +102,105 @@ def _check_memgate_marker(result: dict[str, Any], **kwargs: Any) -> list[GrowthV
 MARKERS: dict[str, Callable[..., list[GrowthViolation]]] = {"memgate_limit": check_growth,
                                                             "memgate": _check_memgate_marker}
 
+STORED_KIND = "pytest-session"  # a --memgate-save file: {..., "kind": STORED_KIND, "tests": {test id: [result, ...]}}
+
+SUMMARY_COLUMNS = [(key, key, "text") for key in ("test", "scenario", "metric", "value", "baseline", "limit", "verdict")]
+
+OPTIONS = (("memgate_results_dir", "DIR", "keep memgate result JSON files in this directory"),
+           ("memgate_save", "FILE", "store the results of the memgate-marked tests in FILE"),
+           ("memgate_baseline", "FILE", "gate the memgate-marked tests against the results stored in FILE"))
+
+
+def _bounds(marker: pytest.Mark) -> dict[str, float]:
+    return _split_memgate_marker(marker.kwargs)[2] if marker.name == "memgate" else dict(marker.kwargs)
+
+
+def _cell(metric: str, value: float | None) -> str:
+    known = BY_NAME.get(metric)
+    return format_cell(value, known.kind if known else "float")
+
+
+def load_stored(path: str) -> dict[str, list[dict[str, Any]]]:
+    """The results a --memgate-save file holds, by test id; a bad file is a usage error naming it."""
+    try:
+        data = read_json(path, pytest.UsageError, "no such file")
+    except pytest.UsageError as e:
+        raise pytest.UsageError(f"--memgate-baseline {e}: store one first with --memgate-save={path}") from None
+    problem = header_problem(data, "file") or (None if data.get("kind") == STORED_KIND else
+                                               f"not a --memgate-save file (kind {data.get('kind')!r})")
+    if problem:
+        raise pytest.UsageError(f"--memgate-baseline {path}: {problem}; store one with --memgate-save={path}")
+    return data["tests"]
+
 
 class Manager:
-    """Plugin state: results recorded per test item (for markers)."""
+    """Plugin state: results recorded per test item (for markers), the stored baseline, the summary rows."""
 
     def __init__(self, config: pytest.Config):
         self.config = config
         self.results: dict[str, list[dict[str, Any]]] = {}
+        self.checked: dict[str, list[dict[str, Any]]] = {}  # what --memgate-save stores
+        self.rows: list[dict[str, str]] = []
+        self.baseline_path = self.option("memgate_baseline")
+        self.baseline = load_stored(self.baseline_path) if self.baseline_path else None
+
+    def option(self, name: str) -> str | None:
+        return self.config.getoption(name) or self.config.getini(name) or None
 
     def results_dir(self, tmp_path) -> str:
-        configured = self.config.getoption("memgate_results_dir") or self.config.getini("memgate_results_dir")
-        return str(configured) if configured else str(tmp_path)
+        return str(self.option("memgate_results_dir") or tmp_path)
+
+    def check(self, nodeid: str, results: list[dict[str, Any]], markers: list[pytest.Mark]) -> list[str]:
+        """A marked test's results against its markers' bounds and the stored baseline: the failures, one line
+        each; every checked metric also becomes a row of the summary."""
+        self.checked[nodeid] = results
+        stored = self.baseline.get(nodeid, []) if self.baseline is not None else None
+        failures = []
+        for n, result in enumerate(results):
+            name = result["scenario"]["name"]
+            row = {"test": nodeid + (f" #{n + 1}" if len(results) > 1 else ""), "scenario": name}
+            base = stored[n] if stored and n < len(stored) else None
+            rows_before = len(self.rows)
+            for marker in markers:
+                violations = MARKERS[marker.name](result, **marker.kwargs)
+                if violations:
+                    failures.append(f"@{marker.name}: scenario {name}: " + "; ".join(v.long_repr() for v in violations))
+                broken = {v.metric for v in violations}
+                for metric, bound in _bounds(marker).items():
+                    self.rows.append({**row, "metric": metric, "value": _cell(metric, result["metrics"].get(metric)),
+                                      "baseline": _cell(metric, base["metrics"].get(metric)) if base else "",
+                                      "limit": _cell(metric, bound), "verdict": "FAIL" if metric in broken else "ok"})
+            if stored is not None:
+                failures += self._against(row, base, result)
+            if len(self.rows) == rows_before:
+                self.rows.append({**row, "verdict": "measured (no bound, no --memgate-baseline)"})
+        return failures
+
+    def _against(self, row: dict[str, str], base: dict[str, Any] | None, result: dict[str, Any]) -> list[str]:
+        if base is None:
+            self.rows.append({**row, "baseline": "none stored", "verdict": "not compared"})
+            return []
+        report = gate.evaluate(base, result)
+        for c in report.checks:
+            self.rows.append({**row, "metric": c.metric, "value": _cell(c.metric, c.candidate),
+                              "baseline": _cell(c.metric, c.baseline), "limit": _cell(c.metric, c.limit),
+                              "verdict": "ok" if c.passed else "FAIL"})
+        where = f"memgate baseline {self.baseline_path}: scenario {row['scenario']}"
+        if report.invalid:
+            self.rows.append({**row, "verdict": "INVALID"})
+            return [f"{where}: cannot compare: " + "; ".join(report.invalid)]
+        return [f"{where}: " + "; ".join(c.long_repr() for c in report.failures)] if report.failures else []
+
+    def save(self, path: str) -> None:
+        atomic.write_json(path, {"tool": TOOL, "schema_version": SCHEMA_VERSION, "version": VERSION,
+                                 "kind": STORED_KIND, "tests": self.checked})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("memgate")
-    group.addoption("--memgate-results-dir", dest="memgate_results_dir", default=None,
-                    help="keep memgate result JSON files in this directory")
-    parser.addini("memgate_results_dir", "keep memgate result JSON files in this directory", default="")
+    for name, metavar, help in OPTIONS:
+        group.addoption("--" + name.replace("_", "-"), dest=name, default=None, metavar=metavar, help=help)
+        parser.addini(name, help, default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -175,12 +267,30 @@ def pytest_runtest_call(item: pytest.Item):
         return
     manager = _manager(item.config)
     results = manager.results.pop(item.nodeid, [])
-    for name, checker in MARKERS.items():
-        for marker in item.iter_markers(name):
-            if not results:
-                pytest.fail(f"@{name} on a test that ran no memgate_run", pytrace=False)
-            for result in results:
-                violations = checker(result, **marker.kwargs)
-                if violations:
-                    pytest.fail(f"@{name}: scenario {result['scenario']['name']}: "
-                                + "; ".join(v.long_repr() for v in violations), pytrace=False)
+    markers = [m for name in MARKERS for m in item.iter_markers(name)]
+    if not markers:
+        return
+    if not results:
+        pytest.fail(f"@{markers[0].name} on a test that ran no memgate_run", pytrace=False)
+    failures = manager.check(item.nodeid, results, markers)
+    if failures:
+        pytest.fail("\n".join(failures), pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    manager = _manager(session.config)
+    path = manager.option("memgate_save")
+    if path and manager.checked:
+        manager.save(path)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    manager = _manager(config)
+    if not manager.checked:
+        return
+    terminalreporter.write_sep("-", "memgate" + (f" against {manager.baseline_path}" if manager.baseline_path else ""))
+    for line in render_rows(SUMMARY_COLUMNS, manager.rows).splitlines():
+        terminalreporter.write_line(line)
+    saved = manager.option("memgate_save")
+    if saved:
+        terminalreporter.write_line(f"memgate: stored {len(manager.checked)} test(s) in {saved}")

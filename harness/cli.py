@@ -17,11 +17,15 @@ from analysis.compare import get_comparison
 from analysis.render import html as html_render, markdown as md_render, profile as profile_render
 from analysis.render.summary import render_summary
 from analysis.render.table import render_comparison, render_gate
+from harness.abuse.attacks import CASES as ABUSE_CASES
 from harness.abuse.runner import run_suite
+from harness.cli_help import CommandLine, add_examples
 from harness.driver import matrix, scenario as scenario_mod, twin
 from harness.driver.binaries import baselines_dir, data_dir, results_root
 from harness.driver.machine import commit_info, machine_info
-from harness.driver.runner import run_scenario
+from harness.driver.progress import Progress
+from harness.driver.runner import Hooks, run_scenario
+from harness.profile.against import load_against
 from harness.profile.command import profile_scenario
 from harness.profile.run import PROFILERS, ProfileError
 from harness.results import atomic, files as result_files, index as matrix_index
@@ -74,7 +78,7 @@ def add_set_option(parser: argparse.ArgumentParser, help: str = SCENARIO_KEY_HEL
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="memgate", description="Memory-regression harness for HTTP/1.1 and HTTP/2 servers.")
+    p = CommandLine(prog="memgate", description="Memory-regression harness for HTTP/1.1 and HTTP/2 servers.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_run_args(sp: argparse.ArgumentParser, scenario_required: bool) -> None:
@@ -152,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     abuse.add_argument("--allocator", default="glibc", choices=("glibc", "jemalloc", "mimalloc"))
     abuse.add_argument("--json", metavar="FILE", help="write the results as JSON")
     abuse.add_argument("--case", dest="cases", action="append", metavar="NAME", help="run only this case (repeatable)")
+    add_examples(p)
     return p
 
 
@@ -171,11 +176,23 @@ def cmd_run(args: argparse.Namespace, out, err) -> int:
         emit(f"result: {output}", out)
         return EXIT_FAILED
     output = args.output or default_output(sc.name)
-    result = run_scenario(sc, repeat=args.repeat)
+    replicates = args.repeat or sc.config["repeat"]
+    if replicates > 1:
+        with Progress(err, f"run {sc.name}", replicates) as bar:
+            result = run_scenario(sc, repeat=args.repeat, hooks=_replicate_progress(bar))
+    else:
+        result = run_scenario(sc, repeat=args.repeat)
     atomic.write_json(output, result)
     emit(render_summary(result), out if result["status"] == "ok" else err)
     emit(f"result: {output}", out)
     return EXIT_OK if result["status"] == "ok" else EXIT_FAILED
+
+
+def _replicate_progress(bar: Progress) -> Hooks:
+    """A step per replicate: it begins when its server is up and ends with its end sample."""
+    return Hooks(on_server_started=lambda _target: bar.start("replicate: server up, measuring"),
+                 on_phase=lambda phase, _target: bar.done(f"replicate {bar.completed + 1} measured")
+                 if phase == "measure_end" else None)
 
 
 def _failed_scenario_result(args: argparse.Namespace, e: scenario_mod.ScenarioError) -> dict[str, Any]:
@@ -274,7 +291,8 @@ def cmd_matrix(args: argparse.Namespace, out, err) -> int:
     matrix.install_sigterm_as_interrupt()
     mark = matrix.mark_children()
     try:
-        index = matrix.run_matrix(cases, args.files, outdir, shard=args.shard, progress=err)
+        with Progress(err, "matrix", len(cases)) as bar:  # its "[i/N]" lines set the count
+            index = matrix.run_matrix(cases, args.files, outdir, shard=args.shard, progress=bar)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
         killed = matrix.kill_marked_children(mark)
@@ -303,7 +321,8 @@ def cmd_twin(args: argparse.Namespace, out, err) -> int:
         emit(f"memgate: {', '.join(without)}: no bad_twin table, nothing to prove", err)
         return twin.EXIT_FAILED
     outdir = args.output or os.path.join(results_root(), "twin-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
-    summary = twin.run_twins(cases, outdir, progress=lambda line: emit(line, err))
+    with Progress(err, "twin", 3 * len(cases)) as bar:  # clean, clean again, the bad twin
+        summary = twin.run_twins(cases, outdir, progress=bar.start)
     emit(twin.render(summary), out)
     emit(f"results: {outdir}", out)
     return summary["exit_code"]
@@ -352,8 +371,9 @@ def cmd_profile(args: argparse.Namespace, out, err) -> int:
     outdir = args.output or os.path.join(results_root(), f"profile-{sc.name}-"
                                          + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
     try:
-        done = profile_scenario(sc, args.profiler, outdir, against=args.against, overhead_runs=args.overhead_runs
-                                if args.overhead else 0, progress=lambda line: emit(line, err))
+        with Progress(err, "profile", _profile_steps(args)) as bar:
+            done = profile_scenario(sc, args.profiler, outdir, against=args.against, overhead_runs=args.overhead_runs
+                                    if args.overhead else 0, progress=bar.start)
     except ProfileError as e:
         emit(f"memgate: profile failed: {e}", err)
         return EXIT_FAILED
@@ -365,8 +385,23 @@ def cmd_profile(args: argparse.Namespace, out, err) -> int:
     return EXIT_OK
 
 
+def _profile_steps(args: argparse.Namespace) -> int:
+    """The steps `memgate profile` announces: the baseline's (a git ref: build, then profile; a result
+    file: profile; a profile.json: none), the profiled run, the overhead runs."""
+    baseline = 0
+    if args.against and not os.path.exists(args.against):
+        baseline = 2
+    elif args.against:
+        try:
+            baseline = 1 if load_against(args.against)[0] == "scenario" else 0
+        except ProfileError:
+            baseline = 0  # profile_scenario reports it
+    return baseline + 1 + (1 if args.overhead else 0)
+
+
 def cmd_abuse(args: argparse.Namespace, out, err) -> int:
-    return run_suite(args.quick, args.allocator, args.cases or None, args.json, out=out)
+    with Progress(err, "abuse", len(args.cases or ABUSE_CASES)) as bar:
+        return run_suite(args.quick, args.allocator, args.cases or None, args.json, out=out, progress=bar.done)
 
 
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "gate": cmd_gate, "baseline": cmd_baseline_update,

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from harness.abuse import attacks
 from harness.driver.binaries import REPO_ROOT, MissingBinary, server_binary
@@ -225,8 +226,10 @@ def render(results: list[CaseResult], allocator: str, quick: bool) -> str:
 
 
 def run_suite(quick: bool, allocator: str, cases: list[str] | None = None, json_path: str | None = None,
-              out=None) -> int:
+              out=None, progress: Callable[[str], None] | None = None) -> int:
+    """progress gets a line as each case ends (default: stderr)."""
     out = out or sys.stdout
+    progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     names = cases or list(attacks.CASES)
     unknown = [n for n in names if n not in attacks.CASES]
     if unknown:
@@ -242,8 +245,7 @@ def run_suite(quick: bool, allocator: str, cases: list[str] | None = None, json_
     for name in names:
         r = run_case(name, allocator, quick)
         results.append(r)
-        print(f"  {name}: {'pass' if r.passed else 'FAIL'} ({r.cutoff.get('summary', r.error)})",
-              file=sys.stderr, flush=True)
+        progress(f"  {name}: {'pass' if r.passed else 'FAIL'} ({r.cutoff.get('summary', r.error)})")
     print(render(results, allocator, quick), file=out, flush=True)
     if json_path:
         atomic.write_text(json_path, json.dumps({"allocator": allocator, "quick": quick,

@@ -84,7 +84,8 @@ def load_side(path: str) -> dict[str, Any]:
             raise ReportInputError(f"{path}: no result files")
         return {"path": path, "kind": "dir", "results": results, "not_run": not_run}
     if not os.path.exists(path):
-        raise ReportInputError(f"{path}: no such result file or directory")
+        raise ReportInputError(f"{path}: no such result file or directory (`memgate run -o FILE` writes a "
+                               "result, `memgate matrix -o DIR` a results directory)")
     r = _load_result(path)
     return {"path": path, "kind": "file", "results": {(r.get("scenario") or {}).get("name") or "result": r}, "not_run": []}
 

@@ -58,11 +58,12 @@ class Progress:
 
     # -- what callers report ----------------------------------------------------------------
     def line(self, text: str) -> None:
-        """A message; a ``[i/N] ...`` one also says step i of N has begun."""
+        """A message; a ``[i/N] ...`` one also says step i of N has begun (or, said again, ended)."""
         m = STEP_LINE.match(text)
         if m:
             self._begin(int(m.group(1)), int(m.group(2)), text[m.end():])
         self._print(text)
+        self._close_when_complete()
 
     def start(self, text: str) -> None:
         """The next step begins: off a terminal a line ``[i/N] text``, on one the bar says it."""
@@ -77,18 +78,29 @@ class Progress:
         self.completed = min(self.completed + 1, self.total)
         self.current = ""
         self._print(text if self.tty else f"{text} ({self.figures()})")
+        self._close_when_complete()
 
     def close(self) -> None:
-        """Leaves the last figures on their own line (a terminal's bar is replaced by them)."""
+        """Leaves the last figures on their own line (a terminal's bar is replaced by them); what
+        is printed afterwards is plain lines."""
         self.stopped.set()
         if self.ticker is not None:
             self.ticker.join()
         with self.lock:
             if self.tty and self.drawn:
                 self._write(ERASE_LINE + f"{self.label}: {self.figures()}\n")
-                self.drawn = False
+            self.drawn = False
+            self.tty = False
+
+    def _close_when_complete(self) -> None:
+        """The last step has ended: the bar gives way at once, before the command prints its result
+        (on stdout, which shares the terminal and would land on the bar's line)."""
+        if self.tty and self.completed >= self.total:
+            self.close()
 
     def __enter__(self) -> "Progress":
+        if self.tty:
+            self._print(None)  # the bar from the start, also before a first step says anything
         return self
 
     def __exit__(self, *exc) -> None:

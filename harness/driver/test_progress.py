@@ -82,6 +82,23 @@ def test_on_a_terminal_a_bar_redraws_under_the_messages():
     assert screen.endswith(f"{ERASE_LINE}twin: 1/3, 6 s each, 0:12 left, 0:06 elapsed\r\n")  # close() keeps the figures
 
 
+def test_the_bar_gives_way_when_the_last_step_ends():
+    master, slave = pty.openpty()
+    clock = Clock()
+    with os.fdopen(slave, "w") as tty:
+        with Progress(tty, "abuse", 2, clock=clock) as bar:
+            bar.done("  case-a: pass")
+            clock.now += 4
+            bar.done("  case-b: pass")
+            tty.write("the result table\n")  # what the command prints next, on stdout
+            tty.flush()
+        screen = _read_all(master)
+    os.close(master)
+    assert screen.endswith(f"  case-b: pass\r\nabuse [####################"
+                           f"####] 2/2, 2 s each, 0:00 left, 0:04 elapsed{ERASE_LINE}abuse: 2/2, 2 s each, 0:00 left, "
+                           "0:04 elapsed\r\nthe result table\r\n")
+
+
 def test_the_bar_keeps_time_between_steps():
     master, slave = pty.openpty()
     with os.fdopen(slave, "w") as tty:

@@ -24,7 +24,7 @@ def read_json(path: str, error: type[Exception], missing: str) -> Any:
 
 
 def load(path: str) -> dict[str, Any]:
-    data = read_json(path, InvalidResult, "no such result file")
+    data = read_json(path, InvalidResult, "no such result file (`memgate run -o FILE` writes one)")
     problem = header_problem(data, "result file")
     if problem:
         raise InvalidResult(f"{path}: {problem}")

@@ -64,6 +64,7 @@ def test_the_layout_under_the_prefix(destdir):
     for path in ("bin/memgate", "bin/refserver-glibc", "libexec/memgate/loadgen",
                  "libexec/memgate/libmemgate_heapshim.so", "share/memgate/scenarios/default.toml",
                  "share/memgate/baselines/default.json", "share/memgate/python/harness/cli.py",
+                 "share/memgate/python/harness/cli_help.py",
                  "share/memgate/python/harness/profile/jeprof_ctl.c", "share/doc/memgate/README.md"):
         assert os.path.isfile(os.path.join(usr, path)), path
     assert not glob.glob(os.path.join(usr, "share/memgate/python/**/test_*.py"), recursive=True)

@@ -16,7 +16,7 @@ endif()
 
 install(PROGRAMS cmake/memgate-installed.sh DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME memgate COMPONENT runtime)
 set(_memgate_python_excludes PATTERN "test_*.py" EXCLUDE PATTERN "conftest.py" EXCLUDE PATTERN "__pycache__" EXCLUDE)
-install(FILES harness/__init__.py harness/__main__.py harness/cli.py
+install(FILES harness/__init__.py harness/__main__.py harness/cli.py harness/cli_help.py
         DESTINATION ${MEMGATE_SHARE_DIR}/python/harness COMPONENT runtime)
 install(DIRECTORY harness/driver harness/results harness/profile harness/abuse
         DESTINATION ${MEMGATE_SHARE_DIR}/python/harness COMPONENT runtime

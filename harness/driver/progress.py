@@ -103,7 +103,9 @@ class Progress:
             self._print(None)  # the bar from the start, also before a first step says anything
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *_) -> None:
+        if exc_type is None:  # the work returned: the step it began last has ended too
+            self.completed = max(self.completed, min(self.begun, self.total))
         self.close()
 
     # -- a text stream, for code that prints its messages (print(..., file=progress)) ----------

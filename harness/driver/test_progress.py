@@ -79,7 +79,8 @@ def test_on_a_terminal_a_bar_redraws_under_the_messages():
     assert f"{ERASE_LINE}twin [........................] 0/3, 0:00 elapsed  case: clean ..." in screen
     assert "twin [########................] 1/3, 6 s each, 0:12 left, 0:06 elapsed  case: clean-rerun ..." in screen
     assert f"{ERASE_LINE}a message\r\ntwin [########......" in screen  # the message above, the bar under it
-    assert screen.endswith(f"{ERASE_LINE}twin: 1/3, 6 s each, 0:12 left, 0:06 elapsed\r\n")  # close() keeps the figures
+    # the block returned: the step begun last counts as ended, and the figures stay on their own line
+    assert screen.endswith(f"{ERASE_LINE}twin: 2/3, 3 s each, 0:03 left, 0:06 elapsed\r\n")
 
 
 def test_the_bar_gives_way_when_the_last_step_ends():

@@ -70,6 +70,7 @@ trap cleanup EXIT
 
 echo "== memgate gate: base $base_ref vs head $head_ref"
 declare -A sha
+build_start=$SECONDS
 for side in base head; do
   ref=$base_ref label=BASE_REF
   [[ $side == head ]] && ref=$head_ref label=HEAD_REF
@@ -92,7 +93,8 @@ else
 fi
 memgate=$harness_dir/memgate
 [[ -x $memgate ]] || die "the harness ($harness_from) has no memgate driver at $memgate"
-"$memgate" merge --help 2>/dev/null | grep -q -- --replicates ||
+merge_help=$("$memgate" merge --help 2>/dev/null || true)
+[[ $merge_help == *--replicates* ]] ||
   die "the harness ($harness_from) predates 'memgate merge --replicates', which the interleaved order needs; pass --harness with a newer memgate commit or checkout"
 scenarios=()
 for f in "${scenario_files[@]}"; do
@@ -102,6 +104,8 @@ for f in "${scenario_files[@]}"; do
 done
 echo "== driver, analysis and thresholds from $harness_from; scenarios from the base ref: ${scenario_files[*]}"
 
+build_s=$((SECONDS - build_start))
+measure_start=$SECONDS
 order=()
 for ((r = 0; r < replicates; r++)); do
   pair=(base head)
@@ -117,6 +121,7 @@ for ((r = 0; r < replicates; r++)); do
   done
 done
 
+measure_s=$((SECONDS - measure_start))
 echo "== join the replicates of each side"
 for side in base head; do
   rm -rf "${outdir:?}/$side"
@@ -131,7 +136,7 @@ set +e
 code=$?
 set -e
 letters=$(printf '%s\n' "${order[@]}" | sed 's/^base$/A/; s/^head$/B/' | paste -sd' ')
-order_line="Run order: $letters (A = base ${sha[base]:0:12}, B = head ${sha[head]:0:12}), one replicate of every case per step on this runner; driver, analysis and thresholds from $harness_from."
+order_line="Run order: $letters (A = base ${sha[base]:0:12}, B = head ${sha[head]:0:12}), one replicate of every case per step on this runner; driver, analysis and thresholds from $harness_from; building took $build_s s, measuring $measure_s s."
 echo "$order_line"
 if [[ -f $outdir/report.md ]]; then
   printf '\n%s\n' "$order_line" >>"$outdir/report.md"

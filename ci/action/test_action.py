@@ -78,8 +78,7 @@ class Runner:
         self.summary = tmp_path / "summary.md"
         self.summary.write_text("")
         self.gh_calls = tmp_path / "gh_calls.jsonl"
-        self.github = {"token": "t0ken", "event_name": "pull_request" if event and "pull_request" in event else "push",
-                       "event": event or {}, "action_path": action_dir}
+        self.github = {"token": "t0ken", "event": event or {}, "action_path": action_dir}
         unknown = set(inputs) - set(self.action["inputs"])
         assert not unknown, f"not inputs of action.yml: {unknown}"
         self.inputs = {name: self.expand(str(spec.get("default", ""))) for name, spec in self.action["inputs"].items()}

@@ -24,9 +24,12 @@ if ! sha=$(git -C "$root" rev-parse --verify --quiet "$ref^{commit}"); then
 fi
 $check_only && exit 0
 mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
 git -C "$root" worktree add --detach --quiet "$dir/src" "$sha"
 [[ -f $dir/src/ci/build.sh ]] || die "$label commit $sha has no ci/build.sh: it predates memgate's build script"
-if ! MEMGATE_BUILD_DIR=$dir/build bash "$dir/src/ci/build.sh" "$@" >"$dir/build.log" 2>&1; then
+# ccache keys on paths relative to DIR, the worktree's and the build tree's (generated headers)
+# alike: the next DIR (the gate's temp dirs are new every run) then hits the cache.
+if ! CCACHE_BASEDIR=$dir MEMGATE_BUILD_DIR=$dir/build bash "$dir/src/ci/build.sh" "$@" >"$dir/build.log" 2>&1; then
   tail -n 40 "$dir/build.log" >&2
   die "building $label ($sha) failed; the log's tail is above"
 fi

@@ -1,6 +1,9 @@
-"""ci/gate.sh argument and ref checks (the full two-ref build is run by hand, not here)."""
+"""ci/gate.sh: argument and ref checks, and the trusted gate end to end on a throwaway repository
+whose head commit loosens its own gate and leaks."""
 
+import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -23,6 +26,7 @@ def worktrees():
     (("HEAD", "no-such-ref-xyz"), "HEAD_REF 'no-such-ref-xyz'"),
     (("HEAD", "0000000000000000000000000000000000000000"), "HEAD_REF '0000000000000000000000000000000000000000'"),
     (("HEAD", "HEAD:README.md"), "HEAD_REF 'HEAD:README.md'"),  # a blob, not a commit
+    (("HEAD", "HEAD", "--harness", "no-such-ref-xyz"), "HARNESS 'no-such-ref-xyz'"),
 ])
 def test_bad_refs_exit_2_naming_the_ref(tmp_path, args, which):
     before = worktrees()
@@ -38,6 +42,9 @@ def test_bad_refs_exit_2_naming_the_ref(tmp_path, args, which):
     (("HEAD",), "expected two refs"),
     (("HEAD", "HEAD", "--bogus"), "unknown argument '--bogus'"),
     (("HEAD", "HEAD", "-o"), "-o needs a directory"),
+    (("HEAD", "HEAD", "-r", "0"), "-r needs a positive replicate count"),
+    (("HEAD", "HEAD", "--scenarios"), "--scenarios needs a file"),
+    (("HEAD", "HEAD", "--harness"), "--harness needs a memgate commit or checkout directory"),
 ])
 def test_bad_arguments_exit_2_with_usage(args, message):
     p = gate(*args)
@@ -47,9 +54,109 @@ def test_bad_arguments_exit_2_with_usage(args, message):
 def test_workflows_call_the_scripts():
     with open(os.path.join(ROOT, ".github", "workflows", "memgate-gate.yml")) as f:
         gate_yml = f.read()
-    assert "pull_request" in gate_yml and "bash ci/gate.sh" in gate_yml and "GITHUB_STEP_SUMMARY" in gate_yml
-    assert "upload-artifact" in gate_yml and "fetch-depth: 0" in gate_yml
+    assert "pull_request" in gate_yml and "/ci/action" in gate_yml and "fetch-depth: 0" in gate_yml
+    action = {}
+    for name in ("action.yml", "run_gate.sh", "write_summary.sh"):
+        with open(os.path.join(ROOT, "ci", "action", name)) as f:
+            action[name] = f.read()
+    assert '/gate.sh' in action["run_gate.sh"] and "GITHUB_STEP_SUMMARY" in action["write_summary.sh"]
+    assert "upload-artifact" in action["action.yml"]
     with open(os.path.join(ROOT, ".github", "workflows", "memgate-matrix.yml")) as f:
         matrix_yml = f.read()
     assert "--shard ${{ matrix.shard }}/$SHARDS" in matrix_yml and "./memgate merge" in matrix_yml
     assert "./memgate report" in matrix_yml
+
+
+# The base's gate: one small-request h1 case, where a per-request leak is cheapest to see.
+ONE_CASE_GATE = """name = "ci-gate"
+description = "One h1 case: the trusted-gate test's base."
+protocol = "h1"
+endpoint = "/bytes/64"
+connections = 4
+warmup_requests = 500
+requests = 3000
+sample_interval_ms = 50
+time_limit_s = 60
+"""
+# What a pull request that wants its leak through would add: every limit out of reach.
+RELAXED_THRESHOLDS = """
+[thresholds]
+live_heap_bytes_per_request_max = 1e9
+live_heap_delta_bytes_floor = 1e12
+rss_delta_bytes_max = 1e12
+peak_rss_growth_bytes_min = 1e12
+allocations_per_request_factor = 1e6
+allocated_bytes_per_request_factor = 1e6
+"""
+RELAXED_GATE_PY = """
+
+# A pull request loosening the gate that judges it: every limit a thousand times wider.
+_strict_thresholds_for = thresholds_for
+
+
+def thresholds_for(*args, **kwargs):
+    return {k: v * 1000 for k, v in _strict_thresholds_for(*args, **kwargs).items()}
+"""
+LEAK_DEFAULT = ('("inject-leak", po::value(&config.inject_leak_bytes)->default_value(0)',
+                '("inject-leak", po::value(&config.inject_leak_bytes)->default_value(256)')
+
+
+def git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def loosening_pr(tmp_path_factory):
+    """A throwaway repository: base = this checkout's files with a one-case gate; head = the base plus
+    a relaxed ci-gate.toml, a relaxed analysis/gate.py and a 256 B/request leak in refserver's C++."""
+    repo = tmp_path_factory.mktemp("pr") / "repo"
+    listed = subprocess.run(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            check=True, capture_output=True, text=True).stdout.split("\0")
+    for rel in filter(None, listed):
+        src = os.path.join(ROOT, rel)
+        if os.path.isfile(src):
+            os.makedirs(repo / os.path.dirname(rel), exist_ok=True)
+            shutil.copy2(src, repo / rel)
+    (repo / "scenarios" / "ci-gate.toml").write_text(ONE_CASE_GATE)
+    git(repo.parent, "init", "-q", str(repo))
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base")
+    base = git(repo, "rev-parse", "HEAD")
+    (repo / "scenarios" / "ci-gate.toml").write_text(ONE_CASE_GATE + RELAXED_THRESHOLDS)
+    gate_py = (repo / "analysis" / "gate.py").read_text()
+    assert "def thresholds_for(" in gate_py, "the relaxation below wraps analysis/gate.py's thresholds_for"
+    (repo / "analysis" / "gate.py").write_text(gate_py + RELAXED_GATE_PY)
+    config_cpp = repo / "server" / "config" / "config.cpp"
+    assert LEAK_DEFAULT[0] in config_cpp.read_text()
+    config_cpp.write_text(config_cpp.read_text().replace(*LEAK_DEFAULT))
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "relax the gate and leak")
+    return repo, base, git(repo, "rev-parse", "HEAD")
+
+
+def test_a_head_that_loosens_its_own_gate_and_leaks_still_fails(loosening_pr, tmp_path):
+    repo, base, head = loosening_pr
+    out = tmp_path / "out"
+    p = subprocess.run(["bash", str(repo / "ci" / "gate.sh"), base, head, "-o", str(out), "-r", "2",
+                        "--allocators", "glibc"], capture_output=True, text=True, timeout=1800, cwd=repo)
+    assert p.returncode == 1, p.stdout + p.stderr
+    order = f"Run order: A B B A (A = base {base[:12]}, B = head {head[:12]})"
+    assert order in p.stdout and order in (out / "report.md").read_text()
+    assert "FAIL" in (out / "report.md").read_text()
+    with open(out / "head" / "ci-gate.json") as f:
+        measured_head = json.load(f)
+    with open(out / "base" / "ci-gate.json") as f:
+        measured_base = json.load(f)
+    assert measured_head["commit_info"]["id"] == head  # the head's server was measured
+    assert measured_base["commit_info"]["id"] == base
+    assert not measured_head["config"]["thresholds"]  # with the base's scenario, not the relaxed one
+    assert measured_head["config"] == measured_base["config"]
+    assert len(measured_head["replicates"]) == 2 and measured_head["config"]["repeat"] == 2
+    # The head's own analysis would have let its leak through: the loosening was real.
+    worktree = tmp_path / "head-src"
+    git(repo, "worktree", "add", "--detach", "-q", str(worktree), head)
+    try:
+        own = subprocess.run([str(worktree / "memgate"), "report", str(out / "base"), str(out / "head"),
+                              "-o", str(tmp_path / "own")], capture_output=True, text=True, timeout=120)
+    finally:
+        git(repo, "worktree", "remove", "--force", str(worktree))
+    assert own.returncode == 0, own.stdout + own.stderr

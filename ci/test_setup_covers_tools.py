@@ -20,7 +20,7 @@ TOOL_PACKAGES: dict[str, str | None] = {
     "addr2line": "binutils", "nm": "binutils", "readelf": "binutils",
     "cc": "build-essential", "gcc": "build-essential",
     "clang": "clang", "cmake": "cmake", "cpack": "cmake", "ctest": "cmake", "ccache": "ccache", "ninja": "ninja-build",
-    "curl": "curl", "git": "git", "openssl": "openssl", "iperf3": "iperf3",
+    "curl": "curl", "gh": "gh", "git": "git", "openssl": "openssl", "iperf3": "iperf3",
     "go": "golang-go", "heaptrack": "heaptrack", "python3": "python3",
     "nghttp": "nghttp2-client", "h2load": "nghttp2-client", "nghttpd": "nghttp2-server", "nginx": "nginx-light",
     "bash": ESSENTIAL, "dpkg-deb": ESSENTIAL, "env": ESSENTIAL, "sleep": ESSENTIAL, "taskset": ESSENTIAL, "true": ESSENTIAL,

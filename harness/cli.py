@@ -14,6 +14,7 @@ from typing import Any
 
 from analysis import gate as gate_mod, report as report_mod
 from analysis.compare import get_comparison
+from analysis.metrics import median_metrics, noise
 from analysis.render import html as html_render, markdown as md_render, profile as profile_render
 from analysis.render.summary import render_summary
 from analysis.render.table import render_comparison, render_gate
@@ -28,7 +29,7 @@ from harness.driver.runner import Hooks, run_scenario
 from harness.profile.against import load_against
 from harness.profile.command import profile_scenario
 from harness.profile.run import PROFILERS, ProfileError
-from harness.results import atomic, files as result_files, index as matrix_index
+from harness.results import atomic, files as result_files, index as matrix_index, replicates as replicate_join
 from harness.results.schema import SCHEMA_VERSION, TOOL, VERSION
 
 EXIT_OK = 0
@@ -123,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     mrg = sub.add_parser("merge", help="join shard results directories into one")
     mrg.add_argument("dirs", nargs="+", metavar="DIR")
+    mrg.add_argument("--replicates", action="store_true", help="the directories hold replicates of the same cases "
+                     "(one run per step, e.g. ci/gate.sh's interleaved base/head order): one result per case with "
+                     "every replicate, metrics and noise recomputed over them")
     mrg.add_argument("-o", "--output", required=True, metavar="DIR")
 
     rep = sub.add_parser("report", help="report.md, report.html and report.json for a baseline/candidate pair; "
@@ -329,6 +333,8 @@ def cmd_twin(args: argparse.Namespace, out, err) -> int:
 
 
 def cmd_merge(args: argparse.Namespace, out, err) -> int:
+    if args.replicates:
+        return _merge_replicates(args, out, err)
     try:
         index, problems = matrix_index.merge(args.dirs, args.output)
     except matrix_index.MatrixError as e:
@@ -340,6 +346,18 @@ def cmd_merge(args: argparse.Namespace, out, err) -> int:
     emit(f"merged {len(args.dirs)} director(ies): {done} of {index['total_cases']} case(s) ok; "
           f"index: {os.path.join(args.output, matrix_index.INDEX)}", out)
     return EXIT_FAILED if problems else EXIT_OK
+
+
+def _merge_replicates(args: argparse.Namespace, out, err) -> int:
+    try:
+        index = replicate_join.join_dirs(args.dirs, args.output, lambda ms: (median_metrics(ms), noise(ms)))
+    except matrix_index.MatrixError as e:
+        emit(f"memgate: cannot join replicates: {e}", err)
+        return EXIT_FAILED
+    failed = [e["name"] for e in index["cases"] if e["status"] != "ok"]
+    emit(f"joined the replicates of {len(args.dirs)} director(ies): {len(index['cases']) - len(failed)} of "
+         f"{len(index['cases'])} case(s) ok; index: {os.path.join(args.output, matrix_index.INDEX)}", out)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace, out, err) -> int:

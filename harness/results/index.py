@@ -54,18 +54,26 @@ def load_index(directory: str) -> dict[str, Any]:
     return index
 
 
+def load_one_matrix(dirs: list[str], needed: str) -> list[tuple[str, dict[str, Any]]]:
+    """(directory, index) of each directory; MatrixError when they are not all of one matrix,
+    `needed` saying what makes them so."""
+    indexes = [(d, load_index(d)) for d in dirs]
+    first_dir, first = indexes[0]
+    for d, idx in indexes[1:]:
+        if idx["matrix_id"] != first["matrix_id"]:
+            raise MatrixError(f"{d} is from another matrix than {first_dir} (matrix_id {idx['matrix_id']} vs "
+                              f"{first['matrix_id']}): {needed}")
+    return indexes
+
+
 def merge(dirs: list[str], outdir: str) -> tuple[dict[str, Any], list[str]]:
     """Joins shard directories into outdir: the index an unsharded run gives, plus the result files.
 
     Returns (index, problems); problems name cases no shard finished. Raises MatrixError when
     the directories are not shards of one matrix.
     """
-    indexes = [(d, load_index(d)) for d in dirs]
+    indexes = load_one_matrix(dirs, "same scenario files and --set/--repeat are needed")
     first_dir, first = indexes[0]
-    for d, idx in indexes[1:]:
-        if idx["matrix_id"] != first["matrix_id"]:
-            raise MatrixError(f"{d} is from another matrix than {first_dir} (matrix_id {idx['matrix_id']} vs "
-                              f"{first['matrix_id']}): same scenario files and --set/--repeat are needed")
     os.makedirs(outdir, exist_ok=True)
     merged = {**first, "shard": None, "files": first["files"]}
     entries: list[dict[str, Any] | None] = [None] * first["total_cases"]

@@ -41,13 +41,11 @@ def test_mem_problems_are_a_list_of_sentences_for_any_reply(reply, trimmed):
         assert mem_protocol.regressions(CONFORMING_MEM, reply) is not None
 
 
-class FakeMemServer:
-    """HTTP/1.1 on loopback that answers every request with 200 and the body it is given."""
+class Answerer:
+    """A listening socket whose thread answers each connection with `answer(request)` and closes it."""
 
-    def __init__(self):
-        self.body = b"{}"
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
+    def __init__(self, listener: socket.socket, answer):
+        self.listener, self.answer = listener, answer
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -59,15 +57,26 @@ class FakeMemServer:
                 return
             with conn:
                 request = b""
-                while b"\r\n\r\n" not in request and (chunk := conn.recv(4096)):
+                while not request.endswith((b"\n", b"\r\n\r\n")) and (chunk := conn.recv(4096)):
                     request += chunk
-                body = self.body
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+                conn.sendall(self.answer(request))
 
     def close(self):
         self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         self.thread.join(timeout=5)
+
+
+class FakeMemServer(Answerer):
+    """HTTP/1.1 on loopback that answers every request with 200 and the body it is given."""
+
+    def __init__(self):
+        self.body = b"{}"
+        super().__init__(socket.create_server(("127.0.0.1", 0)), self._response)
+        self.port = self.listener.getsockname()[1]
+
+    def _response(self, request: bytes) -> bytes:
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(self.body) + self.body
 
 
 @pytest.fixture(scope="module")
@@ -108,38 +117,19 @@ SHIM_REPLIES = st.builds(
     st.sets(st.sampled_from(list(SHIM_REPLY)), max_size=2)) | st.binary(max_size=200)
 
 
-class FakeShim:
-    """One process's channel socket that answers every connection with the same bytes."""
-
-    def __init__(self, directory: str, answer: bytes):
-        self.answer = answer
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(os.path.join(directory, "41.sock"))
-        self.listener.listen(4)
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(64)
-                conn.sendall(self.answer + b"\n")
-
-    def close(self):
-        self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        self.thread.join(timeout=5)
+def fake_shim(directory: str, answer: bytes) -> Answerer:
+    """One process's channel socket (pid 41) that answers every command with the same line."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(os.path.join(directory, "41.sock"))
+    listener.listen(4)
+    return Answerer(listener, lambda command: answer + b"\n")
 
 
 @SETTINGS
 @given(SHIM_REPLIES, st.booleans())
 def test_the_shim_channel_refuses_a_malformed_answer_with_a_shim_error(answer, trim):
     with tempfile.TemporaryDirectory(prefix="memgate-shim-") as d:
-        shim = FakeShim(d, answer)
+        shim = fake_shim(d, answer)
         try:
             sample = heapshim.sample_all(d, trim=trim, timeout=2.0)
         except heapshim.ShimError as e:

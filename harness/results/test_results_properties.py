@@ -34,13 +34,19 @@ INDEXES = st.builds(
     st.none() | st.tuples(st.integers(1, 4), st.integers(1, 4)), st.lists(CASE, max_size=4))
 
 
-def damage(data: bytes, how: int, at: int, byte: int) -> bytes:
+def damage_file(path: str, how: tuple[int, int, int]) -> None:
+    kind, at, byte = how
+    with open(path, "rb") as f:
+        data = f.read()
     at = at % (len(data) + 1)
-    if how == 0:
-        return data[:at]                                   # cut short
-    if how == 1:
-        return data[:at] + bytes([byte]) + data[at + 1:]   # one byte changed
-    return data[:at] + bytes([byte]) * 3 + data[at:]       # garbage in the middle
+    if kind == 0:
+        data = data[:at]                                   # cut short
+    elif kind == 1:
+        data = data[:at] + bytes([byte]) + data[at + 1:]   # one byte changed
+    else:
+        data = data[:at] + bytes([byte]) * 3 + data[at:]   # garbage in the middle
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 DAMAGE = st.tuples(st.integers(0, 2), st.integers(0, 1 << 16), st.integers(0, 255))
@@ -61,10 +67,7 @@ def test_a_damaged_result_file_is_refused_naming_it(result, how):
     with tempfile.TemporaryDirectory(dir=SCRATCH) as d:
         path = os.path.join(d, "r.json")
         atomic.write_json(path, result)
-        with open(path, "rb") as f:
-            data = f.read()
-        with open(path, "wb") as f:
-            f.write(damage(data, *how))
+        damage_file(path, how)
         try:
             loaded = files.load(path)
         except files.InvalidResult as e:
@@ -87,10 +90,7 @@ def test_a_damaged_matrix_index_is_refused_naming_it(idx, how):
     with tempfile.TemporaryDirectory(dir=SCRATCH) as d:
         index.write_index(d, idx)
         path = os.path.join(d, index.INDEX)
-        with open(path, "rb") as f:
-            data = f.read()
-        with open(path, "wb") as f:
-            f.write(damage(data, *how))
+        damage_file(path, how)
         try:
             loaded = index.load_index(d)
         except index.MatrixError as e:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 MINUS = "\u2212"
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
+def _non_finite(value: float) -> str | None:
+    """NaN and the infinities, which a result file can hold (JSON as Python reads it), as words."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else f"{MINUS}inf"
+    return None
+
+
 def format_bytes(value: float | None, *, signed: bool = False, digits: int = 1) -> str:
     if value is None:
         return "n/a"
+    if (word := _non_finite(value)) is not None:
+        return word
     sign = ""
     if value < 0:
         sign = MINUS
@@ -29,6 +41,8 @@ def format_bytes(value: float | None, *, signed: bool = False, digits: int = 1) 
 def format_number(value: float | None, *, signed: bool = False, digits: int = 1, suffix: str = "") -> str:
     if value is None:
         return "n/a"
+    if (word := _non_finite(value)) is not None:
+        return word + suffix
     sign = MINUS if value < 0 else ("+" if signed and value > 0 else "")
     magnitude = abs(value)
     text = f"{magnitude:,.0f}" if magnitude >= 1000 or float(magnitude).is_integer() else f"{magnitude:,.{digits}f}"

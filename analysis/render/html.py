@@ -35,9 +35,13 @@ def _e(text: Any) -> str:
 
 
 def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    if not math.isfinite(hi - lo):  # a NaN or infinite figure, or a span past float: no axis to mark
+        return []
     if hi <= lo:
         hi = lo + 1
     raw = (hi - lo) / n
+    if raw <= 0:  # a span too small for a float step, or lo too large for lo + 1 to differ
+        return [lo]
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     first = math.ceil(lo / step) * step

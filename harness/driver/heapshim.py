@@ -63,7 +63,18 @@ class ProcessSample:
         missing = [f.name for f in dataclasses.fields(cls) if f.name not in reply]
         if missing:
             raise ShimError(f"{source}: the reply lacks {', '.join(missing)}: {reply}")
+        wrong = [f"{f.name} is not {'an' if f.type == 'int' else 'a'} {f.type}" for f in dataclasses.fields(cls)
+                 if not _has_type(reply[f.name], f.type)]
+        if wrong:
+            raise ShimError(f"{source}: in the reply, {', '.join(wrong)}: {reply}")
         return cls(**{f.name: reply[f.name] for f in dataclasses.fields(cls)})
+
+
+def _has_type(value: object, type_name: str) -> bool:
+    """JSON's types as the fields' annotations name them; true and false are no integers here."""
+    if type_name == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, {"str": str, "bool": bool}[type_name])
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class ScenarioError(ValueError):
         self.source = source
         self.key = key
         self.reason = reason
-        where = f"{source}: key '{key}'" if key else source
+        where = f"{source}: key '{key}'" if key is not None else source  # '' is a key TOML allows
         super().__init__(f"{where}: {reason}")
 
 

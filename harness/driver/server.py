@@ -193,6 +193,8 @@ class RefServer:
             raise ServerError(kind, f"GET {path} failed: {e or type(e).__name__}" + (
                 f"; server exited with {describe_exit(self.proc.returncode)}" if kind == "dead" else "")) from None
         data = parse_mem_reply(path, status, body)
+        if not isinstance(data, dict):
+            raise ServerError("protocol", f"GET {path} JSON is not an object: {body[:200]!r}")
         for field in ("rss_bytes", "live_heap_bytes", "requests"):
             if field not in data:
                 raise ServerError("protocol", f"GET {path} JSON lacks '{field}'")
@@ -208,7 +210,7 @@ def parse_mem_reply(path: str, status: int, body: bytes) -> Any:
         raise ServerError("protocol", f"GET {path} answered HTTP {status}: {body[:200]!r}")
     try:
         return json.loads(body)
-    except json.JSONDecodeError as e:
+    except ValueError as e:  # not JSON, not UTF-8, or an integer too long to read
         raise ServerError("protocol", f"GET {path} returned invalid JSON: {e}") from None
 
 

@@ -19,7 +19,7 @@ def read_json(path: str, error: type[Exception], missing: str) -> Any:
             return json.load(f)
     except FileNotFoundError:
         raise error(f"{path}: {missing}") from None
-    except json.JSONDecodeError as e:
+    except ValueError as e:  # bad JSON, bytes that are not UTF-8, an integer too long to read
         raise error(f"{path}: not JSON ({e})") from None
 
 

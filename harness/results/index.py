@@ -51,6 +51,9 @@ def load_index(directory: str) -> dict[str, Any]:
     problem = header_problem(index, "matrix index")
     if problem:
         raise MatrixError(f"{path}: {problem}")
+    cases = index.get("cases")
+    if not isinstance(cases, list) or not all(isinstance(c, dict) and all(k in c for k in CASE_KEYS) for c in cases):
+        raise MatrixError(f"{path}: damaged: 'cases' is not a list of case entries ({', '.join(CASE_KEYS)})")
     return index
 
 

@@ -6,16 +6,21 @@
 server/fuzz/corpus/h2_session/: control byte (see h2_session_fuzzer.cpp), then frames after
 the client preface. server/fuzz/corpus/h1_request/: control byte (see h1_request_fuzzer.cpp), then request bytes.
 harness/loadgen/fuzz/corpus/: control byte (see response_fuzzer.cpp), then server bytes.
+Files named abuse-* are the abuse suite's attack classes (abuse_seeds.py).
 Files named crash-* are regression inputs from fuzzing and are kept as they are.
 """
 import os
 import pathlib
+import sys
 
 from hpack import Encoder
 from hyperframe.frame import (ContinuationFrame, DataFrame, GoAwayFrame, HeadersFrame, PingFrame,
                               PriorityFrame, RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
 root = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(root))  # harness.abuse, which abuse_seeds builds from
+
+import abuse_seeds  # noqa: E402
 
 
 def write(folder, name, data):
@@ -162,3 +167,6 @@ if __name__ == "__main__":
     h2_corpus()
     h1_requests()
     loadgen_responses()
+    for folder, files in abuse_seeds.seeds().items():
+        for name, data in files.items():
+            write(folder, name, data)

@@ -1,10 +1,10 @@
 // The HTTP/2 adapter over loopback: what only a real socket and clock show.
 #include "metrics/counters.hpp"
+#include "testing/blocking_io.hpp"
 #include "testing/h2_frames.hpp"
 #include "testing/test_server.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
@@ -80,13 +80,14 @@ TEST(Http2Connection, APingFloodFromAPeerThatDoesNotReadIsCutOffBeforeTheSendTim
   socket.set_option(boost::asio::socket_base::receive_buffer_size(4096));
   const timeval send_timeout{5, 0};  // a server that stops reading fails the test instead of hanging it
   ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
-  boost::asio::write(socket, boost::asio::buffer(testing::h2_client_preface()));
+  testing::connect(socket, {boost::asio::ip::make_address("127.0.0.1"), server.port()});
+  boost::system::error_code ec;
+  testing::write_all(socket, boost::asio::buffer(testing::h2_client_preface()), ec);
+  ASSERT_FALSE(ec) << ec.message();
   std::string pings;
   for (int i = 0; i < 1000; ++i) pings += h2_serialize(NGHTTP2_PING, 0, 0, "12345678");
   const auto started = std::chrono::steady_clock::now();
-  boost::system::error_code ec;
-  for (int batch = 0; batch < 10'000 && !ec; ++batch) boost::asio::write(socket, boost::asio::buffer(pings), ec);
+  for (int batch = 0; batch < 10'000 && !ec; ++batch) testing::write_all(socket, boost::asio::buffer(pings), ec);
   EXPECT_TRUE(ec == boost::asio::error::connection_reset || ec == boost::asio::error::broken_pipe) << ec.message();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
 }

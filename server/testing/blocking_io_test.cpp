@@ -62,5 +62,19 @@ TEST(BlockingIo, ClientCallsSurviveSignals) {
   EXPECT_GT(alarms.load() - before, 20);  // the calls were interrupted, not merely lucky
 }
 
+// The fuzz target's crash-d8738846 (a terminate on "connect: Interrupted system call"), which
+// no input reproduces: connects, and nothing else, while the alarm fires.
+TEST(BlockingIo, ConnectsSurviveSignals) {
+  const auto server = server_without_alarms();
+  boost::asio::io_context io;
+  const auto before = alarms.load();
+  const alarm_storm storm;
+  for (int i = 0; i < 500; ++i) {
+    auto socket = connect_loopback(io, server->port());
+    ASSERT_TRUE(socket.is_open());
+  }
+  EXPECT_GT(alarms.load() - before, 0);
+}
+
 }  // namespace
 }  // namespace memgate::testing

@@ -1,12 +1,33 @@
-"""Least-squares growth over a timeline: bytes per request."""
+"""Least-squares growth over a timeline: bytes per request, with a 95 % confidence interval."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Sequence
 
+Z_975 = 1.959963984540054  # the normal distribution's 97.5th percentile
 
-def slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Ordinary least-squares slope of ys over xs; None with fewer than 3 points or no spread in xs."""
+
+@dataclasses.dataclass(frozen=True)
+class Fit:
+    slope: float
+    low: float   # 95 % confidence interval of the slope
+    high: float
+    points: int
+
+
+def t_975(df: int) -> float:
+    """Student's t 97.5th percentile (Cornish-Fisher expansion; within 1 % from 3 degrees of freedom up)."""
+    z = Z_975
+    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2) \
+        + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * df ** 3)
+
+
+def line_fit(xs: Sequence[float], ys: Sequence[float]) -> Fit | None:
+    """Ordinary least squares of ys over xs with the slope's t interval; None with fewer than 3
+    points or no spread in xs. Timeline points are serially correlated, so the interval is a
+    lower bound on the uncertainty: the gate pairs it with a floor on the total growth."""
     if len(xs) != len(ys):
         raise ValueError(f"slope: {len(xs)} x values but {len(ys)} y values")
     n = len(xs)
@@ -17,11 +38,25 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     sxx = sum((x - mx) ** 2 for x in xs)
     if sxx == 0:
         return None
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
-    return sxy / sxx
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    residual = sum((y - my - b * (x - mx)) ** 2 for x, y in zip(xs, ys))
+    half = t_975(n - 2) * math.sqrt(residual / (n - 2) / sxx)
+    return Fit(b, b - half, b + half, n)
+
+
+def slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Ordinary least-squares slope of ys over xs; None with fewer than 3 points or no spread in xs."""
+    f = line_fit(xs, ys)
+    return None if f is None else f.slope
+
+
+def timeline_fit(timeline: list[dict], field: str) -> Fit | None:
+    """The fit of `field` over `requests` for the timeline points that have both."""
+    points = [(p["requests"], p[field]) for p in timeline if p.get("requests") is not None and p.get(field) is not None]
+    return line_fit([float(x) for x, _ in points], [float(y) for _, y in points])
 
 
 def growth_per_request(timeline: list[dict], field: str) -> float | None:
     """Slope of `field` over `requests` for the timeline points that have both."""
-    points = [(p["requests"], p[field]) for p in timeline if p.get("requests") is not None and p.get(field) is not None]
-    return slope([float(x) for x, _ in points], [float(y) for _, y in points])
+    f = timeline_fit(timeline, field)
+    return None if f is None else f.slope

@@ -1,30 +1,58 @@
-"""The gate: does a candidate result regress memory against a baseline?
+"""The gate: does a candidate result regress memory against a baseline? PASS, FAIL or UNDECIDED.
 
-Each check compares one metric of the candidate's median (``metrics``) with a limit made
-from an absolute floor and, where it makes sense, the baseline times a factor plus a
-noise allowance. Noise for a metric is the larger replicate range (max - min) of the two
-results (0 without replicates), times ``noise_k``.
+Each check compares one metric of **every candidate replicate** with a limit built from the
+baseline side only: an absolute maximum or a factor of the baseline's median, a floor, and a
+noise allowance of ``noise_k`` x the metric's A/A spread. The spread is the calibration's
+``aa_spread`` (analysis/calibration.py) when one is given, else the range (max - min) over the
+baseline's replicates, else unknown. The candidate's own spread never widens its limit, and
+the candidate's [thresholds] are ignored: the thresholds are the baseline side's config, so a
+change cannot loosen the gate that judges it.
 
-Which metrics are checked, by which rule (absolute, growth, increase, churn, at most) and
-with which default thresholds is the registry's part (analysis/metrics.py, ``gate``); a
-scenario's [thresholds] table overrides any default. docs/RESULTS.md tables them.
+The test over replicates is a maximum test: a check fails when any candidate replicate is
+over the limit with noise (a leak that shows in one replicate of three fails). False alarms stay
+low because that limit sits k = 3 A/A spreads above the baseline (beyond the floors), so a clean
+replicate crosses it far more rarely than the 5 % by which a 95th-percentile spread is exceeded
+once; the union over n replicates multiplies that rate by at most n. A replicate over the limit
+computed without the noise allowance but within it with noise (or a slope whose 95 % interval
+reaches below the limit) makes the check UNDECIDED: the evidence is too noisy to tell. From
+DECISIVE_REPLICATES candidate replicates on, those are decided by majority: FAIL when most
+replicates are over the limit without noise, else PASS. decide() runs more replicates, bounded
+in count and time, until the verdict is PASS or FAIL.
 
-A result is judged on what it has: a gated metric that either side lacks (a target measured by
-RSS only has no live heap) is listed in ``not_judged`` with the reason, and the verdict rests
-on the rest. INVALID is for a failed measurement, or a pair with nothing left to judge.
+RSS floors come from the A/A spread too (k x spread, at least RSS_FLOOR_MIN_PAGES pages);
+the fixed floors (``rss_delta_bytes_max``, ``peak_rss_growth_bytes_min``) apply only when no
+spread is known. The live-heap floor scales with the run's request count.
+
+Which metrics are checked, by which rule, and the thresholds' defaults are the registry's
+(analysis/metrics.py, ``gate``); docs/RESULTS.md tables them. A gated metric that either side
+lacks is listed in ``not_judged`` with the reason, and the verdict rests on the rest. INVALID is
+for a failed measurement, or a pair with nothing left to judge.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import statistics
+import time
 from typing import Any, Callable
 
-from analysis.metrics import DEFAULT_THRESHOLDS, GATED, Metric
+from analysis import fit
+from analysis.calibration import Calibration
+from analysis.metrics import (DEFAULT_THRESHOLDS, GATED, LIVE_HEAP_FLOOR_REQUESTS, RSS_FLOOR_MIN_PAGES, Metric,
+                              median_metrics, noise as replicate_noise)
 from analysis.units import format_bytes, format_number
 
 EXIT_PASS = 0
 EXIT_REGRESSION = 1
 EXIT_INVALID = 2
+EXIT_UNDECIDED = 3
+PASS, FAIL, UNDECIDED = "pass", "fail", "undecided"
+# From this many candidate replicates on, replicates between the limits without and with noise
+# are decided by majority (their median against the limit without noise) instead of UNDECIDED.
+DECISIVE_REPLICATES = 5
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclasses.dataclass
@@ -32,10 +60,16 @@ class Check:
     metric: str
     unit: str  # "bytes", "bytes/request", "bytes/response", "count"
     baseline: float | None
-    candidate: float | None
-    limit: float
+    candidate: float | None  # the worst candidate replicate
+    limit: float  # with the noise allowance
     rule: str
-    passed: bool
+    outcome: str  # PASS, FAIL or UNDECIDED
+    strict_limit: float | None = None  # without the noise allowance
+    replicates: str = ""  # how the replicates fared, when there are several
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == PASS
 
     def _fmt(self, v: float | None) -> str:
         if self.unit == "bytes":
@@ -45,9 +79,11 @@ class Check:
         return f"{format_number(v, digits=2)} {self.unit}"
 
     def long_repr(self) -> str:
-        verdict = "ok" if self.passed else "REGRESSION"
+        verdict = {PASS: "ok", FAIL: "REGRESSION", UNDECIDED: "UNDECIDED"}[self.outcome]
+        strict = (f", {self._fmt(self.strict_limit)} without noise"
+                  if self.strict_limit is not None and self.strict_limit != self.limit else "")
         return (f"{verdict}: {self.metric} candidate {self._fmt(self.candidate)} vs baseline {self._fmt(self.baseline)}; "
-                f"limit {self._fmt(self.limit)} ({self.rule})")
+                f"limit {self._fmt(self.limit)}{strict} ({self.rule})" + (f"; {self.replicates}" if self.replicates else ""))
 
 
 @dataclasses.dataclass
@@ -57,20 +93,29 @@ class GateReport:
     thresholds: dict[str, float]
     notes: list[str]
     not_judged: list[str] = dataclasses.field(default_factory=list)  # "metric missing from the side: why", also in notes
+    replicates: dict[str, int] = dataclasses.field(default_factory=dict)  # ok replicates judged per side
+    reruns: int = 0  # candidate replicates decide() added
 
     @property
     def failures(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if c.outcome == FAIL]
+
+    @property
+    def undecided(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome == UNDECIDED]
 
     @property
     def exit_code(self) -> int:
         if self.invalid:
             return EXIT_INVALID
-        return EXIT_REGRESSION if self.failures else EXIT_PASS
+        if self.failures:
+            return EXIT_REGRESSION
+        return EXIT_UNDECIDED if self.undecided else EXIT_PASS
 
     @property
     def verdict(self) -> str:
-        return {EXIT_PASS: "PASS", EXIT_REGRESSION: "FAIL", EXIT_INVALID: "INVALID"}[self.exit_code]
+        return {EXIT_PASS: "PASS", EXIT_REGRESSION: "FAIL", EXIT_INVALID: "INVALID",
+                EXIT_UNDECIDED: "UNDECIDED"}[self.exit_code]
 
 
 def validate(result: dict[str, Any], label: str) -> list[str]:
@@ -89,9 +134,14 @@ def validate(result: dict[str, Any], label: str) -> list[str]:
     return problems
 
 
-def thresholds_for(candidate: dict[str, Any], overrides: dict[str, float] | None = None) -> dict[str, float]:
+def _config_thresholds(result: dict[str, Any]) -> dict[str, float]:
+    return ((result.get("config") or {}).get("thresholds")) or {}
+
+
+def thresholds_for(baseline: dict[str, Any], overrides: dict[str, float] | None = None) -> dict[str, float]:
+    """The defaults, then the baseline side's [thresholds], then explicit overrides (never the candidate's)."""
     t = dict(DEFAULT_THRESHOLDS)
-    t.update(((candidate.get("config") or {}).get("thresholds")) or {})
+    t.update(_config_thresholds(baseline))
     t.update(overrides or {})
     unknown = set(t) - set(DEFAULT_THRESHOLDS)
     if unknown:
@@ -99,119 +149,326 @@ def thresholds_for(candidate: dict[str, Any], overrides: dict[str, float] | None
     return t
 
 
-def _noise(baseline: dict[str, Any], candidate: dict[str, Any], metric: str) -> float:
-    ranges = [((r.get("noise") or {}).get(metric) or {}).get("range", 0.0) for r in (baseline, candidate)]
-    return float(max(ranges))
-
-
 def _ceiling_exceeded(result: dict[str, Any]) -> dict[str, Any] | None:
     f = result.get("failure") or {}
     return f if result.get("status") != "ok" and f.get("kind") == "memory_ceiling" else None
 
 
-def evaluate(baseline: dict[str, Any], candidate: dict[str, Any],
-             overrides: dict[str, float] | None = None) -> GateReport:
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+@dataclasses.dataclass
+class _Replicate:
+    metrics: dict[str, Any]
+    fits: dict[str, fit.Fit | None]  # per slope metric: the in-load fit with its interval
+
+
+@dataclasses.dataclass
+class _Side:
+    """One result as the gate reads it: the medians and each ok replicate (the result itself when
+    it lists none). Slopes missing from a result that predates them are fitted from its timelines."""
+    median: dict[str, Any]
+    rows: list[_Replicate]
+
+    @classmethod
+    def of(cls, result: dict[str, Any]) -> _Side:
+        reps = [r for r in result.get("replicates") or [] if r.get("status") == "ok" and isinstance(r.get("metrics"), dict)]
+        slopes = [m for m in GATED if m.gate.kind == "slope"]
+        rows = []
+        for r in reps:
+            fits = {m.name: fit.timeline_fit(r.get("timeline") or [], m.gate.field) for m in slopes}
+            metrics = dict(r["metrics"])
+            for name, f in fits.items():
+                if not _number(metrics.get(name)) and f is not None:
+                    metrics[name] = f.slope
+            rows.append(_Replicate(metrics, fits))
+        median = dict(result["metrics"])
+        for m in slopes:
+            values = [row.metrics[m.name] for row in rows if _number(row.metrics.get(m.name))]
+            if not _number(median.get(m.name)) and values:
+                median[m.name] = statistics.median(values)
+        return cls(median, rows or [_Replicate(median, {})])
+
+    def values(self, name: str) -> list[float]:
+        return [row.metrics[name] for row in self.rows if _number(row.metrics.get(name))]
+
+
+@dataclasses.dataclass
+class _Sides:
+    baseline: dict[str, Any]
+    base: _Side
+    cand: _Side
+    t: dict[str, float]
+    calibration: Calibration | None
+
+    @property
+    def k(self) -> float:
+        return self.t["noise_k"]
+
+    def b(self, name: str) -> float:
+        return self.base.median[name]
+
+    def spread(self, name: str) -> float | None:
+        """The metric's A/A spread from the baseline side: calibration, else the baseline's replicates; None: unknown."""
+        if self.calibration is not None and self.calibration.spread(name) is not None:
+            return self.calibration.spread(name)
+        stored = ((self.baseline.get("noise") or {}).get(name) or {}).get("range")
+        if _number(stored):
+            return float(stored)
+        values = self.base.values(name) if len(self.base.rows) >= 2 else []
+        return max(values) - min(values) if len(values) >= 2 else None
+
+    def noise(self, name: str) -> float:
+        return self.spread(name) or 0.0
+
+    def noise_text(self, name: str) -> str:
+        return f"{self.k:g} x noise {_fmt(name, self.noise(name))}"
+
+
+def _fmt(name: str, v: float) -> str:
+    return format_bytes(v) if name.endswith("_bytes") else f"{v:.2f}"
+
+
+@dataclasses.dataclass
+class _Limit:
+    """A rule's limits for one metric, and how it reads a candidate replicate."""
+    full: float  # with the noise allowance
+    strict: float  # without it
+    rule: str
+    forgiven: Callable[[_Replicate], bool] = lambda row: False
+    low: Callable[[_Replicate], float] | None = None  # the lower end of the value's interval, for slopes
+
+
+def evaluate(baseline: dict[str, Any], candidate: dict[str, Any], overrides: dict[str, float] | None = None,
+             calibration: Calibration | None = None) -> GateReport:
     ceiling = _ceiling_exceeded(candidate)
     invalid = validate(baseline, "baseline") + ([] if ceiling else validate(candidate, "candidate"))
     try:
-        t = thresholds_for(candidate, overrides)
+        t = thresholds_for(baseline, overrides)
     except ValueError as e:
         return GateReport([], invalid + [str(e)], dict(DEFAULT_THRESHOLDS), [])
+    notes: list[str] = []
+    ignored = {k: v for k, v in _config_thresholds(candidate).items() if _config_thresholds(baseline).get(k) != v}
+    if ignored:
+        notes.append("the candidate's [thresholds] are ignored, the baseline side's apply: "
+                     + ", ".join(f"{k} = {v:g}" if _number(v) else f"{k} = {v!r}" for k, v in sorted(ignored.items())))
     if ceiling and not invalid:
         # The server outgrew the scenario's memory ceiling and was stopped: the clearest
         # regression there is, not a measurement that merely went wrong.
         peak = (baseline.get("metrics") or {}).get("peak_rss_bytes")
         return GateReport([Check("peak_rss_bytes", "bytes", peak, ceiling.get("rss_bytes"), ceiling.get("limit_bytes", 0),
-                                 "memory_ceiling_mib: the run was stopped at the ceiling", False)],
-                          [], t, [ceiling.get("message", "memory ceiling exceeded")])
-    notes: list[str] = []
+                                 "memory_ceiling_mib: the run was stopped at the ceiling", FAIL)],
+                          [], t, notes + [ceiling.get("message", "memory ceiling exceeded")])
     if invalid:
         return GateReport([], invalid, t, notes)
-    b, c = baseline["metrics"], candidate["metrics"]
     bc, cc = baseline.get("config") or {}, candidate.get("config") or {}
     for key in ("protocol", "endpoint", "method"):
         if bc.get(key) != cc.get(key):
             notes.append(f"baseline and candidate differ in {key}: {bc.get(key)!r} vs {cc.get(key)!r}")
-    sides = _Sides(baseline, candidate, b, c, t)
+    sides = _Sides(baseline, _Side.of(baseline), _Side.of(candidate), t, calibration)
+    counts = {"baseline": len(sides.base.rows), "candidate": len(sides.cand.rows)}
+    notes.append(_noise_source(sides, counts))
     checks: list[Check] = []
     not_judged: list[str] = []
     for metric in GATED:
-        missing = _missing(metric, baseline, candidate)
+        missing = _missing(metric, sides, baseline, candidate)
         if missing:
             not_judged.append(missing)
         else:
-            checks.append(_RULES[metric.gate.kind](metric, sides))
+            checks.append(_judge(metric, _RULES[metric.gate.kind](metric, sides), sides))
     notes += [f"not judged: {line}" for line in not_judged]
     if not checks:
-        return GateReport([], ["nothing to judge: " + "; ".join(not_judged)], t, notes, not_judged)
-    return GateReport(checks, [], t, notes, not_judged)
+        return GateReport([], ["nothing to judge: " + "; ".join(not_judged)], t, notes, not_judged, counts)
+    return GateReport(checks, [], t, notes, not_judged, counts)
 
 
-def _missing(m: Metric, baseline: dict[str, Any], candidate: dict[str, Any]) -> str | None:
+def _noise_source(s: _Sides, counts: dict[str, int]) -> str:
+    if s.calibration is not None:
+        return (f"noise: the calibration's A/A spread ({s.calibration.path}, {s.calibration.pairs} clean pairs); "
+                f"judged {counts['candidate']} candidate replicate(s)")
+    if counts["baseline"] >= 2:
+        return f"noise: the range over the baseline's {counts['baseline']} replicates; judged {counts['candidate']} candidate replicate(s)"
+    return ("noise: no A/A spread known (one baseline replicate, no calibration): no noise allowance, "
+            "RSS floors at their fixed fallbacks")
+
+
+def _missing(m: Metric, s: _Sides, baseline: dict[str, Any], candidate: dict[str, Any]) -> str | None:
     """Why a gated metric cannot be judged (a side lacks a figure its rule reads), or None."""
     names = [m.name] + ([m.gate.total] if m.gate.total else [])
-    for label, result in (("baseline", baseline), ("candidate", candidate)):
-        lacking = [n for n in names if not isinstance(result["metrics"].get(n), (int, float))]
+    for label, side, result in (("baseline", s.base, baseline), ("candidate", s.cand, candidate)):
+        lacking = [n for n in names if not _number(side.median.get(n))]
         if lacking and not (m.gate.kind == "at_most" and label == "baseline"):
             why = (result.get("unjudged_reasons") or {}).get(m.name)
             return f"{', '.join(lacking)} missing from the {label}" + (f": {why}" if why else "")
     return None
 
 
-@dataclasses.dataclass
-class _Sides:
-    baseline: dict[str, Any]
-    candidate: dict[str, Any]
-    b: dict[str, Any]  # the baseline's metrics
-    c: dict[str, Any]  # the candidate's metrics
-    t: dict[str, float]
+def _judge(m: Metric, lim: _Limit, s: _Sides) -> Check:
+    """Every candidate replicate against the limits: FAIL when any is over the limit with noise."""
+    rows = [row for row in s.cand.rows if _number(row.metrics.get(m.name))]
+    outcomes = []
+    for row in rows:
+        value = row.metrics[m.name]
+        low = lim.low(row) if lim.low else value
+        if lim.forgiven(row):
+            outcomes.append(PASS)
+        elif low > lim.full:
+            outcomes.append(FAIL)
+        else:
+            outcomes.append(UNDECIDED if value > lim.strict else PASS)
+    worst = FAIL if FAIL in outcomes else (UNDECIDED if UNDECIDED in outcomes else PASS)
+    shown = max((row.metrics[m.name] for row, o in zip(rows, outcomes) if o == worst), default=None)
+    told = ""
+    if len(rows) > 1:
+        over = {FAIL: "over the limit", UNDECIDED: "between the limits without and with noise"}.get(worst)
+        told = (f"{outcomes.count(worst)} of {len(rows)} candidate replicates {over}, the worst shown" if over
+                else f"all {len(rows)} candidate replicates within the limit, the worst shown")
+    if worst == UNDECIDED and len(rows) >= DECISIVE_REPLICATES:
+        majority = outcomes.count(UNDECIDED) * 2 > len(rows)
+        worst = FAIL if majority else PASS
+        told += (f"; with {len(rows)} replicates the majority decides: "
+                 + ("most are over the limit without noise" if majority else "most are within the limit without noise"))
+    baseline = s.base.median.get(m.name)
+    return Check(m.name, m.unit, baseline if _number(baseline) else None, shown, lim.full, lim.rule, worst,
+                 lim.strict, told)
 
-    def noise(self, metric: str) -> float:
-        return _noise(self.baseline, self.candidate, metric)
+
+def _live_heap_floor(t: dict[str, float], requests: float) -> tuple[float, str]:
+    """The live-heap growth that counts as bookkeeping in a run of `requests`, and how it was made."""
+    scale = min(1.0, requests / LIVE_HEAP_FLOOR_REQUESTS)
+    floor = max(t["live_heap_delta_bytes_floor_min"], t["live_heap_delta_bytes_floor"] * scale)
+    return floor, (f"live_heap_delta_bytes_floor {format_bytes(t['live_heap_delta_bytes_floor'])} at "
+                   f"{LIVE_HEAP_FLOOR_REQUESTS:,} requests, scaled to {requests:,.0f}, at least "
+                   f"live_heap_delta_bytes_floor_min {format_bytes(t['live_heap_delta_bytes_floor_min'])}")
 
 
-def _absolute(m: Metric, s: _Sides) -> Check:
+def _rss_floor(m: Metric, s: _Sides) -> tuple[float, float, str]:
+    """(floor with noise, floor without, how): k x the A/A spread in whole pages, at least the page
+    minimum; the rule's fixed floor only when no spread is known."""
+    floor_key = m.gate.thresholds[0][0]
+    spread = s.spread(m.name)
+    if spread is None:
+        return s.t[floor_key], s.t[floor_key], f"{floor_key} {format_bytes(s.t[floor_key])}: no A/A spread known"
+    minimum = RSS_FLOOR_MIN_PAGES * PAGE_BYTES
+    floor = max(minimum, math.ceil(s.k * spread / PAGE_BYTES) * PAGE_BYTES)
+    return floor, minimum, f"{s.k:g} x A/A spread {format_bytes(spread)}, at least {RSS_FLOOR_MIN_PAGES} pages"
+
+
+def _absolute(m: Metric, s: _Sides) -> _Limit:
     """A limit whatever the baseline does, unless the rule's total grew by no more than a floor."""
-    (max_key, _), (floor_key, _) = m.gate.thresholds
-    k, noise, floor = s.t["noise_k"], s.noise(m.name), s.t[floor_key]
-    limit = s.t[max_key] + k * noise
-    rule = (f"{max_key} {s.t[max_key]:g} + {k:g} x noise {noise:.2f}, "
-            f"unless {m.gate.total} grew by at most {floor_key} {format_bytes(floor)}")
-    return Check(m.name, m.unit, s.b.get(m.name), s.c[m.name], limit, rule,
-                 s.c[m.name] <= limit or s.c[m.gate.total] <= floor)
+    (max_key, _), _, _ = m.gate.thresholds
+    top = s.t[max_key]
+
+    def forgiven(row: _Replicate) -> bool:
+        return row.metrics[m.gate.total] <= _live_heap_floor(s.t, row.metrics["requests_completed"])[0]
+
+    floor, how = _live_heap_floor(s.t, s.cand.median["requests_completed"])
+    rule = (f"{max_key} {top:g} + {s.noise_text(m.name)}, unless {m.gate.total} grew by at most "
+            f"{format_bytes(floor)} ({how})")
+    return _Limit(top + s.k * s.noise(m.name), top, rule, forgiven)
 
 
-def _growth(m: Metric, s: _Sides) -> Check:
+def _growth(m: Metric, s: _Sides) -> _Limit:
     """Growth in bytes: at most max(floor, factor x baseline + k x noise)."""
-    (floor_key, _), (factor_key, _) = m.gate.thresholds
-    k, noise, b, c = s.t["noise_k"], s.noise(m.name), s.b[m.name], s.c[m.name]
-    limit = max(s.t[floor_key], s.t[factor_key] * max(b, 0) + k * noise)
-    rule = (f"max({floor_key} {format_bytes(s.t[floor_key])}, "
-            f"{s.t[factor_key]:g} x baseline + {k:g} x noise {format_bytes(noise)})")
-    return Check(m.name, m.unit, b, c, limit, rule, c <= limit)
+    _, (factor_key, _) = m.gate.thresholds
+    floor, strict_floor, how = _rss_floor(m, s)
+    scaled = s.t[factor_key] * max(s.b(m.name), 0)
+    rule = f"max(floor {format_bytes(floor)} from {how}, {s.t[factor_key]:g} x baseline + {s.noise_text(m.name)})"
+    return _Limit(max(floor, scaled + s.k * s.noise(m.name)), max(strict_floor, scaled), rule)
 
 
-def _increase(m: Metric, s: _Sides) -> Check:
+def _slope(m: Metric, s: _Sides) -> _Limit:
+    """The in-load slope: at most the baseline's + max + k x noise, judged on its 95 % interval,
+    unless the growth it stands for over the run is within the floor of the ``floored_by`` check."""
+    ((max_key, _),) = m.gate.thresholds
+    base = max(s.b(m.name), 0)
+    by = next(g for g in GATED if g.name == m.gate.floored_by)
+
+    def floor(row: _Replicate) -> float:
+        if by.gate.kind == "absolute":
+            return _live_heap_floor(s.t, row.metrics["requests_completed"])[0]
+        return _rss_floor(by, s)[0]
+
+    def forgiven(row: _Replicate) -> bool:
+        return row.metrics[m.name] * row.metrics["requests_completed"] <= floor(row)
+
+    def low(row: _Replicate) -> float:
+        f = row.fits.get(m.name)
+        return f.low if f is not None else row.metrics[m.name]
+
+    rule = (f"baseline + {max_key} {s.t[max_key]:g} + {s.noise_text(m.name)}, on the fit's 95% interval, unless "
+            f"the growth over the run is within {by.name}'s floor ({format_bytes(floor(s.cand.rows[0]))})")
+    return _Limit(base + s.t[max_key] + s.k * s.noise(m.name), base + s.t[max_key], rule, forgiven, low)
+
+
+def _increase(m: Metric, s: _Sides) -> _Limit:
     ((key, _),) = m.gate.thresholds
-    b, c = s.b[m.name], s.c[m.name]
-    limit = b + s.t[key]
-    return Check(m.name, m.unit, b, c, limit, f"baseline + {key} {s.t[key]:g}", c <= limit)
+    b = s.b(m.name)
+    return _Limit(b + s.t[key] + s.k * s.noise(m.name), b + s.t[key],
+                  f"baseline + {key} {s.t[key]:g} + {s.noise_text(m.name)}")
 
 
-def _churn(m: Metric, s: _Sides) -> Check:
+def _churn(m: Metric, s: _Sides) -> _Limit:
     ((factor_key, _),) = m.gate.thresholds
-    b, c = s.b[m.name], s.c[m.name]
-    k, noise, slack = s.t["noise_k"], s.noise(m.name), m.gate.slack
-    limit = max(s.t[factor_key] * b, b + slack) + k * noise
-    rule = f"max({factor_key} {s.t[factor_key]:g} x baseline, baseline + {slack:g}) + {k:g} x noise {noise:.2f}"
-    return Check(m.name, m.unit, b, c, limit, rule, c <= limit)
+    b, slack = s.b(m.name), m.gate.slack
+    strict = max(s.t[factor_key] * b, b + slack)
+    return _Limit(strict + s.k * s.noise(m.name), strict,
+                  f"max({factor_key} {s.t[factor_key]:g} x baseline, baseline + {slack:g}) + {s.noise_text(m.name)}")
 
 
-def _at_most(m: Metric, s: _Sides) -> Check:
+def _at_most(m: Metric, s: _Sides) -> _Limit:
     ((key, _),) = m.gate.thresholds
-    c = s.c.get(m.name, 0)
-    return Check(m.name, m.unit, s.b.get(m.name), c, s.t[key], f"{key} {s.t[key]:g}", c <= s.t[key])
+    return _Limit(s.t[key], s.t[key], f"{key} {s.t[key]:g}")
 
 
-_RULES: dict[str, Callable[[Metric, _Sides], Check]] = {
-    "absolute": _absolute, "growth": _growth, "increase": _increase, "churn": _churn, "at_most": _at_most}
+_RULES: dict[str, Callable[[Metric, _Sides], _Limit]] = {
+    "absolute": _absolute, "growth": _growth, "slope": _slope, "increase": _increase, "churn": _churn,
+    "at_most": _at_most}
+
+
+# -- more replicates until decided ------------------------------------------------------------
+def with_replicates(result: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """`result` with `more`'s replicates appended, its medians and spread recomputed over all of them."""
+    reps = [dict(r, index=i) for i, r in enumerate((result.get("replicates") or []) + (more.get("replicates") or []))]
+    ok = [r["metrics"] for r in reps if r.get("status") == "ok"]
+    config = dict(result.get("config") or {}, repeat=len(reps))
+    return {**result, "config": config, "replicates": reps, "metrics": median_metrics(ok), "noise": replicate_noise(ok)}
+
+
+def decide(baseline: dict[str, Any], candidate: dict[str, Any], rerun: Callable[[], dict[str, Any]], *,
+           rerun_baseline: Callable[[], dict[str, Any]] | None = None, calibration: Calibration | None = None,
+           overrides: dict[str, float] | None = None, max_replicates: int = 10, max_seconds: float = 600.0,
+           clock: Callable[[], float] = time.monotonic) -> GateReport:
+    """evaluate(), then while UNDECIDED: one more candidate replicate from rerun() (and a baseline one
+    from rerun_baseline, when given), until the verdict is decided, the candidate has max_replicates,
+    or another rerun would end past max_seconds (each rerun is expected to last as long as the last)."""
+    started = clock()
+    report = evaluate(baseline, candidate, overrides, calibration)
+    reruns, last = 0, 0.0
+    while report.verdict == "UNDECIDED":
+        have = report.replicates["candidate"]
+        if have >= max_replicates:
+            report.notes.append(f"still undecided at {have} candidate replicates, the most allowed")
+            break
+        if clock() - started + last > max_seconds:
+            report.notes.append(f"still undecided after {clock() - started:.0f} s; another replicate would pass "
+                                f"the {max_seconds:g} s allowed")
+            break
+        t0 = clock()
+        more = rerun()
+        if more.get("status") != "ok":
+            return evaluate(baseline, more, overrides, calibration)
+        candidate = with_replicates(candidate, more)
+        if rerun_baseline is not None:
+            again = rerun_baseline()
+            if again.get("status") != "ok":
+                return evaluate(again, candidate, overrides, calibration)
+            baseline = with_replicates(baseline, again)
+        reruns, last = reruns + 1, clock() - t0
+        report = evaluate(baseline, candidate, overrides, calibration)
+    if reruns:
+        report.reruns = reruns
+        report.notes.append(f"{report.verdict} after {reruns} more replicate(s): {report.replicates['baseline']} "
+                            f"baseline, {report.replicates['candidate']} candidate replicates judged")
+    return report

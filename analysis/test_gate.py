@@ -94,7 +94,8 @@ def test_relative_limit_uses_factor_and_noise():
     rss = next(c for c in r.checks if c.metric == "rss_delta_bytes")
     peak = next(c for c in r.checks if c.metric == "peak_rss_growth_bytes")
     assert rss.limit == 3 * 2 * MIB + 3 * 3 * MIB  # 15 MiB > 8 MiB floor
-    assert rss.passed
+    # 14 MiB is over 3 x baseline (6 MiB) and within the limit only thanks to the noise: too noisy to tell
+    assert rss.outcome == gate.UNDECIDED and rss.strict_limit == 3 * 2 * MIB and rss not in r.failures
     assert peak.limit == 2 * 3 * MIB + 3 * 3 * MIB  # 15 MiB
     assert not peak.passed
     # without the noise, the same candidate fails RSS too
@@ -104,9 +105,9 @@ def test_relative_limit_uses_factor_and_noise():
 
 def test_scenario_thresholds_override_defaults():
     base, cand = load("baseline_writev.json"), load("candidate_leak.json")
-    cand["config"]["thresholds"] = {"live_heap_bytes_per_request_max": 100}
+    base["config"]["thresholds"] = {"live_heap_bytes_per_request_max": 100}
     assert gate.evaluate(base, cand).exit_code == 0
-    cand["config"]["thresholds"] = {"bogus": 1}
+    base["config"]["thresholds"] = {"bogus": 1}
     assert gate.evaluate(base, cand).exit_code == 2
 
 

@@ -43,7 +43,8 @@ def test_regression_reasons_use_the_spread(data):
     st = leak["stats"]["live_heap_bytes_per_request"]
     assert len(st["baseline"]) == 3 and st["ci95"][0] > 60 and st["p_value"] is not None
     copy = by["r-copy"]
-    assert {r.split(":")[1].split()[0] for r in copy["reasons"]} == {"peak_rss_growth_bytes", "bytes_copied_per_response"}
+    assert {r.split(":")[1].split()[0] for r in copy["reasons"]} == {"peak_rss_growth_bytes", "bytes_copied_per_response",
+                                                                     "rss_delta_bytes"}
     # over the limit on both sides alike: a note, not a regression
     standing = by["r-standing"]
     assert standing["reasons"] == [] and any("not separated from the baseline" in n for n in standing["notes"])

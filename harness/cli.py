@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import Any
 
-from analysis import gate as gate_mod, report as report_mod
+from analysis import calibration, gate as gate_mod, report as report_mod
 from analysis.compare import get_comparison
 from analysis.metrics import median_metrics, noise
 from analysis.render import html as html_render, markdown as md_render, profile as profile_render
@@ -98,9 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("baseline", metavar="BASELINE.json")
     cmp_.add_argument("candidate", metavar="CANDIDATE.json")
 
-    gate = sub.add_parser("gate", help="exit 0 pass, 1 regression, 2 invalid input")
+    gate = sub.add_parser("gate", help="exit 0 pass, 1 regression, 2 invalid input, 3 undecided (too noisy to tell)")
     gate.add_argument("baseline", metavar="BASELINE.json")
     gate.add_argument("candidate", metavar="CANDIDATE.json")
+    gate.add_argument("--calibration", metavar="FILE", help="the scenario's calibration (default: "
+                      "BASELINE.calibration.json beside the baseline, when there is one)")
+    gate.add_argument("--rerun", action="store_true", help="while undecided, run more candidate replicates "
+                      "from the scenario stored in the candidate (with this checkout's binaries)")
+    gate.add_argument("--max-replicates", type=_positive_int, default=10, metavar="N",
+                      help="with --rerun: stop at N candidate replicates (default 10)")
+    gate.add_argument("--max-seconds", type=_positive_int, default=600, metavar="S",
+                      help="with --rerun: start no replicate that would end after S seconds (default 600)")
 
     scen = sub.add_parser("scenarios", help="scenario files: check")
     scen_sub = scen.add_subparsers(dest="scenarios_command", required=True, metavar="ACTION")
@@ -230,7 +238,20 @@ def cmd_gate(args: argparse.Namespace, out, err) -> int:
     pair = _load_pair(args, err)
     if pair is None:
         return gate_mod.EXIT_INVALID
-    report = gate_mod.evaluate(*pair)
+    path = args.calibration or calibration.beside(args.baseline)
+    try:
+        cal = calibration.load(path) if args.calibration or os.path.exists(path) else None
+    except calibration.CalibrationError as e:
+        emit(f"memgate: invalid input: {e}", err)
+        return gate_mod.EXIT_INVALID
+    baseline, candidate = pair
+    if args.rerun and candidate.get("config"):
+        stored = scenario_mod.Scenario(config=candidate["config"], source=f"{args.candidate} (stored config)",
+                                       path=(candidate.get("scenario") or {}).get("path"))
+        report = gate_mod.decide(baseline, candidate, lambda: run_scenario(stored, repeat=1), calibration=cal,
+                                 max_replicates=args.max_replicates, max_seconds=args.max_seconds)
+    else:
+        report = gate_mod.evaluate(baseline, candidate, calibration=cal)
     emit(render_gate(report), out)
     return report.exit_code
 

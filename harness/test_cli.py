@@ -151,3 +151,18 @@ def test_baseline_update_stores_and_keeps_old_on_failure(built, tmp_path):
     p = memgate("baseline", "update", str(scen), "-o", str(target), env={"MEMGATE_BUILD_DIR": str(tmp_path / "none")})
     assert p.returncode == 2 and "NOT updated" in p.stderr
     assert target.read_text() == before
+
+
+def test_gate_exit_3_when_undecided_and_a_damaged_calibration_is_refused(tmp_path):
+    with open(os.path.join(TESTDATA, "candidate_writev.json")) as f:
+        cand = json.load(f)
+    cand["metrics"]["rss_delta_bytes"] = 14 << 20  # over 3 x the noisy baseline, within it only with its noise
+    path = tmp_path / "candidate.json"
+    path.write_text(json.dumps(cand))
+    base = os.path.join(TESTDATA, "baseline_noisy.json")
+    p = memgate("gate", base, str(path))
+    assert p.returncode == 3 and "gate UNDECIDED" in p.stdout and "UNDECIDED: rss_delta_bytes" in p.stdout
+    damaged = tmp_path / "damaged.calibration.json"
+    damaged.write_text('{"schema": "memgate.calibration/0"}')
+    p = memgate("gate", base, str(path), "--calibration", str(damaged))
+    assert p.returncode == 2 and f"{damaged}: field 'schema'" in p.stderr

@@ -32,8 +32,8 @@ class GateRule:
       floor scaled to the run's request count (LIVE_HEAP_FLOOR_REQUESTS), never under floor_min;
     * growth (floor, factor): candidate <= max(floor, factor x baseline + k x noise), the floor from
       the A/A spread when one is known (``floor`` is the fallback);
-    * slope (max,): the in-load fit of ``field`` <= baseline's + max + k x noise, unless the growth it
-      stands for is under the floor of the ``floored_by`` check;
+    * slope (max, factor): the in-load fit of ``field`` <= max(factor x baseline, baseline + max) +
+      k x noise, unless the growth it stands for is under the floor of the ``floored_by`` check;
     * increase (max_increase,): candidate <= baseline + max_increase + k x noise;
     * churn (factor,): candidate <= max(factor x baseline, baseline + slack) + k x noise;
     * at_most (max,): candidate <= max.
@@ -213,10 +213,10 @@ METRICS: tuple[Metric, ...] = (
     # Growth while connections are open: memory held per connection or stream is gone by the end
     # sample, so only the timeline's slope under load sees it.
     Metric("live_heap_slope_bytes_per_request", "bytes/request", "timeline", lambda s: _slope(s, "live_heap_bytes"),
-           gate=GateRule("slope", (("live_heap_slope_bytes_per_request_max", 8.0),), field="live_heap_bytes",
+           gate=GateRule("slope", (("live_heap_slope_bytes_per_request_max", 8.0), ("live_heap_slope_factor", 2.0)), field="live_heap_bytes",
                          floored_by="live_heap_bytes_per_request")),
     Metric("rss_slope_bytes_per_request", "bytes/request", "timeline", lambda s: _slope(s, "rss_bytes"),
-           gate=GateRule("slope", (("rss_slope_bytes_per_request_max", 8.0),), field="rss_bytes",
+           gate=GateRule("slope", (("rss_slope_bytes_per_request_max", 8.0), ("rss_slope_factor", 2.0)), field="rss_bytes",
                          floored_by="peak_rss_growth_bytes")),
     # Allocation churn: a regression RSS can hide (jemalloc's retained memory, glibc reusing
     # freed chunks) still costs CPU and fragmentation.

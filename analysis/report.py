@@ -189,7 +189,7 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
     entry["checks"] = [{"metric": c.metric, "passed": c.passed, "text": c.long_repr(), "baseline": c.baseline,
                         "candidate": c.candidate, "limit": c.limit} for c in g.checks]
     entry["notes"] += g.notes
-    for metric in sorted(set(diff.metric_names(VIEW)) | {m for m, _ in BAR_METRICS}):
+    for metric in sorted(set(diff.metric_names(VIEW)) | {m for m, _ in BAR_METRICS} | {c.metric for c in g.checks}):
         entry["stats"][metric] = _metric_stats(baseline, candidate, metric)
     replicated = min(entry["replicates"].values()) >= 2
     if not replicated:

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from analysis import calibration, gate
+from analysis import calibration, gate, rerun
 from analysis.metrics import compute_metrics, median_metrics, noise
 
 KIB, MIB, PAGE = 1024, 1 << 20, 4096
@@ -182,30 +182,32 @@ def test_a_replicate_within_the_limit_only_thanks_to_the_noise_is_undecided():
 def test_decide_runs_replicates_until_the_majority_decides(more, verdict):
     cand = result([replicate(4), replicate(5), replicate(6, allocated=2700.0)])
     seeds = iter(range(10, 20))
-    r = gate.decide(noisy_baseline(), cand, lambda: result([replicate(next(seeds), allocated=more)]))
+    r = rerun.decide(noisy_baseline(), cand, lambda: result([replicate(next(seeds), allocated=more)]))
     assert r.verdict == verdict and r.reruns == 2 and r.replicates == {"baseline": 3, "candidate": 5}
     assert f"{verdict} after 2 more replicate(s)" in r.notes[-1]
 
 
 def test_decide_stops_at_the_replicate_and_time_bounds():
     cand = result([replicate(4), replicate(5), replicate(6, allocated=2700.0)])
-    rerun = lambda: result([replicate(9)])  # noqa: E731
-    r = gate.decide(noisy_baseline(), cand, rerun, max_replicates=4)
+    def clean_one():
+        return result([replicate(9)])
+
+    r = rerun.decide(noisy_baseline(), cand, clean_one, max_replicates=4)
     assert r.verdict == "UNDECIDED" and r.replicates["candidate"] == 4 and "most allowed" in " ".join(r.notes)
     ticks = iter(range(0, 10_000, 100))
-    r = gate.decide(noisy_baseline(), cand, rerun, max_seconds=150, clock=lambda: next(ticks))
+    r = rerun.decide(noisy_baseline(), cand, clean_one, max_seconds=150, clock=lambda: next(ticks))
     assert r.verdict == "UNDECIDED" and r.reruns == 1 and "150 s allowed" in " ".join(r.notes)
 
 
 def test_decide_reports_a_failed_rerun_as_invalid():
     cand = result([replicate(4), replicate(5), replicate(6, allocated=2700.0)])
     broken = {"status": "failed", "failure": {"kind": "server_died", "message": "boom"}, "metrics": None}
-    assert gate.decide(noisy_baseline(), cand, lambda: broken).verdict == "INVALID"
+    assert rerun.decide(noisy_baseline(), cand, lambda: broken).verdict == "INVALID"
 
 
 def test_with_replicates_recomputes_medians_and_spread():
     a, b = result([replicate(1, allocated=2000.0)]), result([replicate(2, allocated=2100.0), replicate(3)])
-    merged = gate.with_replicates(a, b)
+    merged = rerun.with_replicates(a, b)
     assert [r["index"] for r in merged["replicates"]] == [0, 1, 2] and merged["config"]["repeat"] == 3
     assert merged["metrics"]["allocated_bytes_per_request"] == pytest.approx(2030)
     assert merged["noise"]["allocated_bytes_per_request"]["range"] == pytest.approx(100)

@@ -132,7 +132,7 @@ def test_what_failed_is_charted_first_with_its_limit():
     assert titles[1].startswith("FAILED in 1 scenario(s): bytes_copied_per_response")
     assert titles[2].startswith("Live heap") and titles[3].startswith("RSS \u0394 (after trim)")
     copied = page.split("<svg ")[2]
-    assert copied.count('class="limit"') == 1 and "<title>limit +1.0 KiB</title>" in copied
+    assert copied.count('class="limit"') == 1 and "<title>limit +16 B</title>" in copied
     assert "+1.0 MiB</text>" in copied  # 1,048,576 bytes copied per response, in binary units
 
 
@@ -142,9 +142,10 @@ def test_markdown_leads_with_a_narrow_table_of_what_moved(data):
     start = lines.index("| Scenario | Verdict | Metric | Baseline | Candidate | Limit |")
     moved = lines[start + 2:lines.index("", start)]
     assert start < next(i for i, l in enumerate(lines) if l.startswith("### "))
-    assert [r.split(" | ")[0].lstrip("| ") for r in moved[:3]] == ["r-leak", "r-copy", "r-copy"]
+    assert [r.split(" | ")[0].lstrip("| ") for r in moved[:6]] == ["r-leak"] * 3 + ["r-copy"] * 3
     assert "live_heap_bytes_per_request" in moved[0] and "**regression**" in moved[0]
-    assert {r.split(" | ")[2] for r in moved[1:3]} == {"peak_rss_growth_bytes", "bytes_copied_per_response"}
+    assert {r.split(" | ")[2] for r in moved[3:6]} == {"peak_rss_growth_bytes", "bytes_copied_per_response",
+                                                       "rss_delta_bytes"}
     assert any(r.startswith("| r-fixed | improvement |") for r in moved)
     assert any(r.startswith("| r-failed | invalid |") for r in moved)
     assert all(len(r.split(" | ")) == 6 for r in moved)

@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import Any
 
-from analysis import calibration, gate as gate_mod, report as report_mod
+from analysis import calibration, gate as gate_mod, report as report_mod, rerun
 from analysis.compare import get_comparison
 from analysis.metrics import median_metrics, noise
 from analysis.render import html as html_render, markdown as md_render, profile as profile_render
@@ -248,7 +248,7 @@ def cmd_gate(args: argparse.Namespace, out, err) -> int:
     if args.rerun and candidate.get("config"):
         stored = scenario_mod.Scenario(config=candidate["config"], source=f"{args.candidate} (stored config)",
                                        path=(candidate.get("scenario") or {}).get("path"))
-        report = gate_mod.decide(baseline, candidate, lambda: run_scenario(stored, repeat=1), calibration=cal,
+        report = rerun.decide(baseline, candidate, lambda: run_scenario(stored, repeat=1), calibration=cal,
                                  max_replicates=args.max_replicates, max_seconds=args.max_seconds)
     else:
         report = gate_mod.evaluate(baseline, candidate, calibration=cal)

@@ -50,13 +50,24 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return None if f is None else f.slope
 
 
-def timeline_fit(timeline: list[dict], field: str) -> Fit | None:
-    """The fit of `field` over `requests` for the timeline points that have both."""
-    points = [(p["requests"], p[field]) for p in timeline if p.get("requests") is not None and p.get(field) is not None]
+def under_load(timeline: list[dict]) -> list[dict]:
+    """The points taken while requests were still being served: up to the first that reached the
+    final count. Later ones (connections held idle, then closing) say nothing about growth per request."""
+    counted = [p for p in timeline if p.get("requests") is not None]
+    last = max((p["requests"] for p in counted), default=None)
+    end = next((i for i, p in enumerate(counted) if p["requests"] == last), len(counted) - 1)
+    return counted[:end + 1]
+
+
+def timeline_fit(timeline: list[dict], field: str, min_points: int = 3) -> Fit | None:
+    """The fit of `field` over `requests` for the points under load that have it; None with fewer than min_points."""
+    points = [(p["requests"], p[field]) for p in under_load(timeline) if p.get(field) is not None]
+    if len(points) < min_points:
+        return None
     return line_fit([float(x) for x, _ in points], [float(y) for _, y in points])
 
 
 def growth_per_request(timeline: list[dict], field: str) -> float | None:
-    """Slope of `field` over `requests` for the timeline points that have both."""
+    """Slope of `field` over `requests` for the points under load that have it."""
     f = timeline_fit(timeline, field)
     return None if f is None else f.slope

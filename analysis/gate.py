@@ -42,7 +42,8 @@ from typing import Any, Callable
 
 from analysis import fit
 from analysis.calibration import Calibration
-from analysis.metrics import DEFAULT_THRESHOLDS, GATED, LIVE_HEAP_FLOOR_REQUESTS, RSS_FLOOR_MIN_PAGES, Metric
+from analysis.metrics import (DEFAULT_THRESHOLDS, GATED, LIVE_HEAP_FLOOR_REQUESTS, RSS_FLOOR_MIN_PAGES, SLOPE_MIN_POINTS,
+                              Metric)
 from analysis.units import format_bytes, format_number
 
 EXIT_PASS = 0
@@ -178,7 +179,7 @@ class _Side:
         slopes = [m for m in GATED if m.gate.kind == "slope"]
         rows = []
         for r in reps:
-            fits = {m.name: fit.timeline_fit(r.get("timeline") or [], m.gate.field) for m in slopes}
+            fits = {m.name: fit.timeline_fit(r.get("timeline") or [], m.gate.field, SLOPE_MIN_POINTS) for m in slopes}
             metrics = dict(r["metrics"])
             for name, f in fits.items():
                 if not _number(metrics.get(name)) and f is not None:

@@ -155,8 +155,13 @@ def _rss_explained(s: Samples) -> dict[str, int | None] | None:
             "allocator_kept_bytes": None if live is None else e["cgroup_anon_bytes"] - live}
 
 
+# A gated in-load slope needs this many timeline points under load: through 3 or 4 the 95 % interval
+# is too wide to tell anything (a short run of held connections is over within a few samples).
+SLOPE_MIN_POINTS = 5
+
+
 def _slope(s: Samples, field: str) -> float | None:
-    f = fit.timeline_fit(s.timeline, field)
+    f = fit.timeline_fit(s.timeline, field, SLOPE_MIN_POINTS)
     return None if f is None else f.slope
 
 

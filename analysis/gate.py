@@ -195,6 +195,12 @@ class _Side:
     def values(self, name: str) -> list[float]:
         return [row.metrics[name] for row in self.rows if _number(row.metrics.get(name))]
 
+    def slope_high(self, name: str) -> float:
+        """The median over replicates of the slope's 95 % upper end (the slope itself without a fit)."""
+        highs = [row.fits[name].high if row.fits.get(name) else row.metrics[name]
+                 for row in self.rows if _number(row.metrics.get(name))]
+        return statistics.median(highs)
+
 
 @dataclasses.dataclass
 class _Sides:
@@ -386,11 +392,13 @@ def _growth(m: Metric, s: _Sides) -> _Limit:
 
 
 def _slope(m: Metric, s: _Sides) -> _Limit:
-    """The in-load slope: at most max(factor x baseline, baseline + max) + k x noise, judged on its 95 %
-    interval, unless the growth it stands for over the run is within the floor of the ``floored_by`` check.
-    The factor lets a scenario whose connections legitimately grow memory under load vary between runs."""
+    """The in-load slope: at most max(factor x baseline, baseline + max) + k x noise, judged on both
+    fits' 95 % intervals (the baseline's upper end, the candidate's lower end), unless the growth it
+    stands for over the run is within the floor of the ``floored_by`` check. A run of few requests
+    with much in flight (16 uploads of 20 MiB) fits a slope as wide as in-flight memory; the factor
+    and the baseline's interval keep such runs from judging their own noise."""
     (max_key, _), (factor_key, _) = m.gate.thresholds
-    base = max(s.b(m.name), 0)
+    base = max(s.base.slope_high(m.name), 0)
     strict = max(s.t[factor_key] * base, base + s.t[max_key])
     by = next(g for g in GATED if g.name == m.gate.floored_by)
 
@@ -406,7 +414,8 @@ def _slope(m: Metric, s: _Sides) -> _Limit:
         f = row.fits.get(m.name)
         return f.low if f is not None else row.metrics[m.name]
 
-    rule = (f"max({factor_key} {s.t[factor_key]:g} x baseline, baseline + {max_key} {s.t[max_key]:g}) + "
+    rule = (f"max({factor_key} {s.t[factor_key]:g} x baseline's upper end {format_number(base, digits=2)}, that + {max_key} "
+            f"{s.t[max_key]:g}) + "
             f"{s.noise_text(m.name)}, on the fit's 95% interval, unless the growth over the run is within "
             f"{by.name}'s floor ({format_bytes(floor(s.cand.rows[0]))})")
     return _Limit(strict + s.k * s.noise(m.name), strict, rule, forgiven, low)

@@ -414,10 +414,9 @@ def _slope(m: Metric, s: _Sides) -> _Limit:
         f = row.fits.get(m.name)
         return f.low if f is not None else row.metrics[m.name]
 
-    rule = (f"max({factor_key} {s.t[factor_key]:g} x baseline's upper end {format_number(base, digits=2)}, that + {max_key} "
-            f"{s.t[max_key]:g}) + "
-            f"{s.noise_text(m.name)}, on the fit's 95% interval, unless the growth over the run is within "
-            f"{by.name}'s floor ({format_bytes(floor(s.cand.rows[0]))})")
+    rule = (f"max({factor_key} {s.t[factor_key]:g} x baseline's upper end {format_number(base, digits=2)}, "
+            f"that + {max_key} {s.t[max_key]:g}) + {s.noise_text(m.name)}, on the fit's 95% interval, unless the "
+            f"growth over the run is within {by.name}'s floor ({format_bytes(floor(s.cand.rows[0]))})")
     return _Limit(strict + s.k * s.noise(m.name), strict, rule, forgiven, low)
 
 

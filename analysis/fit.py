@@ -26,8 +26,9 @@ def t_975(df: int) -> float:
 
 def line_fit(xs: Sequence[float], ys: Sequence[float]) -> Fit | None:
     """Ordinary least squares of ys over xs with the slope's t interval; None with fewer than 3
-    points or no spread in xs. Timeline points are serially correlated, so the interval is a
-    lower bound on the uncertainty: the gate pairs it with a floor on the total growth."""
+    points, no spread in xs, or figures too large to fit in a float. Timeline points are serially
+    correlated, so the interval is a lower bound on the uncertainty: the gate pairs it with a floor
+    on the total growth."""
     if len(xs) != len(ys):
         raise ValueError(f"slope: {len(xs)} x values but {len(ys)} y values")
     n = len(xs)
@@ -35,11 +36,13 @@ def line_fit(xs: Sequence[float], ys: Sequence[float]) -> Fit | None:
         return None
     mx = sum(xs) / n
     my = sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
+    sxx = sum((x - mx) * (x - mx) for x in xs)
+    if sxx == 0 or not math.isfinite(sxx):
         return None
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
-    residual = sum((y - my - b * (x - mx)) ** 2 for x, y in zip(xs, ys))
+    residual = sum((y - my - b * (x - mx)) * (y - my - b * (x - mx)) for x, y in zip(xs, ys))
+    if not (math.isfinite(b) and math.isfinite(residual)):
+        return None
     half = t_975(n - 2) * math.sqrt(residual / (n - 2) / sxx)
     return Fit(b, b - half, b + half, n)
 

@@ -218,14 +218,16 @@ class _Sides:
         return self.base.median[name]
 
     def spread(self, name: str) -> float | None:
-        """The metric's A/A spread from the baseline side: calibration, else the baseline's replicates; None: unknown."""
+        """The metric's A/A spread from the baseline side: calibration, else the baseline's replicates; None:
+        unknown (also for a figure that is not finite, which no floor can be made from)."""
         if self.calibration is not None and self.calibration.spread(name) is not None:
             return self.calibration.spread(name)
         stored = ((self.baseline.get("noise") or {}).get(name) or {}).get("range")
         if _number(stored):
-            return float(stored)
+            return float(stored) if math.isfinite(stored) else None
         values = self.base.values(name) if len(self.base.rows) >= 2 else []
-        return max(values) - min(values) if len(values) >= 2 else None
+        spread = max(values) - min(values) if len(values) >= 2 else None
+        return spread if spread is not None and math.isfinite(spread) else None
 
     def noise(self, name: str) -> float:
         return self.spread(name) or 0.0
@@ -364,7 +366,8 @@ def _rss_floor(m: Metric, s: _Sides) -> tuple[float, float, str]:
     if spread is None:
         return s.t[floor_key], s.t[floor_key], f"{floor_key} {format_bytes(s.t[floor_key])}: no A/A spread known"
     minimum = RSS_FLOOR_MIN_PAGES * PAGE_BYTES
-    floor = max(minimum, math.ceil(s.k * spread / PAGE_BYTES) * PAGE_BYTES)
+    pages = s.k * spread / PAGE_BYTES
+    floor = max(minimum, math.ceil(pages) * PAGE_BYTES) if math.isfinite(pages) else math.inf
     return floor, minimum, f"{s.k:g} x A/A spread {format_bytes(spread)}, at least {RSS_FLOOR_MIN_PAGES} pages"
 
 

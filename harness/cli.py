@@ -324,6 +324,10 @@ def cmd_twin(args: argparse.Namespace, out, err) -> int:
     if without:
         emit(f"memgate: {', '.join(without)}: no bad_twin table, nothing to prove", err)
         return twin.EXIT_FAILED
+    unnamed = [c.name for c in cases if not c.config["twin_metric"]]
+    if unnamed:
+        emit(f"memgate: {', '.join(unnamed)}: no twin_metric, the metric its twins must fail on", err)
+        return twin.EXIT_FAILED
     outdir = args.output or os.path.join(results_root(), "twin-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
     with Progress(err, "twin", 3 * len(cases)) as bar:  # clean, clean again, the bad twin
         summary = twin.run_twins(cases, outdir, progress=bar.start)

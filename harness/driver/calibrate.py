@@ -164,7 +164,7 @@ class Calibration:
         return {
             "schema": calibration.SCHEMA,
             "scenario": config["name"],
-            "case": config["name"] if self.scenario.params else None,
+            "case": None,  # a plain scenario file: scenario.load refuses a [matrix] one
             "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "machine": machine_info(),
             "commit": commit_info()["id"],
@@ -182,10 +182,11 @@ def calibrate(scenario: Scenario, *, pairs: int, ladder_runs: int, multiples: tu
     plan = ladder_plan(scenario.config, cal.thresholds, multiples)
     durations: list[float] = []
 
-    def timed(sc: Scenario) -> dict[str, Any] | None:
+    def timed(sc: Scenario, what: str) -> dict[str, Any] | None:
         if durations and time.monotonic() - started + max(durations) > budget_s:
             cal.stopped = f"the time budget of {budget_s:g} s would be exceeded by the next run"
             return None
+        progress(what)
         t0 = time.monotonic()
         result = run_scenario(sc)  # a failed measurement is refused by the gate, and listed in skipped there
         durations.append(time.monotonic() - t0)
@@ -193,9 +194,8 @@ def calibrate(scenario: Scenario, *, pairs: int, ladder_runs: int, multiples: tu
 
     try:
         for i in range(pairs):
-            progress(f"clean pair {i + 1}/{pairs}: A, B ...")
-            a = timed(scenario)
-            b = timed(scenario) if a is not None else None
+            a = timed(scenario, f"clean pair {i + 1}/{pairs}: A ...")
+            b = timed(scenario, f"clean pair {i + 1}/{pairs}: B ...") if a is not None else None
             if b is None:
                 return cal
             cal.add_pair(a, b)
@@ -204,8 +204,8 @@ def calibrate(scenario: Scenario, *, pairs: int, ladder_runs: int, multiples: tu
             return cal
         for r in range(ladder_runs):  # every step once per round, so a drift over time spreads over all steps
             for injection, multiple, size in plan:
-                progress(f"ladder round {r + 1}/{ladder_runs}: {injection.name} {size} {injection.unit} ({multiple:g}x) ...")
-                result = timed(injected(scenario, injection, size))
+                result = timed(injected(scenario, injection, size),
+                               f"ladder round {r + 1}/{ladder_runs}: {injection.name} {size} {injection.unit} ({multiple:g}x) ...")
                 if result is None:
                     return cal
                 cal.add_step_run(injection, multiple, size, result)

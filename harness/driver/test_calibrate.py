@@ -114,9 +114,9 @@ def test_an_interrupted_calibration_writes_the_pairs_it_finished(built, tmp_path
     run_id = uuid.uuid4().hex
     proc = spawn("calibrate", "scenarios/default.toml", *TINY[:6], "--pairs", "50", "-o", str(out), env={RUN_ID_ENV: run_id})
     seen = []
-    for line in proc.stderr:  # progress: "clean pair 2/50" starts once the first pair is in
+    for line in proc.stderr:  # progress: "clean pair 2/50: A" starts once the first pair is in
         seen.append(line)
-        if line.startswith("clean pair 2/50"):
+        if line.startswith("clean pair 2/50: A"):
             break
     else:
         proc.kill()

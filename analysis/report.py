@@ -18,7 +18,7 @@ import json
 import os
 from typing import Any
 
-from analysis import diff, gate, stats
+from analysis import calibration, diff, gate, stats
 from analysis.metrics import BY_NAME, GATED, LOWER, format_signed
 from harness.results import files as result_files
 from harness.results.index import MatrixError, load_index
@@ -88,6 +88,46 @@ def load_side(path: str) -> dict[str, Any]:
                                "result, `memgate matrix -o DIR` a results directory)")
     r = _load_result(path)
     return {"path": path, "kind": "file", "results": {(r.get("scenario") or {}).get("name") or "result": r}, "not_run": []}
+
+
+# -- the gate's calibration (memgate calibrate), beside the baseline ------------------------------
+def _calibrations(side: dict[str, Any]) -> tuple[dict[str, calibration.Calibration], list[str]]:
+    """({scenario name: calibration} beside the baseline's results, [why a file there was refused])."""
+    found, refused = {}, []
+    for name in side["results"]:
+        path = calibration.beside(side["path"], name if side["kind"] == "dir" else None)
+        if not path.exists():
+            continue
+        try:
+            found[name] = calibration.load(path)
+        except calibration.CalibrationError as e:
+            refused.append(f"calibration not used: {e}")
+    return found, refused
+
+
+_UNIT_SHORT = {"bytes/request": "B/request", "bytes/connection": "B/connection", "bytes/response": "B/response"}
+_HOW = {"malloc_per_request": "malloc", "new_per_request": "operator new", "malloc_per_connection": "malloc",
+        "new_per_connection": "operator new", "copy": "copy"}
+
+
+def calibration_line(cal: calibration.Calibration) -> str:
+    """One sentence: the measured false-alarm rate (the worst gated metric), and the smallest leak and copy caught
+    in >= 95 % of runs, or the minimum detectable effect when nothing could be injected."""
+    metrics = cal.metrics
+    worst = max(metrics.values(), key=lambda m: m.false_alarms, default=None)
+    alarms = worst.false_alarms if worst else 0
+    parts = [f"this gate's measured false-alarm rate: {alarms}/{cal.pairs}" + (f" ({worst.name})" if alarms else "")]
+    caught = [m.smallest_caught for m in metrics.values() if m.smallest_caught]
+    for label, is_leak in (("leak", True), ("copy", False)):
+        picks = [c for c in caught if (c.injection != "copy") == is_leak]
+        if picks:
+            c = min(picks, key=lambda c: (c.unit != "bytes/request", c.size))
+            parts.append(f"smallest {label} caught: {c.size:g} {_UNIT_SHORT.get(c.unit, c.unit)} ({_HOW[c.injection]})")
+    if not any(m.ladder for m in metrics.values()):
+        shown = next((m for m in metrics.values() if m.unit != "count"), None)
+        if shown is not None:
+            parts.append(f"minimum detectable {shown.name}: {shown.minimum_detectable:.3g} {shown.unit}")
+    return "; ".join(parts)
 
 
 # -- per scenario -----------------------------------------------------------------------------
@@ -275,6 +315,8 @@ def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[st
     for side, label in ((baseline, "baseline"), (candidate, "candidate")):
         if side["not_run"]:
             notes.append(f"{label} has case(s) not run yet: {', '.join(side['not_run'])}")
+    calibrations, refused = _calibrations(baseline)
+    notes += refused
     machine = lambda side: next(iter(side["results"].values())).get("machine_info") or {}
     commit = lambda side: next(iter(side["results"].values())).get("commit_info") or {}
     return {
@@ -288,6 +330,7 @@ def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[st
         "summary": {"counts": counts, "line": ", ".join(parts), "exit_code": exit_code,
                     "verdict": {0: "PASS", 1: "FAIL", 2: "INVALID"}[exit_code]},
         "notes": notes,
+        "calibration": {name: calibration_line(cal) for name, cal in calibrations.items()},
         "scenarios": scenarios,
     }
 

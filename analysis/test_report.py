@@ -1,5 +1,6 @@
 """memgate report: verdicts on a constructed baseline/candidate pair, statistics, markdown/html/json."""
 
+import html
 import json
 import os
 import re
@@ -7,7 +8,7 @@ import subprocess
 
 import pytest
 
-from analysis import report, stats
+from analysis import calibration, report, stats
 from analysis.render import html as html_render, markdown as md_render
 from analysis.testdata.make_report_fixtures import EXPECTED
 from harness.driver.binaries import REPO_ROOT
@@ -202,3 +203,50 @@ def test_outside_figures_get_their_table_and_the_rss_explained():
     page = html_render.render(data)
     assert page.count('<table class="outside">') == 2 and "socket buffers (cgroup)" in page
     assert "/proc, loadgen: read syscalls/req" in page
+
+
+def _calibration(**metrics):
+    for m in metrics.values():
+        m["aa_differences"], m["aa_spread"] = [0.0] * 40, 0.0
+    return {"schema": "memgate.calibration/1", "scenario": "default", "case": None, "created": "2026-12-01T12:00:00Z",
+            "machine": {}, "commit": None, "target": {"kind": "refserver"}, "pairs": 40, "metrics": metrics}
+
+
+def test_the_calibration_line_names_the_false_alarms_and_the_smallest_leak_and_copy_caught():
+    heap = {"unit": "bytes/request", "false_alarms": 0, "minimum_detectable": 0.0,
+            "ladder": [{"injection": "malloc_per_request", "multiple": 2.0, "size": 16, "unit": "bytes/request",
+                        "runs": 10, "caught": 10}],
+            "smallest_caught": {"injection": "malloc_per_request", "size": 16, "unit": "bytes/request", "catch_rate": 1.0}}
+    copied = {"unit": "bytes/response", "false_alarms": 0, "minimum_detectable": 0.0,
+              "ladder": [{"injection": "copy", "multiple": 2.0, "size": 2048, "unit": "bytes/response", "runs": 10,
+                          "caught": 10}],
+              "smallest_caught": {"injection": "copy", "size": 2048, "unit": "bytes/response", "catch_rate": 1.0}}
+    rss = {"unit": "bytes", "false_alarms": 1, "minimum_detectable": 3e6, "ladder": [], "smallest_caught": None}
+    line = report.calibration_line(calibration.parse(
+        _calibration(live_heap_bytes_per_request=heap, bytes_copied_per_response=copied), "test"))
+    assert line == ("this gate's measured false-alarm rate: 0/40; smallest leak caught: 16 B/request (malloc); "
+                    "smallest copy caught: 2048 B/response (copy)")
+    assert report.calibration_line(calibration.parse(_calibration(rss_delta_bytes=rss), "test")) == (
+        "this gate's measured false-alarm rate: 1/40 (rss_delta_bytes); minimum detectable rss_delta_bytes: 3e+06 bytes")
+
+
+def test_a_calibration_beside_the_baseline_shows_in_both_reports(tmp_path):
+    baseline = tmp_path / "default.json"
+    with open(os.path.join(TESTDATA, "baseline_writev.json")) as f:
+        baseline.write_text(f.read())
+    heap = {"unit": "bytes/request", "false_alarms": 0, "minimum_detectable": 0.0,
+            "ladder": [{"injection": "new_per_request", "multiple": 2.0, "size": 16, "unit": "bytes/request",
+                        "runs": 10, "caught": 10}],
+            "smallest_caught": {"injection": "new_per_request", "size": 16, "unit": "bytes/request", "catch_rate": 1.0}}
+    (tmp_path / "default.calibration.json").write_text(json.dumps(_calibration(live_heap_bytes_per_request=heap)))
+    data = report.build_report(report.load_side(str(baseline)), report.load_side(os.path.join(TESTDATA, "candidate_leak.json")))
+    line = "this gate's measured false-alarm rate: 0/40; smallest leak caught: 16 B/request (operator new)"
+    assert list(data["calibration"].values()) == [line]
+    assert line in md_render.render(data) and html.escape(line) in html_render.render(data)
+    without = report.build_report(report.load_side(os.path.join(TESTDATA, "baseline_writev.json")),
+                                  report.load_side(os.path.join(TESTDATA, "candidate_leak.json")))
+    assert without["calibration"] == {} and "false-alarm rate" not in md_render.render(without)
+    (tmp_path / "default.calibration.json").write_text("{}")
+    damaged = report.build_report(report.load_side(str(baseline)), report.load_side(os.path.join(TESTDATA, "candidate_leak.json")))
+    assert damaged["calibration"] == {}
+    assert any(n.startswith("calibration not used: ") and "default.calibration.json" in n for n in damaged["notes"])

@@ -21,7 +21,7 @@ from analysis.render.table import render_comparison, render_gate
 from harness.abuse.attacks import CASES as ABUSE_CASES
 from harness.abuse.runner import run_suite
 from harness.cli_help import CommandLine, add_examples
-from harness.driver import matrix, scenario as scenario_mod, twin
+from harness.driver import calibrate as calibrate_mod, matrix, scenario as scenario_mod, twin
 from harness.driver.binaries import baselines_dir, data_dir, results_root
 from harness.driver.machine import commit_info, machine_info
 from harness.driver.progress import Progress
@@ -60,6 +60,25 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
+
+
+def _bounded_int(maximum: int):
+    def parse(text: str) -> int:
+        value = _positive_int(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"{text!r} is more than {maximum}")
+        return value
+    return parse
+
+
+def _multiples(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers separated by commas, e.g. 0.25,0.5,1,2,4") from None
+    if not values or any(not v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: every multiple must be above 0")
+    return values
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -129,6 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     twin_.add_argument("--case", dest="cases", action="append", metavar="NAME", help="only this case (repeatable)")
     add_set_option(twin_, "override a key in every case and its twin (e.g. smaller request counts)")
     twin_.add_argument("-o", "--output", metavar="DIR", help="results directory (default results/twin-<timestamp>)")
+
+    cal = sub.add_parser("calibrate", help="measure the gate on a scenario: clean A/A pairs (false alarms, spread) and "
+                         "a ladder of injected regressions (what it catches); writes <baseline>.calibration.json")
+    cal.add_argument("scenario", metavar="SCENARIO.toml")
+    add_set_option(cal)
+    cal.add_argument("--pairs", type=_bounded_int(calibrate_mod.MAX_PAIRS), default=20, metavar="N",
+                     help="clean A/A pairs, run A B A B (default 20)")
+    cal.add_argument("--ladder-runs", type=_bounded_int(calibrate_mod.MAX_LADDER_RUNS), default=3, metavar="M",
+                     help="runs of each ladder step (default 3)")
+    cal.add_argument("--multiples", type=_multiples, default=calibrate_mod.DEFAULT_MULTIPLES, metavar="LIST",
+                     help="ladder sizes as multiples of each threshold (default 0.25,0.5,1,2,4)")
+    cal.add_argument("--budget-s", type=_positive_int, default=3600, metavar="S",
+                     help="stop before a run that would end past this many seconds (default 3600)")
+    cal.add_argument("-o", "--output", metavar="FILE", help="default: beside the scenario's baseline, "
+                     "<baselines>/<name>.calibration.json")
 
     mrg = sub.add_parser("merge", help="join shard results directories into one")
     mrg.add_argument("dirs", nargs="+", metavar="DIR")
@@ -215,6 +249,14 @@ def _failed_scenario_result(args: argparse.Namespace, e: scenario_mod.ScenarioEr
         "scenario": {"name": None, "path": args.scenario}, "config": None,
         "commit_info": commit_info(), "machine_info": machine_info(), "metrics": None, "replicates": [],
     }
+
+
+def _load_scenario(args: argparse.Namespace, err) -> scenario_mod.Scenario | None:
+    try:
+        return scenario_mod.load(args.scenario, args.overrides)
+    except scenario_mod.ScenarioError as e:
+        emit(f"memgate: bad scenario: {e}", err)
+        return None
 
 
 def _load_pair(args: argparse.Namespace, err) -> tuple[dict, dict] | None:
@@ -345,12 +387,38 @@ def cmd_twin(args: argparse.Namespace, out, err) -> int:
     if without:
         emit(f"memgate: {', '.join(without)}: no bad_twin table, nothing to prove", err)
         return twin.EXIT_FAILED
+    unnamed = [c.name for c in cases if not c.config["twin_metric"]]
+    if unnamed:
+        emit(f"memgate: {', '.join(unnamed)}: no twin_metric, the metric its twins must fail on", err)
+        return twin.EXIT_FAILED
     outdir = args.output or os.path.join(results_root(), "twin-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
-    with Progress(err, "twin", 3 * len(cases)) as bar:  # clean, clean again, the bad twin
+    runs = sum(2 + sum(bool(c.config[table]) for table in scenario_mod.TWIN_TABLES) for c in cases)
+    with Progress(err, "twin", runs) as bar:  # clean, clean again, each twin
         summary = twin.run_twins(cases, outdir, progress=bar.start)
     emit(twin.render(summary), out)
     emit(f"results: {outdir}", out)
     return summary["exit_code"]
+
+
+def cmd_calibrate(args: argparse.Namespace, out, err) -> int:
+    """exit 0 written, 2 bad scenario or no clean pair measured, 130 interrupted (what was measured is written)."""
+    sc = _load_scenario(args, err)
+    if sc is None:
+        return EXIT_FAILED
+    output = args.output or str(calibration.beside(os.path.join(baselines_dir(), f"{sc.name}.json")))
+    matrix.install_sigterm_as_interrupt()
+    cal = calibrate_mod.calibrate(sc, pairs=args.pairs, ladder_runs=args.ladder_runs, multiples=args.multiples,
+                                  budget_s=args.budget_s, progress=lambda line: emit(line, err))
+    for line in cal.skipped:
+        emit(f"memgate: not counted: {line}", err)
+    if not cal.clean:
+        emit(f"memgate: calibration NOT written: {cal.stopped or 'no clean pair could be measured'}", err)
+        return 130 if cal.stopped == "interrupted" else EXIT_FAILED
+    emit(calibrate_mod.render(calibrate_mod.write(cal, output)), out)
+    if cal.stopped:
+        emit(f"memgate: stopped early: {cal.stopped}", err)
+    emit(f"calibration: {output}", out)
+    return 130 if cal.stopped == "interrupted" else EXIT_OK
 
 
 def cmd_merge(args: argparse.Namespace, out, err) -> int:
@@ -402,10 +470,8 @@ def cmd_report(args: argparse.Namespace, out, err) -> int:
 
 def cmd_profile(args: argparse.Namespace, out, err) -> int:
     """exit 0 written, 2 bad input or a failed run."""
-    try:
-        sc = scenario_mod.load(args.scenario, args.overrides)
-    except scenario_mod.ScenarioError as e:
-        emit(f"memgate: bad scenario: {e}", err)
+    sc = _load_scenario(args, err)
+    if sc is None:
         return EXIT_FAILED
     outdir = args.output or os.path.join(results_root(), f"profile-{sc.name}-"
                                          + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
@@ -444,7 +510,7 @@ def cmd_abuse(args: argparse.Namespace, out, err) -> int:
 
 
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "gate": cmd_gate, "baseline": cmd_baseline_update,
-            "scenarios": cmd_scenarios_check, "matrix": cmd_matrix, "merge": cmd_merge, "twin": cmd_twin,
+            "scenarios": cmd_scenarios_check, "matrix": cmd_matrix, "calibrate": cmd_calibrate, "merge": cmd_merge, "twin": cmd_twin,
             "report": cmd_report, "profile": cmd_profile, "abuse": cmd_abuse}
 
 

@@ -21,6 +21,8 @@ EXAMPLES: dict[str, list[str]] = {
     "matrix": ["memgate matrix scenarios/protocols.toml -o results/protocols             # again to resume",
                "memgate matrix scenarios/protocols.toml -o results/shard-1 --shard 1/4 --repeat 3"],
     "twin": ["memgate twin scenarios/failure-modes/*.toml --set requests=5000 -o results/twin"],
+    "calibrate": ["memgate calibrate scenarios/default.toml --pairs 40   # writes ci/baselines/default.calibration.json",
+                  "memgate calibrate myserver.toml --pairs 10 -o myserver.calibration.json   # no ladder: pairs only"],
     "merge": ["memgate merge results/shard-* -o results/all"],
     "report": ["memgate report results/base results/head -o report/   # report.md, report.html, report.json"],
     "profile": ["memgate profile --set copy=buffered --set endpoint=/bytes/262144 -o prof/",

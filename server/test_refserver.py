@@ -126,6 +126,21 @@ def test_bytes_copied_follows_the_strategy(server):
     assert after["write_calls"] > before["write_calls"]
 
 
+@pytest.mark.parametrize("via", ["new", "malloc"])
+def test_injected_leaks_and_copies_are_per_measured_request(via):
+    server = Server("glibc", "--inject-leak=40", f"--inject-leak-via={via}", "--inject-copy=3000")
+    try:
+        before = json.loads(server.get("/mem?trim=0")[1])
+        for _ in range(10):
+            assert server.get("/bytes/64")[0] == 200
+        after = json.loads(server.get("/mem?trim=0")[1])
+    finally:
+        assert server.stop() == 0
+    assert after["leaked_bytes"] - before["leaked_bytes"] == 10 * 40  # /mem itself is not a measured request
+    assert after["bytes_copied"] - before["bytes_copied"] == 10 * 3000
+    assert after["config"]["inject_leak_via"] == via and after["config"]["inject_copy_bytes"] == 3000
+
+
 def test_upload_answers_count_and_crc(server):
     body = os.urandom(1_500_000)
     status, answer = server.get("/upload", method="POST", body=body)

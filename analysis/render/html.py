@@ -224,6 +224,12 @@ def _outside(outside: dict[str, Any] | None, columns: list[dict[str, Any]]) -> s
     return "".join(out)
 
 
+def _calibration(data: dict[str, Any]) -> list[str]:
+    """The gate's measured false-alarm rate and power, per scenario with a calibration beside its baseline."""
+    return [f'<div class="sub">Calibration of {_e(name)}: {_e(line)}.</div>'
+            for name, line in (data.get("calibration") or {}).items()]
+
+
 def render(data: dict[str, Any]) -> str:
     s = data["summary"]
     counts = s["counts"]
@@ -240,6 +246,7 @@ def render(data: dict[str, Any]) -> str:
     out.append(f'<p><b>{_e(s["line"])}</b></p>')
     for note in data["notes"]:
         out.append(f'<div class="note">{_e(note)}</div>')
+    out += _calibration(data)
 
     # overview: bars across scenarios, what failed first (analysis.report.chart_metrics)
     compared = [sc for sc in data["scenarios"] if sc["verdict"] != "invalid"]

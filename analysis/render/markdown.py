@@ -107,6 +107,7 @@ def render(data: dict[str, Any]) -> str:
     out.append("")
     for note in data["notes"]:
         out += [f"> {note}", ""]
+    out += _calibration(data)
     out += moved_section(data["scenarios"])
     columns = data["columns"]
     for sc in data["scenarios"]:
@@ -136,6 +137,12 @@ def render(data: dict[str, Any]) -> str:
                "bytes/request = live heap \u0394 per request. Verdicts: docs/RESULTS.md. "
                f"Sources: {sources_line(data['sources'])}.</sub>")
     return "\n".join(out) + "\n"
+
+
+def _calibration(data: dict[str, Any]) -> list[str]:
+    """The gate's measured false-alarm rate and power, per scenario with a calibration beside its baseline."""
+    lines = [f"Calibration of {name}: {line}." for name, line in (data.get("calibration") or {}).items()]
+    return lines + [""] if lines else []
 
 
 def _commit(side: dict[str, Any]) -> str:

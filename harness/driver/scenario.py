@@ -16,7 +16,7 @@ import re
 import tomllib
 from typing import Any, Callable
 
-from analysis.metrics import DEFAULT_THRESHOLDS
+from analysis.metrics import DEFAULT_THRESHOLDS, GATED
 from harness.driver.matrix_expansion import MatrixError, case_name, expand_matrix
 from harness.driver.targets.spec import REFSERVER_ONLY_KEYS, TargetKeyError, resolve_target
 
@@ -123,6 +123,8 @@ KEYS: dict[str, Key] = {
     "memory_ceiling_mib": Key("int", None, _at_least(1), "server RSS ceiling: the run stops with verdict memory_ceiling when exceeded; default: half the machine's memory"),
     "loopback_tcp_baseline": Key("bool", False, None, "measure the loopback TCP limit (a raw sender/receiver pair, pinned like server and loadgen) in the same run"),
     "bad_twin": Key("table", {}, None, "keys that bring the scenario's failure back (memgate twin gates it against the clean run and expects FAIL)"),
+    "near_twin": Key("table", {}, None, "keys that bring the failure back at about 2x the gate's threshold through plain malloc (memgate twin expects FAIL too)"),
+    "twin_metric": Key("str", None, _one_of(tuple(m.name for m in GATED)), "the gated metric the family is about: memgate twin accepts a twin's FAIL only on it"),
     "target": Key("table", {}, None, "what is measured: kind = refserver (default), command or attach; docs/RESULTS.md lists its keys"),
     "verify": Key("str", None, _one_of(VERIFY_MODES), "loadgen's response check; default pattern for refserver, status for other targets"),
     "expect_length": Key("int", None, _at_least(0), "the body length verify = \"length\" expects"),
@@ -131,8 +133,9 @@ KEYS: dict[str, Key] = {
 # Tables whose keys --set may reach one at a time (--set target.heap=none).
 DOTTED_TABLES = ("thresholds", "target")
 
-# bad_twin overrides scenario keys; these describe the file or would nest twins.
-NOT_TWIN_KEYS = ("name", "description", "bad_twin")
+# bad_twin and near_twin override scenario keys; these describe the file or would nest twins.
+TWIN_TABLES = ("bad_twin", "near_twin")
+NOT_TWIN_KEYS = ("name", "description", "twin_metric", *TWIN_TABLES)
 
 
 def _type_error(kind: str, value: Any) -> str | None:
@@ -240,31 +243,40 @@ def resolve(raw: dict[str, Any], source: str, path: str | None = None) -> Scenar
 
 
 def _validate_twin(source: str, raw: dict[str, Any], config: dict[str, Any]) -> None:
-    for key in config["bad_twin"]:
-        if key in NOT_TWIN_KEYS or key not in KEYS:
-            known = ", ".join(k for k in KEYS if k not in NOT_TWIN_KEYS)
-            raise ScenarioError(source, f"bad_twin.{key}", f"not a key a bad twin may set; one of: {known}")
-    if config["bad_twin"]:
-        bad_twin(Scenario(config=config, source=source, path=None), raw)
+    for table in TWIN_TABLES:
+        for key in config[table]:
+            if key in NOT_TWIN_KEYS or key not in KEYS:
+                known = ", ".join(k for k in KEYS if k not in NOT_TWIN_KEYS)
+                raise ScenarioError(source, f"{table}.{key}",
+                                    f"not a key a {table.replace('_', ' ')} may set; one of: {known}")
+    if config["near_twin"] and not config["bad_twin"]:
+        raise ScenarioError(source, "near_twin", "a near twin goes with a bad_twin table (the failure at full size)")
+    if config["twin_metric"] is not None and not config["bad_twin"]:
+        raise ScenarioError(source, "twin_metric", "names the metric a bad twin must fail on; this scenario has no bad_twin")
+    for table in TWIN_TABLES:
+        if config[table]:
+            bad_twin(Scenario(config=config, source=source, path=None), raw, table)
 
 
-def bad_twin(clean: Scenario, raw: dict[str, Any] | None = None) -> Scenario:
-    """The scenario with its bad_twin keys applied (validated like any scenario), named <name>.bad-twin."""
-    twin_keys = clean.config["bad_twin"]
+def bad_twin(clean: Scenario, raw: dict[str, Any] | None = None, table: str = "bad_twin") -> Scenario:
+    """The scenario with a twin table's keys applied (validated like any scenario), named <name>.bad-twin
+    (or .near-twin)."""
+    twin_keys = clean.config[table]
     if not twin_keys:
-        raise ScenarioError(clean.source, "bad_twin", "this scenario has no bad twin")
+        raise ScenarioError(clean.source, table, f"this scenario has no {table.replace('_', ' ')}")
     if raw is not None:
         base = dict(raw)
     else:  # a resolved config: None means "default" and endpoints already holds endpoint
         base = {k: v for k, v in clean.config.items() if v is not None and k != "endpoint"}
-    base.pop("bad_twin", None)
+    for key in (*TWIN_TABLES, "twin_metric"):
+        base.pop(key, None)
     if "endpoints" in twin_keys:
         base.pop("endpoint", None)
     if "endpoint" in twin_keys:
         base.pop("endpoints", None)
     base.update(twin_keys)
-    base["name"] = f"{clean.config['name']}.bad-twin"
-    return resolve(base, f"{clean.source} [bad_twin]", clean.path)
+    base["name"] = f"{clean.config['name']}.{table.replace('_', '-')}"
+    return resolve(base, f"{clean.source} [{table}]", clean.path)
 
 
 def _resolve_endpoints(source: str, raw: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:

@@ -150,3 +150,27 @@ def test_thresholds_a_scenario_may_set_are_the_registry_defaults():
     assert sc.from_dict({"thresholds": every}).config["thresholds"] == every
     with pytest.raises(sc.ScenarioError, match="unknown threshold"):
         sc.from_dict({"thresholds": {"no_such_max": 1}})
+
+
+@pytest.mark.parametrize("raw, key, reason", [
+    ({"twin_metric": "live_heap_bytes_per_request"}, "twin_metric", "this scenario has no bad_twin"),
+    ({"twin_metric": "latency_p99_us", "bad_twin": {"copy": "buffered"}}, "twin_metric", "'latency_p99_us' is not one of"),
+    ({"near_twin": {"copy": "buffered"}}, "near_twin", "goes with a bad_twin table"),
+    ({"bad_twin": {"copy": "buffered"}, "near_twin": {"twin_metric": "rss_delta_bytes"}}, "near_twin.twin_metric",
+     "not a key a near twin may set"),
+])
+def test_twin_metric_and_near_twin_are_checked(raw, key, reason):
+    with pytest.raises(sc.ScenarioError) as e:
+        sc.from_dict(raw)
+    assert e.value.key == key and reason in e.value.reason
+
+
+def test_near_twin_is_its_own_scenario_without_the_twin_keys():
+    clean = sc.from_dict({"name": "fam", "twin_metric": "live_heap_bytes_per_request",
+                          "bad_twin": {"server_args": ["--inject-leak=64"]},
+                          "near_twin": {"server_args": ["--inject-leak=16", "--inject-leak-via=malloc"]}})
+    near = sc.bad_twin(clean, table="near_twin")
+    assert near.name == "fam.near-twin"
+    assert near.config["server_args"] == ["--inject-leak=16", "--inject-leak-via=malloc"]
+    assert near.config["twin_metric"] is None and not near.config["bad_twin"] and not near.config["near_twin"]
+    assert sc.bad_twin(clean).name == "fam.bad-twin"

@@ -1,5 +1,6 @@
 """memgate twin without running servers: rendering and the command's input errors."""
 
+from analysis import gate
 from harness.driver import twin
 from harness.test_cli import memgate
 
@@ -33,3 +34,35 @@ def test_twin_refuses_scenarios_without_a_twin_and_unknown_cases(tmp_path):
     r = memgate("twin", str(path), "--case", "nope", "-o", str(tmp_path / "out"))
     assert r.returncode == twin.EXIT_FAILED and "no case named nope; cases: plain" in r.stderr
     assert not (tmp_path / "out").exists()  # nothing ran
+
+
+def _report(*failed: str) -> gate.GateReport:
+    checks = [gate.Check(name, "bytes", 0.0, 1.0, 0.5, "test limit", name not in failed)
+              for name in ("live_heap_bytes_per_request", "rss_delta_bytes", "peak_rss_growth_bytes")]
+    return gate.GateReport(checks, [], {}, [])
+
+
+def test_a_twin_counts_only_when_the_familys_own_metric_fails():
+    family = "live_heap_bytes_per_request"
+    assert twin.as_expected(_report(family), "FAIL", family)
+    assert twin.as_expected(_report(family, "rss_delta_bytes"), "FAIL", family)
+    assert not twin.as_expected(_report("rss_delta_bytes"), "FAIL", family)  # a FAIL, but on another metric
+    assert not twin.as_expected(_report(), "FAIL", family)
+    assert twin.as_expected(_report(), "PASS", family) and not twin.as_expected(_report(family), "PASS", family)
+    assert twin._reasons(_report("rss_delta_bytes"), False, family)[0] == (
+        "failed on rss_delta_bytes, not on the family's metric live_heap_bytes_per_request")
+
+
+def test_a_run_stopped_at_its_memory_ceiling_is_a_peak_growth_failure():
+    stopped = gate.GateReport([gate.Check("peak_rss_bytes", "bytes", 1.0, 9.0, 4.0, "memory_ceiling_mib", False)], [], {}, [])
+    assert twin.as_expected(stopped, "FAIL", "peak_rss_growth_bytes")
+    assert not twin.as_expected(stopped, "FAIL", "live_heap_bytes_per_request")
+
+
+def test_twin_refuses_a_scenario_that_names_no_twin_metric(tmp_path):
+    path = tmp_path / "unnamed.toml"
+    path.write_text('requests = 10\n[bad_twin]\nserver_args = ["--inject-leak=8"]\n')
+    r = memgate("twin", str(path), "-o", str(tmp_path / "out"))
+    assert r.returncode == twin.EXIT_FAILED
+    assert "unnamed: no twin_metric, the metric its twins must fail on" in r.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,25 +1,44 @@
 #include "app/fault_injection.hpp"
 
+#include "app/pattern.hpp"
 #include "metrics/counters.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 
 namespace memgate::app {
 namespace {
 
 // The pointer escapes here, or the compiler may drop an allocation nobody uses. Atomic:
-// every worker thread leaks through it (ThreadSanitizer caught the plain global).
+// every worker thread leaks and copies through them (ThreadSanitizer caught the plain global).
 std::atomic<void*> last_leaked_block{nullptr};
+std::atomic<std::uint8_t> last_copied_byte{0};
 
 }  // namespace
 
-void leak_heap_bytes(std::size_t bytes) {
+void leak_heap_bytes(std::size_t bytes, leak_via via) {
   if (bytes == 0) return;
-  void* block = ::operator new(bytes);
+  void* block = via == leak_via::malloc ? std::malloc(bytes) : ::operator new(bytes);
+  if (block == nullptr) throw std::bad_alloc();
   std::memset(block, 0xA5, bytes);
   last_leaked_block.store(block, std::memory_order_relaxed);
   metrics::add(metrics::counter::leaked_bytes, static_cast<std::int64_t>(bytes));
+}
+
+void copy_body_bytes(std::size_t bytes) {
+  if (bytes == 0) return;
+  const auto copy = std::make_unique<std::uint8_t[]>(bytes);
+  for (std::size_t done = 0; done < bytes;) {
+    const auto slice = pattern_slice(done, std::min(bytes - done, max_pattern_slice));
+    std::memcpy(copy.get() + done, slice.data(), slice.size());
+    done += slice.size();
+  }
+  last_copied_byte.store(copy[bytes - 1], std::memory_order_relaxed);
+  metrics::add(metrics::counter::bytes_copied, static_cast<std::int64_t>(bytes));
 }
 
 }  // namespace memgate::app

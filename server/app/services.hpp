@@ -32,8 +32,8 @@ response json_response(std::string json);
 // Upload, stream and mem involve the protocol and are driven by the sessions.
 response immediate_response(const route& r, services& app);
 
-// Per measured request: --inject-leak and the request counters live here so both
-// protocols do the same.
+// Per measured request: --inject-leak, --inject-copy and the request counters live here so
+// both protocols do the same.
 void on_request_started(const route& r, const services& app);
 
 // The two "bad twin" faults (--inject-leak-per-connection, --inject-leak-per-reset):

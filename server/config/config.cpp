@@ -15,6 +15,7 @@ const char* to_string(request_body_strategy value) {
   return value == request_body_strategy::streamed ? "streamed" : "buffered";
 }
 const char* to_string(json_mode value) { return value == json_mode::built ? "built" : "cached"; }
+const char* to_string(leak_via value) { return value == leak_via::new_operator ? "new" : "malloc"; }
 
 namespace {
 
@@ -64,7 +65,7 @@ class limit_flags {
 parsed_args parse_args(const std::vector<std::string>& args) {
   server_config config;
   server_limits& lim = config.limits;
-  std::string copy = "writev", request_body = "streamed", json = "built";
+  std::string copy = "writev", request_body = "streamed", json = "built", via = "new";
   std::uint64_t port = 0, threads = std::max(1u, std::thread::hardware_concurrency());
 
   po::options_description options("refserver options");
@@ -81,6 +82,9 @@ parsed_args parse_args(const std::vector<std::string>& args) {
        "leak this many heap bytes per h1/h2 connection, when it closes")
       ("inject-leak-per-reset", po::value(&config.inject_leak_per_reset_bytes)->default_value(0),
        "leak this many heap bytes per response the client abandons (h2 RST_STREAM, h1 close mid-response)")
+      ("inject-leak-via", po::value(&via)->default_value(via), "how --inject-leak* allocate: new|malloc")
+      ("inject-copy", po::value(&config.inject_copy_bytes)->default_value(0),
+       "copy this many body bytes per request into a fresh buffer (counted in bytes_copied)")
       ("no-backpressure", po::bool_switch(&config.no_backpressure), "/stream queues chunks without waiting for the socket")
       ("tls-cert", po::value(&config.tls_cert_path), "PEM certificate chain; enables TLS with ALPN h2,http/1.1")
       ("tls-key", po::value(&config.tls_key_path), "PEM private key");
@@ -135,6 +139,7 @@ parsed_args parse_args(const std::vector<std::string>& args) {
     config.request_body =
         pick(std::string("request-body"), request_body, {request_body_strategy::streamed, request_body_strategy::buffered});
     config.json = pick(std::string("json"), json, {json_mode::built, json_mode::cached});
+    config.inject_leak_via = pick(std::string("inject-leak-via"), via, {leak_via::new_operator, leak_via::malloc});
   } catch (const po::error& e) {
     return {std::nullopt, std::string("refserver: ") + e.what() + " (see --help)", 2};
   }

@@ -11,6 +11,9 @@ namespace memgate {
 enum class copy_strategy { writev, buffered };
 enum class request_body_strategy { streamed, buffered };
 enum class json_mode { built, cached };
+// How --inject-leak* allocate: operator new (counted by memgate's heap hooks) or plain malloc
+// (what a C server or a C library does; seen by a heap that counts malloc, and by RSS).
+enum class leak_via { new_operator, malloc };
 
 struct server_config {
   std::string host = "127.0.0.1";
@@ -22,6 +25,8 @@ struct server_config {
   std::size_t inject_leak_bytes = 0;                 // per measured request
   std::size_t inject_leak_per_connection_bytes = 0;  // per h1/h2 connection, when it closes
   std::size_t inject_leak_per_reset_bytes = 0;       // per response the client abandons mid-way
+  leak_via inject_leak_via = leak_via::new_operator;  // for every --inject-leak*
+  std::size_t inject_copy_bytes = 0;                 // per measured request: a body-like copy, counted in bytes_copied
   bool no_backpressure = false;
   std::string tls_cert_path;
   std::string tls_key_path;
@@ -33,6 +38,7 @@ struct server_config {
 const char* to_string(copy_strategy value);
 const char* to_string(request_body_strategy value);
 const char* to_string(json_mode value);
+const char* to_string(leak_via value);
 
 struct parsed_args {
   std::optional<server_config> config;  // empty: print `message` and exit with `exit_code`

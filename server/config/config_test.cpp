@@ -17,6 +17,8 @@ TEST(Config, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(parsed.config->limits.max_header_bytes, 8u * 1024);
   EXPECT_EQ(parsed.config->limits.max_concurrent_streams, 100u);
   EXPECT_FALSE(parsed.config->tls());
+  EXPECT_EQ(parsed.config->inject_leak_via, leak_via::new_operator);
+  EXPECT_EQ(parsed.config->inject_copy_bytes, 0u);
 }
 
 TEST(Config, ReadsEverySwitch) {
@@ -24,7 +26,7 @@ TEST(Config, ReadsEverySwitch) {
                              "--json=cached", "--inject-leak=64", "--no-backpressure", "--max-header-bytes=4096",
                              "--h2-useless-frame-budget=7", "--max-requests-per-connection=3",
                              "--inject-leak-per-connection=128", "--inject-leak-per-reset=256",
-                             "--h2-max-queued-frames=77"});
+                             "--h2-max-queued-frames=77", "--inject-leak-via=malloc", "--inject-copy=512"});
   ASSERT_TRUE(parsed.config) << parsed.message;
   EXPECT_EQ(parsed.config->port, 8080);
   EXPECT_EQ(parsed.config->threads, 3u);
@@ -39,6 +41,16 @@ TEST(Config, ReadsEverySwitch) {
   EXPECT_EQ(parsed.config->inject_leak_per_connection_bytes, 128u);
   EXPECT_EQ(parsed.config->inject_leak_per_reset_bytes, 256u);
   EXPECT_EQ(parsed.config->limits.h2_max_queued_frames, 77u);
+  EXPECT_EQ(parsed.config->inject_leak_via, leak_via::malloc);
+  EXPECT_EQ(parsed.config->inject_copy_bytes, 512u);
+}
+
+TEST(Config, InjectLeakViaNewIsTheDefaultSpelledOut) {
+  const auto parsed = parse({"--inject-leak=16", "--inject-leak-via=new"});
+  ASSERT_TRUE(parsed.config) << parsed.message;
+  EXPECT_EQ(parsed.config->inject_leak_bytes, 16u);
+  EXPECT_EQ(parsed.config->inject_leak_via, leak_via::new_operator);
+  EXPECT_STREQ(to_string(leak_via::malloc), "malloc");
 }
 
 struct rejected_case {
@@ -66,7 +78,9 @@ INSTANTIATE_TEST_SUITE_P(BadFlags, ConfigRejects,
                                            rejected_case{{"--max-header-bytes=0"}, "max-header-bytes"},
                                            rejected_case{{"--max-header-bytes=-1"}, "--max-header-bytes=-1"},
                                            rejected_case{{"--idle-timeout-ms=5000000000"}, "idle-timeout-ms"},
-                                           rejected_case{{"--h2-reset-burst=0"}, "--h2-reset-burst=0"}));
+                                           rejected_case{{"--h2-reset-burst=0"}, "--h2-reset-burst=0"},
+                                           rejected_case{{"--inject-leak-via=mmap"}, "new|malloc"},
+                                           rejected_case{{"--inject-copy=lots"}, "inject-copy"}));
 
 TEST(Config, HelpExitsZeroWithTheOptions) {
   const auto parsed = parse({"--help"});

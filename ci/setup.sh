@@ -11,7 +11,7 @@ packages=(
   clang libclang-rt-14-dev
   nghttp2-client nghttp2-server nginx-light iperf3 python3 python3-pytest python3-hypothesis python3-h2 python3-hyperframe python3-hpack
   golang-go golang-golang-x-net-dev
-  heaptrack python3-venv python3-setuptools python3-yaml dpkg-dev gh
+  heaptrack python3-venv python3-pip python3-setuptools python3-yaml dpkg-dev gh
 )
 
 missing=()

@@ -24,10 +24,9 @@ from harness.cli_help import CommandLine, add_examples
 from harness.driver import calibrate as calibrate_mod, matrix, scenario as scenario_mod, twin
 from harness.driver.binaries import baselines_dir, data_dir, results_root
 from harness.driver.machine import commit_info, machine_info
-from harness.driver.progress import Progress
-from harness.driver.runner import Hooks, run_scenario
-from harness.profile.against import load_against
-from harness.profile.command import profile_scenario
+from harness.driver.progress import Progress, replicate_hooks
+from harness.driver.runner import run_scenario
+from harness.profile.command import announced_steps, profile_scenario
 from harness.profile.run import PROFILERS, ProfileError
 from harness.results import atomic, files as result_files, index as matrix_index, replicates as replicate_join
 from harness.results.schema import SCHEMA_VERSION, TOOL, VERSION
@@ -225,20 +224,13 @@ def cmd_run(args: argparse.Namespace, out, err) -> int:
     replicates = args.repeat or sc.config["repeat"]
     if replicates > 1:
         with Progress(err, f"run {sc.name}", replicates) as bar:
-            result = run_scenario(sc, repeat=args.repeat, hooks=_replicate_progress(bar))
+            result = run_scenario(sc, repeat=args.repeat, hooks=replicate_hooks(bar))
     else:
         result = run_scenario(sc, repeat=args.repeat)
     atomic.write_json(output, result)
     emit(render_summary(result), out if result["status"] == "ok" else err)
     emit(f"result: {output}", out)
     return EXIT_OK if result["status"] == "ok" else EXIT_FAILED
-
-
-def _replicate_progress(bar: Progress) -> Hooks:
-    """A step per replicate: it begins when its server is up and ends with its end sample."""
-    return Hooks(on_server_started=lambda _target: bar.start("replicate: server up, measuring"),
-                 on_phase=lambda phase, _target: bar.done(f"replicate {bar.completed + 1} measured")
-                 if phase == "measure_end" else None)
 
 
 def _failed_scenario_result(args: argparse.Namespace, e: scenario_mod.ScenarioError) -> dict[str, Any]:
@@ -476,7 +468,7 @@ def cmd_profile(args: argparse.Namespace, out, err) -> int:
     outdir = args.output or os.path.join(results_root(), f"profile-{sc.name}-"
                                          + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
     try:
-        with Progress(err, "profile", _profile_steps(args)) as bar:
+        with Progress(err, "profile", announced_steps(args.against, args.overhead)) as bar:
             done = profile_scenario(sc, args.profiler, outdir, against=args.against, overhead_runs=args.overhead_runs
                                     if args.overhead else 0, progress=bar.start)
     except ProfileError as e:
@@ -488,20 +480,6 @@ def cmd_profile(args: argparse.Namespace, out, err) -> int:
     emit(profile_render.render_console(done.profile, done.diff), out)
     emit("profile: " + " ".join(done.written), out)
     return EXIT_OK
-
-
-def _profile_steps(args: argparse.Namespace) -> int:
-    """The steps `memgate profile` announces: the baseline's (a git ref: build, then profile; a result
-    file: profile; a profile.json: none), the profiled run, the overhead runs."""
-    baseline = 0
-    if args.against and not os.path.exists(args.against):
-        baseline = 2
-    elif args.against:
-        try:
-            baseline = 1 if load_against(args.against)[0] == "scenario" else 0
-        except ProfileError:
-            baseline = 0  # profile_scenario reports it
-    return baseline + 1 + (1 if args.overhead else 0)
 
 
 def cmd_abuse(args: argparse.Namespace, out, err) -> int:

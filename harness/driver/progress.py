@@ -19,6 +19,8 @@ import threading
 import time
 from typing import Callable, TextIO
 
+from harness.driver.runner import Hooks
+
 STEP_LINE = re.compile(r"\[(\d+)/(\d+)\] ")
 ERASE_LINE = "\r\x1b[2K"
 BAR_CELLS = 24
@@ -183,3 +185,11 @@ class Progress:
             self.stream.flush()
         except (BrokenPipeError, ValueError):  # a reader that left early (`| head`), a closed stream:
             pass                               # the command carries on
+
+
+def replicate_hooks(bar: Progress) -> Hooks:
+    """run_scenario's hooks for a step per replicate: it begins when its server is up and ends with
+    its end sample."""
+    return Hooks(on_server_started=lambda _target: bar.start("replicate: server up, measuring"),
+                 on_phase=lambda phase, _target: bar.done(f"replicate {bar.completed + 1} measured")
+                 if phase == "measure_end" else None)

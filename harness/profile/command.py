@@ -12,7 +12,7 @@ from analysis import profile as profile_data
 from analysis.render import profile as profile_render, profile_html
 from harness.driver import scenario as scenario_mod
 from harness.profile.against import load_against, profile_ref
-from harness.profile.run import default_profiler, measure_overhead, profile_run
+from harness.profile.run import ProfileError, default_profiler, measure_overhead, profile_run
 from harness.results import atomic
 
 
@@ -35,6 +35,20 @@ def _baseline(against: str, sc: scenario_mod.Scenario, profiler: str, baseline_d
         prof = profile_ref(against, sc, profiler, baseline_dir, say)
     atomic.write_text(os.path.join(baseline_dir, "profile.json"), profile_data.to_json(prof))
     return prof
+
+
+def announced_steps(against: str | None, overhead: bool) -> int:
+    """How many steps profile_scenario announces through its progress: the baseline's (a git ref: build,
+    then profile; a result file: profile; a profile.json: none), the profiled run, the overhead runs."""
+    baseline = 0
+    if against and not os.path.exists(against):
+        baseline = 2
+    elif against:
+        try:
+            baseline = 1 if load_against(against)[0] == "scenario" else 0
+        except ProfileError:
+            baseline = 0  # profile_scenario reports it
+    return baseline + 1 + (1 if overhead else 0)
 
 
 def profile_scenario(sc: scenario_mod.Scenario, profiler: str | None, outdir: str, *, against: str | None,

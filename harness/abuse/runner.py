@@ -18,6 +18,7 @@ from typing import Callable
 
 from harness.abuse import attacks
 from harness.driver.binaries import REPO_ROOT, MissingBinary, server_binary
+from harness.driver.ceiling import MemoryCeiling
 from harness.driver.proctree import read_smaps_rollup
 from harness.driver.server import RefServer, ServerError
 from harness.results import atomic
@@ -29,6 +30,16 @@ MAX_P99_RATIO = 2.0
 P99_FLOOR_S = 0.005
 MIN_WINDOW_S = 0.5
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+# refserver with every limit an attack meets switched off, through its limit flags
+# (server/config/config.cpp): the comparison that shows each case's check can fail.
+_OFF = 1_000_000_000
+UNHARDENED_SERVER_ARGS = [
+    f"--max-header-bytes={1 << 30}", f"--max-header-fields={_OFF}", "--header-timeout-ms=4000000000",
+    "--send-timeout-ms=4000000000", f"--max-concurrent-streams={_OFF}", f"--max-header-list-bytes={1 << 30}",
+    f"--h2-max-outbound-acks={_OFF}", f"--h2-max-queued-frames={_OFF}", f"--h2-max-settings-entries={_OFF}",
+    f"--h2-max-continuations={_OFF}", f"--h2-reset-burst={_OFF}", f"--h2-resets-per-second={_OFF}",
+    f"--h2-max-oversized-header-lists={_OFF}", f"--h2-useless-frame-budget={_OFF}"]
 
 CONTROL_SCRIPT = r"""
 import http.client, json, sys, threading, time
@@ -57,6 +68,30 @@ while not stop.is_set():
     time.sleep(0.005)
 print(json.dumps(samples))
 """
+
+
+# Floods a server must cut off (GOAWAY ENHANCE_YOUR_CALM, or a close whose reset discarded that
+# GOAWAY in the attacker's receive buffer); the ACK floods while they flood, before 1M frames.
+# A CONTINUATION flood may be cut off with any GOAWAY or a close.
+CUT_OFF_CASES = ("rapid_reset", "settings_flood", "ping_flood", "useless_frames", "hpack_bomb")
+CUT_OFF_WHILE_FLOODING = ("settings_flood", "ping_flood")
+
+
+def cutoff_failures(name: str, cutoff: dict) -> list[str]:
+    """What the attack's outcome says the server failed to do, beyond memory and latency."""
+    found = []
+    if name in CUT_OFF_CASES and cutoff["goaway"] not in ("ENHANCE_YOUR_CALM", None):
+        found.append(f"cut off with GOAWAY {cutoff['goaway']}, not ENHANCE_YOUR_CALM")
+    elif name in (*CUT_OFF_CASES, "continuation_flood") and not (cutoff["goaway"] or cutoff["closed"]):
+        found.append(f"the attacker was never cut off ({cutoff['summary']}, {cutoff['accepted']} {cutoff['unit']})")
+    if name in CUT_OFF_WHILE_FLOODING and (not cutoff["closed"] or "stopped reading" in cutoff["summary"]
+                                           or cutoff["accepted"] >= 1_000_000):
+        found.append(f"the flood was not cut off while it flooded ({cutoff['summary']}, {cutoff['accepted']} frames)")
+    if name == "stream_flood" and not (cutoff["rst_stream"].get("REFUSED_STREAM") or cutoff["goaway"] or cutoff["closed"]):
+        found.append(f"streams past the concurrency limit were neither refused nor cut off ({cutoff['summary']})")
+    if name == "slowloris" and f"{cutoff['accepted']}/{cutoff['accepted']} closed" not in cutoff["summary"]:
+        found.append(f"slow header sections were left open ({cutoff['summary']})")
+    return found
 
 
 def p99(values: list[float]) -> float | None:
@@ -111,6 +146,8 @@ class CaseResult:
             self.failures.append("/healthz did not answer 200 after the attack")
         for v in self.cutoff.get("violations", []):
             self.failures.append(v)
+        if self.cutoff:
+            self.failures += cutoff_failures(self.name, self.cutoff)
 
     def as_dict(self) -> dict:
         return {"case": self.name, "passed": self.passed, "rss_before_bytes": self.rss_before,
@@ -135,13 +172,19 @@ class _Poller(threading.Thread):
             self.stop_event.wait(0.02)
 
 
-def run_case(name: str, allocator: str, quick: bool) -> CaseResult:
+def run_case(name: str, allocator: str, quick: bool, server_args: tuple[str, ...] = (),
+             memory_ceiling_bytes: int | None = None) -> CaseResult:
+    """memory_ceiling_bytes: kill the server past this RSS (a server without limits may not stop)."""
     res = CaseResult(name)
     binary = server_binary(allocator)
-    server = RefServer([binary, "--port", "0", "--threads", "2"], tls=False, env=os.environ.copy(), cpus=None)
-    control = None
+    server = RefServer([binary, "--port", "0", "--threads", "2", *server_args], tls=False, env=os.environ.copy(),
+                       cpus=None)
+    control = ceiling = None
     try:
         server.start()
+        if memory_ceiling_bytes is not None:
+            ceiling = MemoryCeiling(server.pid, memory_ceiling_bytes)
+            ceiling.start()
         env = dict(os.environ, PYTHONPATH=REPO_ROOT)
         control = subprocess.Popen([sys.executable, "-c", CONTROL_SCRIPT, str(server.port), "/bytes/1024"],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -183,7 +226,14 @@ def run_case(name: str, allocator: str, quick: bool) -> CaseResult:
         res.alive = server.alive()
         res.error = f"{e.kind}: {e}"
         res.failures.append(res.error)
+    except OSError as e:  # the attack could not reach the server: it died under the attack
+        res.alive = server.alive()
+        res.failures.append(f"the attack lost the server: {e}" + ("" if res.alive else "; server died"))
     finally:
+        if ceiling is not None:
+            ceiling.stop()
+            if ceiling.exceeded:
+                res.failures.append(ceiling.message())
         if control is not None and control.poll() is None:
             control.kill()
             control.wait(timeout=5)

@@ -91,3 +91,21 @@ def test_judge_applies_the_pass_thresholds():
                             control_base_p99=0.001, control_attack_p99=0.010, alive=True, healthz=True)
     bad.judge()
     assert len(bad.failures) == 3, bad.failures
+
+
+def test_cutoff_failures_say_what_the_server_did_not_do():
+    def cut(**fields):
+        return {"goaway": None, "rst_stream": {}, "closed": False, "accepted": 100, "unit": "frames",
+                "summary": "not cut off", **fields}
+    assert runner.cutoff_failures("rapid_reset", cut(goaway="ENHANCE_YOUR_CALM")) == []
+    assert runner.cutoff_failures("rapid_reset", cut(closed=True)) == []
+    assert runner.cutoff_failures("rapid_reset", cut()) == ["the attacker was never cut off (not cut off, 100 frames)"]
+    assert runner.cutoff_failures("useless_frames", cut(goaway="PROTOCOL_ERROR")) == [
+        "cut off with GOAWAY PROTOCOL_ERROR, not ENHANCE_YOUR_CALM"]
+    assert runner.cutoff_failures("continuation_flood", cut(goaway="PROTOCOL_ERROR")) == []
+    assert runner.cutoff_failures("stream_flood", cut(rst_stream={"REFUSED_STREAM": 100})) == []
+    assert runner.cutoff_failures("ping_flood", cut(closed=True, accepted=1_000_000)) == [
+        "the flood was not cut off while it flooded (not cut off, 1000000 frames)"]
+    assert runner.cutoff_failures("slowloris", cut(summary="100/100 closed by server, first after 10.0 s")) == []
+    assert runner.cutoff_failures("slowloris", cut(summary="0/100 closed in 11.5 s")) == [
+        "slow header sections were left open (0/100 closed in 11.5 s)"]

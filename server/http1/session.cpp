@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <limits>
+#include <stdexcept>
 #include <utility>
 
 namespace memgate::http1 {
@@ -88,7 +89,13 @@ void session::parse() {
 
 void session::parse_header() {
   error_code ec;
-  input_.consume(parser_->put(input_.data(), ec));
+  try {
+    input_.consume(parser_->put(input_.data(), ec));
+  } catch (const std::length_error&) {
+    // Beast 1.81 stores a field's name and value with 16-bit lengths and throws past them,
+    // which a --max-header-bytes above 64 KiB lets a client reach.
+    return reject(431, "a request header field exceeds 64 KiB");
+  }
   if (ec == http::error::need_more) return;
   if (ec == http::error::header_limit) return reject(431, "request header section exceeds the limit");
   if (ec) return reject(400, "malformed request: " + ec.message());

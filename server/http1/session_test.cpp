@@ -189,6 +189,19 @@ TEST(Http1, OversizedHeaderGets431AndClose) {
   EXPECT_TRUE(reply.closed_by_server);
 }
 
+// Beast keeps a field in 16-bit lengths: a header limit above 64 KiB must not let one field
+// past them end the process (it did: std::length_error out of the parser, terminate).
+TEST(Http1, AFieldPastBeastsLengthGets431WhenTheHeaderLimitAllowsIt) {
+  auto config = config_with(copy_strategy::writev);
+  config.limits.max_header_bytes = 1 << 20;
+  running_server server(config);
+  const auto reply = raw_exchange(server.port(),
+                                  "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70'000, 'a') + "\r\n\r\n");
+  EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 431", 0), 0u) << reply.bytes.substr(0, 60);
+  EXPECT_TRUE(reply.closed_by_server);
+  EXPECT_EQ(http1_request(server.port(), "GET", "/healthz").status, 200u);
+}
+
 TEST(Http1, IdleAndSlowHeaderConnectionsAreClosed) {
   auto config = config_with(copy_strategy::writev);
   config.limits.idle_timeout_ms = 200;

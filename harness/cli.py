@@ -8,7 +8,6 @@ import argparse
 import datetime
 import glob
 import os
-import signal
 import sys
 from typing import Any
 
@@ -21,8 +20,9 @@ from analysis.render.table import render_comparison, render_gate
 from harness.abuse.attacks import CASES as ABUSE_CASES
 from harness.abuse.runner import run_suite
 from harness.cli_help import CommandLine, add_examples
-from harness.driver import calibrate as calibrate_mod, matrix, scenario as scenario_mod, twin
+from harness.driver import calibrate as calibrate_mod, matrix, reaper, scenario as scenario_mod, twin
 from harness.driver.binaries import baselines_dir, data_dir, results_root
+from harness.driver.interrupt import Interrupted, interruptible
 from harness.driver.machine import commit_info, machine_info
 from harness.driver.progress import Progress, replicate_hooks
 from harness.driver.runner import run_scenario
@@ -222,11 +222,16 @@ def cmd_run(args: argparse.Namespace, out, err) -> int:
         return EXIT_FAILED
     output = args.output or default_output(sc.name)
     replicates = args.repeat or sc.config["repeat"]
-    if replicates > 1:
-        with Progress(err, f"run {sc.name}", replicates) as bar:
-            result = run_scenario(sc, repeat=args.repeat, hooks=replicate_hooks(bar))
-    else:
-        result = run_scenario(sc, repeat=args.repeat)
+    try:
+        if replicates > 1:
+            with Progress(err, f"run {sc.name}", replicates) as bar:
+                result = run_scenario(sc, repeat=args.repeat, hooks=replicate_hooks(bar))
+        else:
+            result = run_scenario(sc, repeat=args.repeat)
+    except Interrupted as e:  # what was measured so far is kept; main() exits 128 + the signal
+        atomic.write_json(output, e.result)
+        emit(f"result: {output}", out)
+        raise
     atomic.write_json(output, result)
     emit(render_summary(result), out if result["status"] == "ok" else err)
     emit(f"result: {output}", out)
@@ -347,18 +352,12 @@ def cmd_matrix(args: argparse.Namespace, out, err) -> int:
         emit(f"memgate: bad scenario: {e}", err)
         return EXIT_FAILED
     outdir = args.output or os.path.join(results_root(), "matrix-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
-    matrix.install_sigterm_as_interrupt()
-    mark = matrix.mark_children()
     try:
         with Progress(err, "matrix", len(cases)) as bar:  # its "[i/N]" lines set the count
             index = matrix.run_matrix(cases, args.files, outdir, shard=args.shard, progress=bar)
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
-        killed = matrix.kill_marked_children(mark)
-        if killed:
-            emit(f"memgate: killed {len(killed)} leftover child process(es): {killed}", err)
-        emit(f"memgate: interrupted; finished cases are kept in {outdir}: run the same command again to resume", err)
-        return 130
+    except Interrupted:
+        emit(f"memgate: finished cases are kept in {outdir}: run the same command again to resume", err)
+        raise
     emit(f"index: {os.path.join(outdir, matrix_index.INDEX)}", out)
     return EXIT_FAILED if any(e["status"] == "failed" for e in index["cases"]) else EXIT_OK
 
@@ -393,24 +392,24 @@ def cmd_twin(args: argparse.Namespace, out, err) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace, out, err) -> int:
-    """exit 0 written, 2 bad scenario or no clean pair measured, 130 interrupted (what was measured is written)."""
+    """exit 0 written, 2 bad scenario or no clean pair measured, 128 + the signal when interrupted (what was
+    measured is written)."""
     sc = _load_scenario(args, err)
     if sc is None:
         return EXIT_FAILED
     output = args.output or str(calibration.beside(os.path.join(baselines_dir(), f"{sc.name}.json")))
-    matrix.install_sigterm_as_interrupt()
     cal = calibrate_mod.calibrate(sc, pairs=args.pairs, ladder_runs=args.ladder_runs, multiples=args.multiples,
                                   budget_s=args.budget_s, progress=lambda line: emit(line, err))
     for line in cal.skipped:
         emit(f"memgate: not counted: {line}", err)
     if not cal.clean:
         emit(f"memgate: calibration NOT written: {cal.stopped or 'no clean pair could be measured'}", err)
-        return 130 if cal.stopped == "interrupted" else EXIT_FAILED
+        return cal.interrupted.exit_code if cal.interrupted else EXIT_FAILED
     emit(calibrate_mod.render(calibrate_mod.write(cal, output)), out)
     if cal.stopped:
         emit(f"memgate: stopped early: {cal.stopped}", err)
     emit(f"calibration: {output}", out)
-    return 130 if cal.stopped == "interrupted" else EXIT_OK
+    return cal.interrupted.exit_code if cal.interrupted else EXIT_OK
 
 
 def cmd_merge(args: argparse.Namespace, out, err) -> int:
@@ -494,4 +493,12 @@ COMMANDS = {"run": cmd_run, "compare": cmd_compare, "gate": cmd_gate, "baseline"
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return COMMANDS[args.command](args, sys.stdout, sys.stderr)
+    with interruptible():
+        try:
+            return COMMANDS[args.command](args, sys.stdout, sys.stderr)
+        except Interrupted as e:  # the command's finally blocks stopped its children; the sweep gets any left
+            killed = reaper.sweep()
+            if killed:
+                emit(f"memgate: killed {len(killed)} leftover child process(es): {killed}", sys.stderr)
+            emit(f"memgate: stopped by {e.name}", sys.stderr)
+            return e.exit_code

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from harness.abuse import attacks
+from harness.driver import reaper
 from harness.driver.binaries import REPO_ROOT, MissingBinary, server_binary
 from harness.driver.ceiling import MemoryCeiling
 from harness.driver.proctree import read_smaps_rollup
@@ -186,9 +187,9 @@ def run_case(name: str, allocator: str, quick: bool, server_args: tuple[str, ...
             ceiling = MemoryCeiling(server.pid, memory_ceiling_bytes)
             ceiling.start()
         env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-        control = subprocess.Popen([sys.executable, "-c", CONTROL_SCRIPT, str(server.port), "/bytes/1024"],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                   env=env, text=True)
+        control = reaper.spawn([sys.executable, "-c", CONTROL_SCRIPT, str(server.port), "/bytes/1024"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               env=env, text=True)
         base_from = time.monotonic()
         time.sleep(0.8 if quick else 3.0)
         server.mem(trim=True)
@@ -234,9 +235,11 @@ def run_case(name: str, allocator: str, quick: bool, server_args: tuple[str, ...
             ceiling.stop()
             if ceiling.exceeded:
                 res.failures.append(ceiling.message())
-        if control is not None and control.poll() is None:
-            control.kill()
-            control.wait(timeout=5)
+        if control is not None:
+            if control.poll() is None:
+                control.kill()
+                control.wait(timeout=5)
+            reaper.release(control)
         server.stop()
         server.cleanup()
     return res

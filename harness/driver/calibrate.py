@@ -22,6 +22,7 @@ from analysis import calibration, gate
 from analysis.metrics import BY_NAME
 from analysis.render.table import render_rows
 from analysis.units import format_bytes, format_number
+from harness.driver.interrupt import Interrupted
 from harness.driver.machine import commit_info, machine_info
 from harness.driver.runner import run_scenario
 from harness.driver.scenario import Scenario
@@ -110,6 +111,7 @@ class Calibration:
     metrics: list[str] = dataclasses.field(default_factory=list)  # the gated metrics the gate judged
     skipped: list[str] = dataclasses.field(default_factory=list)  # runs that could not be measured, and why
     stopped: str | None = None  # why it ended early (time budget, interrupt)
+    interrupted: Interrupted | None = None  # the signal that stopped it
     ladder_runs_gated: int = 0  # ladder runs take the clean pairs' A sides in turn as their baseline
 
     def add_pair(self, a: dict[str, Any], b: dict[str, Any]) -> None:
@@ -176,7 +178,7 @@ class Calibration:
 
 def calibrate(scenario: Scenario, *, pairs: int, ladder_runs: int, multiples: tuple[float, ...], budget_s: float,
               progress: Callable[[str], None] = lambda _: None) -> Calibration:
-    """Runs the pairs, then the ladder, within budget_s; Ctrl-C (KeyboardInterrupt) ends it with what it has."""
+    """Runs the pairs, then the ladder, within budget_s; SIGINT, SIGTERM or SIGHUP (interrupt.py) ends it with what it has."""
     started = time.monotonic()
     cal = Calibration(scenario, gate.thresholds_for({"config": scenario.config}))
     plan = ladder_plan(scenario.config, cal.thresholds, multiples)
@@ -209,8 +211,9 @@ def calibrate(scenario: Scenario, *, pairs: int, ladder_runs: int, multiples: tu
                 if result is None:
                     return cal
                 cal.add_step_run(injection, multiple, size, result)
-    except KeyboardInterrupt:
+    except Interrupted as e:  # what was measured is kept; the command exits 128 + the signal
         cal.stopped = "interrupted"
+        cal.interrupted = e
     return cal
 
 

@@ -142,6 +142,20 @@ class MemoryCgroup:
         except FileNotFoundError:
             return []
 
+    def kill(self) -> None:
+        """SIGKILL every member. cgroup.kill (v2, Linux 5.14+) also gets one that forks meanwhile."""
+        if self.version == 2:
+            try:
+                _write(os.path.join(self.path, "cgroup.kill"), "1")
+                return
+            except OSError:
+                pass
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
     def sample(self) -> dict[str, Any]:
         """Usage, peak and the split, in bytes (None where this kernel does not say)."""
         p = functools.partial(os.path.join, self.path)
@@ -172,11 +186,7 @@ class MemoryCgroup:
                     return
                 except OSError:  # a member still exiting
                     pass
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            self.kill()
             if time.monotonic() > deadline:
                 raise CgroupUnavailable(f"cannot remove {self.path}: processes {left} stay inside")
             time.sleep(0.02)

@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from harness.driver import reaper
 from harness.driver.affinity import pinned
 
 # loadgen stops itself at --time-limit-s; this much more, and the driver kills it.
@@ -74,9 +75,8 @@ def run(argv: list[str], *, env: dict[str, str], cpus: set[int] | None, time_lim
     idle; closing loadgen's stdin afterwards lets it close them and report.
     """
     full_argv, preexec = pinned(argv, cpus)
-    proc = subprocess.Popen(full_argv, stdin=subprocess.PIPE if on_holding else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, start_new_session=True, preexec_fn=preexec, close_fds=True)
+    proc = reaper.spawn(full_argv, preexec=preexec, stdin=subprocess.PIPE if on_holding else subprocess.DEVNULL,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     if on_start is not None:
         on_start(proc.pid)
     deadline = time.monotonic() + time_limit_s + KILL_GRACE_S
@@ -175,3 +175,4 @@ def _kill_group(proc: subprocess.Popen) -> None:
         except (ProcessLookupError, PermissionError):
             pass
         proc.wait()
+    reaper.release(proc)

@@ -11,12 +11,11 @@ import dataclasses
 import hashlib
 import json
 import os
-import signal
 import sys
 import time
 from typing import Any, Callable, TextIO
 
-from harness.driver.processes import pids_with_environ
+from harness.driver.interrupt import Interrupted
 from harness.driver.runner import run_scenario
 from harness.driver.scenario import Scenario, ScenarioError, load_cases
 from harness.results import atomic, files as result_files
@@ -100,6 +99,14 @@ def _finished(outdir: str, case: Case) -> dict[str, Any] | None:
     return result
 
 
+def _save(outdir: str, case: Case, entry: dict[str, Any], index: dict[str, Any], result: dict[str, Any]) -> None:
+    result["matrix"] = {"file": case.file, "params": case.scenario.params, "ordinal": case.ordinal,
+                        "digest": case.digest, "shard": entry["shard"]}
+    atomic.write_json(os.path.join(outdir, entry["result"]), result)
+    _fill_from_result(entry, result)
+    write_index(outdir, index)
+
+
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
@@ -118,8 +125,9 @@ def run_matrix(cases: list[Case], files: list[str], outdir: str, *, shard: tuple
                clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
     """Runs the cases of this shard not already finished in outdir; returns the index (also on disk).
 
-    KeyboardInterrupt (Ctrl-C, or SIGTERM via the CLI) leaves the index consistent: the case
-    in progress stays ``pending`` and the next run of the same command picks up from there.
+    An interrupt leaves the index consistent: the case in progress is ``failed`` with its
+    interrupted result (``pending`` when the runner gave none) and the next run of the same
+    command picks up from there.
     """
     os.makedirs(outdir, exist_ok=True)
     index = new_index(cases, files, shard)
@@ -142,12 +150,13 @@ def run_matrix(cases: list[Case], files: list[str], outdir: str, *, shard: tuple
         position = skipped + n + 1
         _say(progress, f"[{position}/{total}] {case.name}: running ({_describe(case.scenario)})")
         started = clock()
-        result = runner(case.scenario)
-        result["matrix"] = {"file": case.file, "params": case.scenario.params, "ordinal": case.ordinal,
-                            "digest": case.digest, "shard": entry["shard"]}
-        atomic.write_json(os.path.join(outdir, entry["result"]), result)
-        _fill_from_result(entry, result)
-        write_index(outdir, index)
+        try:
+            result = runner(case.scenario)
+        except Interrupted as e:  # the case's result says how far it got; a resume runs it again
+            if e.result is not None:
+                _save(outdir, case, entry, index, e.result)
+            raise
+        _save(outdir, case, entry, index, result)
         took = clock() - started
         ran_wall += took
         remaining = len(todo) - n - 1
@@ -172,36 +181,3 @@ def _say(stream: TextIO, text: str) -> None:
         print(text, file=stream, flush=True)
     except BrokenPipeError:  # pragma: no cover
         pass
-
-
-MARK_ENV = "MEMGATE_MATRIX_MARK"
-
-
-def install_sigterm_as_interrupt() -> None:
-    """SIGTERM (a CI job cancelled) unwinds like Ctrl-C, so the runner's finally blocks stop the
-    server; a second SIGTERM during that cleanup is ignored (SIGKILL still works)."""
-    def handler(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, handler)
-
-
-def mark_children() -> str:
-    """Every child started from now on carries MEMGATE_MATRIX_MARK=<mark> in its environment."""
-    mark = os.environ.get(MARK_ENV) or hashlib.sha256(os.urandom(16)).hexdigest()[:16]
-    os.environ[MARK_ENV] = mark
-    return mark
-
-
-def kill_marked_children(mark: str) -> list[int]:
-    """After an interrupt: SIGKILL any child that still carries the mark. The runner stops its
-    server in a finally, but an interrupt landing inside subprocess.Popen (after the fork, before
-    Popen returns) leaves a child nobody holds; this /proc scan is the safety net."""
-    killed = []
-    for pid in pids_with_environ(MARK_ENV, mark):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            continue
-        killed.append(pid)
-    return killed

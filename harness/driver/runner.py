@@ -10,7 +10,8 @@
    also holds the target's process-tree figures (/proc) and its cgroup's;
 5. stop: SIGTERM (SIGKILL after a bound), always, so a failed replicate leaves no server, and
    the cgroup removed; an attached server is left as it was.
-The caller writes the result dict atomically, also on failure.
+The result dict (harness/driver/result.py) the caller writes atomically, also on failure or
+an interrupt (Interrupted.result).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ import time
 import uuid
 from typing import Any, Callable
 
-from analysis.metrics import compute_metrics, median_metrics, noise
-from harness.driver import loadgen, loopback
+from analysis.metrics import compute_metrics
+from harness.driver import loadgen, loopback, reaper
 from harness.driver.binaries import MissingBinary, loadgen_binary
 from harness.driver.ceiling import MemoryCeiling, ceiling_bytes
 from harness.driver.cgroup import CgroupUnavailable
-from harness.driver.machine import commit_info, machine_info
+from harness.driver.interrupt import Interrupted
 from harness.driver.processes import process_state
+from harness.driver.result import build_result
 from harness.driver.outside import OutsideMemory
 from harness.driver.sampler import Sampler, requests_total
 from harness.driver.scenario import Scenario
@@ -38,7 +40,6 @@ from harness.driver.server import ServerError, describe_exit
 from harness.driver.targets.base import START_FAILURES
 from harness.driver.targets.kinds import make_target
 from harness.driver.tls import TlsSetupError, make_self_signed
-from harness.results.schema import SCHEMA_VERSION, VERSION
 
 RUN_ID_ENV = "MEMGATE_RUN_ID"
 
@@ -126,6 +127,8 @@ class Replicate:
         # A server memgate did not start cannot be moved into a cgroup.
         outside = self.outside = OutsideMemory(
             None if attached else f"{self.run_id[:12]}-{rep['index']}-{uuid.uuid4().hex[:6]}")
+        if outside.cgroup is not None:
+            reaper.guard().track_cgroup(outside.cgroup)
         if outside.cgroup_unavailable:
             rep["warnings"].append(f"no memory cgroup for the target, so no cgroup figures: {outside.cgroup_unavailable}")
         server = self.server = make_target(config, self.env, self._cpus("server"), tls_files, self.hooks.wrap_server,
@@ -250,6 +253,8 @@ class Replicate:
         if self.outside is not None:
             try:
                 self.outside.close()
+                if self.outside.cgroup is not None:
+                    reaper.guard().release_cgroup(self.outside.cgroup)
             except CgroupUnavailable as e:
                 rep["warnings"].append(str(e))
         if self.tls_dir:
@@ -284,6 +289,7 @@ class Replicate:
 
 
 def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str) -> dict[str, Any]:
+    """The replicate's record; Interrupted goes on, carrying the record, once the replicate stopped."""
     run = Replicate(config, index, hooks, run_id)
     try:
         run.start()
@@ -292,6 +298,10 @@ def run_replicate(config: dict[str, Any], index: int, hooks: Hooks, run_id: str)
         run.sample()
     except Exception as e:  # every failure becomes the record's; Replicate.fail tells them apart
         run.fail(e)
+    except Interrupted as e:
+        run.rep["failure"] = e.failure()
+        e.replicate = run.rep
+        raise
     finally:
         run.stop()
     return run.rep
@@ -335,56 +345,32 @@ def _raise_if_server_gone(server, phase: str) -> None:
                                 f"stderr tail: {server.stderr_tail(800).strip() or '(empty)'}")
 
 
-def _unjudged_reasons(metrics: dict[str, Any], end_sample: dict[str, Any]) -> dict[str, str]:
-    """Why each metric the target could not give is None: the heap source's note, for the gate's verdict."""
-    note = end_sample.get("heap_note") or "the target reported no live heap"
-    return {name: note for name in ("live_heap_delta_bytes", "live_heap_bytes_per_request") if metrics.get(name) is None}
-
-
 def run_scenario(scenario: Scenario, *, repeat: int | None = None, hooks: Hooks | None = None,
                  run_id: str | None = None) -> dict[str, Any]:
-    """All replicates of a scenario; stops at the first failed one. Never raises for a failed measurement."""
+    """All replicates of a scenario; stops at the first failed one. Never raises for a failed measurement;
+    inside interrupt.interruptible() a signal raises Interrupted with the failed result so far attached."""
     config = dict(scenario.config)
     if repeat is not None:
         config["repeat"] = repeat
     hooks = hooks or Hooks()
+    reaper.guard()  # before the first child (the loopback pair): every child carries the driver's mark
     # MEMGATE_RUN_ID from the environment lets a caller find this run's children (tests do).
     run_id = run_id or os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.monotonic()
     replicates: list[dict[str, Any]] = []
-    for i in range(config["repeat"]):
-        rep = run_replicate(config, i, hooks, run_id)
-        replicates.append(rep)
-        if rep["status"] != "ok":
-            break
-    ok = [r for r in replicates if r["status"] == "ok"]
-    failed = next((r for r in replicates if r["status"] != "ok"), None)
-    result: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "tool": "memgate",
-        "version": VERSION,
-        "status": "ok" if failed is None else "failed",
-        "failure": None,
-        "run_id": run_id,
-        "datetime": started.isoformat(timespec="seconds"),
-        "wall_s": None,
-        "scenario": {"name": config["name"], "description": config["description"], "path": scenario.path,
-                     "source": scenario.source},
-        "config": config,
-        "commit_info": commit_info(),
-        "machine_info": machine_info(),
-        "allocator": (ok[0] if ok else {}).get("allocator"),
-        "pinning": replicates[0]["pinning"] if replicates else None,
-        "warnings": sorted({w for r in replicates for w in r.get("warnings", [])}),
-        "metrics": median_metrics([r["metrics"] for r in ok]) if ok else None,
-        "noise": noise([r["metrics"] for r in ok]),
-        "replicates": replicates,
-    }
-    if ok and config["target"]["kind"] != "refserver":
-        result["unjudged_reasons"] = _unjudged_reasons(result["metrics"], ok[0].get("end_sample") or {})
-    if failed is not None:
-        result["failure"] = {**failed["failure"], "replicate": failed["index"],
-                             "server_stderr_tail": (failed.get("server") or {}).get("stderr_tail", "")}
-    result["wall_s"] = round(time.monotonic() - t0, 3)
-    return result
+    try:
+        for i in range(config["repeat"]):
+            try:
+                rep = run_replicate(config, i, hooks, run_id)
+            except Interrupted as e:
+                if e.replicate is not None:
+                    replicates.append(e.replicate)
+                raise
+            replicates.append(rep)
+            if rep["status"] != "ok":
+                break
+        return build_result(scenario, config, replicates, run_id, started, t0)
+    except Interrupted as e:  # what was measured so far, for the caller to write
+        e.result = build_result(scenario, config, replicates, run_id, started, t0, interrupted=e)
+        raise

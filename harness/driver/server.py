@@ -1,7 +1,8 @@
 """The refserver child: start on a free port, /healthz, /mem samples, bounded stop.
 
-The server runs in its own process group with stdout and stderr in files (a pipe
-could fill and stall it); stop() and kill() address the whole group.
+The server runs in its own process group (harness/driver/reaper.py: it dies with the driver)
+with stdout and stderr in files (a pipe could fill and stall it); stop() and kill() address
+the whole group.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import tempfile
 import time
 from typing import Any, Callable
 
+from harness.driver import reaper
 from harness.driver.affinity import pinned
 
 STDERR_TAIL_BYTES = 4096
@@ -78,9 +80,7 @@ class RefServer:
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             argv, pin = pinned(self.argv, self.cpus)
             preexec = preexec_chain(self.join_cgroup, pin)
-            self.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=self.env,
-                start_new_session=True, preexec_fn=preexec, close_fds=True)
+            self.proc = reaper.spawn(argv, preexec=preexec, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=self.env)
         self.port = self._wait_listening(listen_timeout_s)
         self._wait_healthy(health_timeout_s)
 
@@ -151,6 +151,7 @@ class RefServer:
             self.proc.wait(timeout=5.0)
         except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
             pass
+        reaper.release(self.proc)
         self.exit_code = self.proc.returncode
 
     def _signal_group(self, sig: int) -> None:

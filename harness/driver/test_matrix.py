@@ -225,7 +225,7 @@ def test_e2e_interrupted_matrix_resumes(built, tmp_path):
         pytest.fail("the first case never finished")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 143, err
     assert "run the same command again to resume" in err
     assert_no_strays(run_id)
     idx = matrix_index.load_index(str(out))

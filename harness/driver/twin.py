@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from analysis import diff, gate
 from analysis.render.table import render_rows
+from harness.driver.interrupt import Interrupted
 from harness.driver.runner import run_scenario
 from harness.driver.scenario import TWIN_TABLES, Scenario, bad_twin
 from harness.results import atomic
@@ -74,7 +75,11 @@ def check_case(clean: Scenario, outdir: str, progress: Callable[[str], None] = l
     results: dict[str, dict[str, Any]] = {}
     for run, sc in runs:
         progress(f"{clean.name}: {run} ...")
-        results[run] = run_scenario(sc)
+        try:
+            results[run] = run_scenario(sc)
+        except Interrupted as e:  # the run stopped midway: its result still says how far it got
+            atomic.write_json(paths[run], e.result)
+            raise
         atomic.write_json(paths[run], results[run])
         if run == "clean" and results[run]["status"] != "ok":
             break  # no baseline: nothing to gate against

@@ -22,6 +22,7 @@ import time
 import uuid
 from typing import Any, Callable
 
+from harness.driver import reaper
 from harness.driver.affinity import pinned
 from harness.driver.binaries import build_dir
 from harness.driver.processes import pids_with_environ
@@ -117,8 +118,8 @@ class CommandTarget(OutsideTarget):
         cwd = render(self.spec["cwd"], self.placeholders()) if self.spec["cwd"] else self.workdir
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             try:
-                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=self.env,
-                                             cwd=cwd, start_new_session=True, preexec_fn=preexec, close_fds=True)
+                self.proc = reaper.spawn(argv, preexec=preexec, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         env=self.env, cwd=cwd)
             except OSError as e:
                 raise ServerError("argv", f"target.argv {self.argv!r} could not start: {e}") from None
         wait_ready(self, self.protocol, self.spec["ready"], self.spec["ready_timeout_s"], self._exited)
@@ -148,6 +149,7 @@ class CommandTarget(OutsideTarget):
             self._signal_group(signal.SIGKILL)
         self.proc.wait()
         self._kill_marked()
+        reaper.release(self.proc)
         return self.proc.returncode
 
     def _signal_group(self, sig: int) -> None:

@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any, Callable, TextIO
 
+from harness.driver.identity import case_binaries
 from harness.driver.interrupt import Interrupted
 from harness.driver.runner import run_scenario
 from harness.driver.scenario import Scenario, ScenarioError, load_cases
@@ -27,16 +28,21 @@ class Case:
     ordinal: int
     scenario: Scenario
     file: str
-    digest: str
+    config_digest: str
+    binaries: dict[str, str]  # name -> identity (harness/driver/identity.py)
 
     @property
     def name(self) -> str:
         return self.scenario.name
 
+    @property
+    def digest(self) -> str:
+        """What a result was measured with: a finished case is re-run when its config or a binary changed."""
+        return _digest([self.config_digest, sorted(self.binaries.items())])
 
-def config_digest(config: dict[str, Any]) -> str:
-    """What a result was measured with: a finished case is re-run when its resolved config changed."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def collect(files: list[str], overrides: list[tuple[str, Any]] | None = None) -> list[Case]:
@@ -49,7 +55,7 @@ def collect(files: list[str], overrides: list[tuple[str, Any]] | None = None) ->
                 raise ScenarioError(path, "name", f"case {sc.name!r} also comes from {seen[sc.name]}; give the files distinct names")
             seen[sc.name] = path
             cases.append(Case(len(cases), sc, os.path.relpath(path) if not os.path.isabs(path) else path,
-                              config_digest(sc.config)))
+                              _digest(sc.config), case_binaries(sc.config)))
     return cases
 
 
@@ -71,13 +77,14 @@ def shard_of(case: Case, count: int) -> int:
 
 
 def matrix_id(cases: list[Case]) -> str:
-    return hashlib.sha256(json.dumps([(c.name, c.digest) for c in cases]).encode()).hexdigest()[:16]
+    """The cases, not the builds: shards built on different runners still merge."""
+    return _digest([(c.name, c.config_digest) for c in cases])
 
 
 def _entry(case: Case, status: str, shard: int | None) -> dict[str, Any]:
     return {"ordinal": case.ordinal, "name": case.name, "file": case.file, "params": case.scenario.params,
             "digest": case.digest, "shard": shard, "result": f"{case.name}.json", "status": status,
-            "failure_kind": None, "wall_s": None, "requests_per_s": None, "run_id": None}
+            "failure_kind": None, "wall_s": None, "requests_per_s": None, "run_id": None, "rerun_reason": None}
 
 
 def _fill_from_result(entry: dict[str, Any], result: dict[str, Any]) -> None:
@@ -88,20 +95,29 @@ def _fill_from_result(entry: dict[str, Any], result: dict[str, Any]) -> None:
     entry["run_id"] = result.get("run_id")
 
 
-def _finished(outdir: str, case: Case) -> dict[str, Any] | None:
-    """The case's result in outdir when it measured successfully with the same config, else None."""
+def _finished(outdir: str, case: Case) -> tuple[dict[str, Any] | None, str | None]:
+    """(the case's result in outdir, None) when it measured successfully with the same config and
+    binaries, else (None, why it runs again; None when there is no result)."""
     try:
         result = result_files.load(os.path.join(outdir, f"{case.name}.json"))
     except result_files.InvalidResult:
-        return None
-    if result.get("status") != "ok" or (result.get("matrix") or {}).get("digest") != case.digest:
-        return None
-    return result
+        return None, None
+    if result.get("status") != "ok":
+        return None, f"failed before ({(result.get('failure') or {}).get('kind')})"
+    recorded = result.get("matrix") or {}
+    if recorded.get("config_digest") != case.config_digest:
+        return None, "stale: config changed"
+    before = recorded.get("binaries") or {}
+    changed = sorted(name for name in {**before, **case.binaries} if before.get(name) != case.binaries.get(name))
+    if changed:
+        return None, f"stale: {', '.join(changed)} changed"
+    return result, None
 
 
 def _save(outdir: str, case: Case, entry: dict[str, Any], index: dict[str, Any], result: dict[str, Any]) -> None:
     result["matrix"] = {"file": case.file, "params": case.scenario.params, "ordinal": case.ordinal,
-                        "digest": case.digest, "shard": entry["shard"]}
+                        "digest": case.digest, "config_digest": case.config_digest, "binaries": case.binaries,
+                        "shard": entry["shard"]}
     atomic.write_json(os.path.join(outdir, entry["result"]), result)
     _fill_from_result(entry, result)
     write_index(outdir, index)
@@ -134,7 +150,7 @@ def run_matrix(cases: list[Case], files: list[str], outdir: str, *, shard: tuple
     mine = [(c, e) for c, e in zip(cases, index["cases"]) if e["status"] == "pending"]
     todo = []
     for case, entry in mine:
-        done = _finished(outdir, case)
+        done, entry["rerun_reason"] = _finished(outdir, case)
         if done is not None:
             _fill_from_result(entry, done)
         else:
@@ -148,7 +164,8 @@ def run_matrix(cases: list[Case], files: list[str], outdir: str, *, shard: tuple
     ran_wall = 0.0
     for n, (case, entry) in enumerate(todo):
         position = skipped + n + 1
-        _say(progress, f"[{position}/{total}] {case.name}: running ({_describe(case.scenario)})")
+        why = f"; {entry['rerun_reason']}" if entry["rerun_reason"] else ""
+        _say(progress, f"[{position}/{total}] {case.name}: running ({_describe(case.scenario)}){why}")
         started = clock()
         try:
             result = runner(case.scenario)

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -10,7 +11,7 @@ import uuid
 
 import pytest
 
-from harness.driver import matrix
+from harness.driver import identity, matrix
 from harness.driver.binaries import REPO_ROOT
 from harness.driver.conftest import assert_no_strays
 from harness.driver.runner import RUN_ID_ENV
@@ -104,6 +105,49 @@ def test_interrupted_matrix_resumes_without_rerunning_finished_cases(tmp_path, c
     fifth = Recorder()
     matrix.run_matrix(changed, [path], out, runner=fifth, progress=io.StringIO())
     assert fifth.ran == [cs[1].name]
+
+
+ALLOCATORS = """
+description = "two builds"
+[matrix]
+allocator = ["glibc", "jemalloc"]
+"""
+
+
+def fake_build(directory, contents):
+    """A build dir whose bin/ holds the named files (not ELF: identified by their sha256)."""
+    os.makedirs(directory / "bin", exist_ok=True)
+    for name, text in contents.items():
+        path = directory / "bin" / name
+        path.write_text(text)
+        path.chmod(0o755)
+    return str(directory)
+
+
+def test_resume_reruns_only_the_case_whose_binary_changed(tmp_path, monkeypatch):
+    path = tmp_path / "alloc.toml"
+    path.write_text(ALLOCATORS)
+    files = {"refserver-glibc": "glibc v1", "refserver-jemalloc": "jemalloc v1", "loadgen": "loadgen v1"}
+    monkeypatch.setenv("MEMGATE_BUILD_DIR", fake_build(tmp_path / "build", files))
+    out = str(tmp_path / "out")
+    cs = matrix.collect([str(path)])
+    matrix.run_matrix(cs, [str(path)], out, runner=Recorder(), progress=io.StringIO())
+    glibc, jemalloc = (result_files.load(os.path.join(out, f"{c.name}.json")) for c in cs)
+    assert set(glibc["matrix"]["binaries"]) == {"refserver-glibc", "loadgen"}
+    # a rebuild changed one file; the copy of the build dir it came from is untouched
+    rebuilt = fake_build(tmp_path / "rebuilt", {**files, "refserver-jemalloc": "jemalloc v2"})
+    monkeypatch.setenv("MEMGATE_BUILD_DIR", rebuilt)
+    again, progress = Recorder(), io.StringIO()
+    index = matrix.run_matrix(matrix.collect([str(path)]), [str(path)], out, runner=again, progress=progress)
+    assert again.ran == [cs[1].name]
+    assert [e["rerun_reason"] for e in index["cases"]] == [None, "stale: refserver-jemalloc changed"]
+    assert "1 already done, 1 to run" in progress.getvalue() and "stale: refserver-jemalloc changed" in progress.getvalue()
+    assert index["cases"][0]["run_id"] == glibc["run_id"] and index["cases"][1]["run_id"] != jemalloc["run_id"]
+    assert index["matrix_id"] == json.loads(open(os.path.join(out, "index.json")).read())["matrix_id"]
+    # loadgen serves both cases: a new one makes both stale
+    monkeypatch.setenv("MEMGATE_BUILD_DIR", fake_build(tmp_path / "rebuilt", {"loadgen": "loadgen v2"}))
+    index = matrix.run_matrix(matrix.collect([str(path)]), [str(path)], out, runner=Recorder(), progress=io.StringIO())
+    assert [e["rerun_reason"] for e in index["cases"]] == ["stale: loadgen changed"] * 2
 
 
 @pytest.mark.parametrize("count", [2, 3, 5])
@@ -237,3 +281,34 @@ def test_e2e_interrupted_matrix_resumes(built, tmp_path):
     final = matrix_index.load_index(str(out))
     assert [e["status"] for e in final["cases"]] == ["ok"] * 3
     assert [e["run_id"] for e in final["cases"][:len(done)]] == [e["run_id"] for e in done]
+
+
+@pytest.mark.e2e
+def test_e2e_resume_after_a_rebuild_reruns_the_case_on_the_new_binary(built, tmp_path):
+    """A copy of the build dir where one binary has another GNU build id (what a rebuild gives)."""
+    path = tmp_path / "alloc.toml"
+    path.write_text(ALLOCATORS.replace("[matrix]", "requests = 1000\nwarmup_requests = 100\n[matrix]"))
+    build = tmp_path / "build"
+    os.makedirs(build / "bin")
+    for name in ("refserver-glibc", "refserver-jemalloc", "loadgen"):
+        shutil.copy2(os.path.join(os.path.dirname(built["loadgen"]), name), build / "bin" / name)
+    env = {"MEMGATE_BUILD_DIR": str(build)}
+    out = str(tmp_path / "out")
+    p = _memgate("matrix", str(path), "-o", out, env=env)
+    assert p.returncode == 0, p.stderr
+    first = matrix_index.load_index(out)
+    jemalloc = build / "bin" / "refserver-jemalloc"
+    old_id = identity.gnu_build_id(str(jemalloc))
+    data = jemalloc.read_bytes()
+    at = data.index(bytes.fromhex(old_id))
+    jemalloc.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:])
+    assert identity.gnu_build_id(str(jemalloc)) not in (None, old_id)
+    p = _memgate("matrix", str(path), "-o", out, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "1 already done, 1 to run" in p.stderr and "stale: refserver-jemalloc changed" in p.stderr
+    index = matrix_index.load_index(out)
+    assert [e["rerun_reason"] for e in index["cases"]] == [None, "stale: refserver-jemalloc changed"]
+    assert index["cases"][0]["run_id"] == first["cases"][0]["run_id"] != index["cases"][1]["run_id"]
+    rerun = result_files.load(os.path.join(out, index["cases"][1]["result"]))
+    assert rerun["status"] == "ok"
+    assert rerun["matrix"]["binaries"]["refserver-jemalloc"] == f"build-id:{identity.gnu_build_id(str(jemalloc))}"

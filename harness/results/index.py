@@ -6,11 +6,13 @@ The index, written atomically after every case, is the contract that ``memgate m
     {"schema_version": 1, "tool": "memgate", "kind": "matrix-index", "matrix_id": "...",
      "files": [...], "total_cases": N, "shard": null | {"index": i, "count": n},
      "cases": [{"ordinal", "name", "file", "params", "digest", "shard", "result",
-                "status", "failure_kind", "wall_s", "requests_per_s", "run_id"}, ...]}
+                "status", "failure_kind", "wall_s", "requests_per_s", "run_id", "rerun_reason"}, ...]}
 
 Every index lists every case of the matrix, in expansion order; ``status`` is ``ok``,
 ``failed``, ``pending`` (not run yet) or ``other_shard`` (another shard runs it). An
-unsharded run and the merge of all its shards give the same index.
+unsharded run and the merge of all its shards give the same index. ``rerun_reason`` says why a
+case that had a result ran again ("stale: refserver-glibc changed", "stale: config changed",
+"failed before (server_died)"); null when it was reused or never ran.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from harness.results.schema import SCHEMA_VERSION, TOOL, header_problem
 INDEX = "index.json"
 KIND = "matrix-index"
 CASE_KEYS = ("ordinal", "name", "file", "params", "digest", "shard", "result", "status", "failure_kind",
-             "wall_s", "requests_per_s", "run_id")
+             "wall_s", "requests_per_s", "run_id", "rerun_reason")
 
 
 class MatrixError(ValueError):
@@ -98,7 +100,7 @@ def merge(dirs: list[str], outdir: str) -> tuple[dict[str, Any], list[str]]:
     for i, e in enumerate(entries):
         if e is None:
             e = {**template[i], "shard": None, "status": "pending", "failure_kind": None, "wall_s": None, "requests_per_s": None,
-                 "run_id": None}
+                 "run_id": None, "rerun_reason": None}
             entries[i] = e
             problems.append(f"case {e['name']!r} (shard {template[i]['shard']}) is in none of the directories")
             continue

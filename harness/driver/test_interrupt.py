@@ -84,11 +84,13 @@ def start(tmp_path):
     leaves (the driver, its children) is killed at teardown."""
     started: list[tuple[subprocess.Popen, str]] = []
 
-    def launch(marker: str, *args: str) -> tuple[subprocess.Popen, str]:
+    def launch(marker: str, *args: str, argv: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+        """memgate run with args, or another driver's argv."""
         out = str(tmp_path / "result.json")
-        proc = subprocess.Popen([MEMGATE, "run", *args, "--set", f"warmup_requests={WARMUP}", "--set",
-                                 "time_limit_s=100", "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, cwd=REPO_ROOT, env={**os.environ, MARKER_ENV: marker})
+        argv = argv or [MEMGATE, "run", *args, "--set", f"warmup_requests={WARMUP}", "--set", "time_limit_s=100",
+                        "-o", out]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+                                env={**os.environ, MARKER_ENV: marker, "PYTHONPATH": REPO_ROOT})
         started.append((proc, marker))
         return proc, out
 
@@ -208,3 +210,16 @@ def test_an_attached_server_is_never_signalled(built, start, tmp_path, sig):
         assert server.process.poll() is None
         with open(f"/proc/{server.pid}/status") as f:
             assert "SigPnd:\t0000000000000000" in f.read()
+
+
+def test_the_pytest_plugins_children_die_with_a_killed_pytest(built, start, tmp_path):
+    (tmp_path / "test_long.py").write_text(
+        "def test_long(memgate_run):\n"
+        f"    memgate_run(None, requests={LONG}, warmup_requests={WARMUP}, time_limit_s=100)\n")
+    marker = uuid.uuid4().hex
+    proc, _ = start(marker, argv=["/usr/bin/python3", "-m", "pytest", "-q", "-p", "harness.driver.pytest_plugin",
+                                  "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path / "test_long.py")])
+    wait_measuring(proc, marker)
+    tree, _ = interrupt(proc, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
+    assert_nothing_left(proc, marker, tree)

@@ -1,4 +1,4 @@
-"""Start a child on given CPUs: `taskset -c` when present (no preexec_fn while the sampler thread runs)."""
+"""Start a child on given CPUs: `taskset -c` when present, else an affinity syscall between fork and exec."""
 
 from __future__ import annotations
 

@@ -229,8 +229,9 @@ def cmd_run(args: argparse.Namespace, out, err) -> int:
         else:
             result = run_scenario(sc, repeat=args.repeat)
     except Interrupted as e:  # what was measured so far is kept; main() exits 128 + the signal
-        atomic.write_json(output, e.result)
-        emit(f"result: {output}", out)
+        if e.result is not None:
+            atomic.write_json(output, e.result)
+            emit(f"result: {output}", out)
         raise
     atomic.write_json(output, result)
     emit(render_summary(result), out if result["status"] == "ok" else err)

@@ -353,13 +353,13 @@ def run_scenario(scenario: Scenario, *, repeat: int | None = None, hooks: Hooks 
     if repeat is not None:
         config["repeat"] = repeat
     hooks = hooks or Hooks()
-    reaper.guard()  # before the first child (the loopback pair): every child carries the driver's mark
     # MEMGATE_RUN_ID from the environment lets a caller find this run's children (tests do).
     run_id = run_id or os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.monotonic()
     replicates: list[dict[str, Any]] = []
     try:
+        reaper.guard()  # before the first child (the loopback pair): every child carries the driver's mark
         for i in range(config["repeat"]):
             try:
                 rep = run_replicate(config, i, hooks, run_id)

@@ -78,7 +78,8 @@ def check_case(clean: Scenario, outdir: str, progress: Callable[[str], None] = l
         try:
             results[run] = run_scenario(sc)
         except Interrupted as e:  # the run stopped midway: its result still says how far it got
-            atomic.write_json(paths[run], e.result)
+            if e.result is not None:
+                atomic.write_json(paths[run], e.result)
             raise
         atomic.write_json(paths[run], results[run])
         if run == "clean" and results[run]["status"] != "ok":

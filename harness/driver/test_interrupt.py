@@ -223,3 +223,18 @@ def test_the_pytest_plugins_children_die_with_a_killed_pytest(built, start, tmp_
     tree, _ = interrupt(proc, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     assert_nothing_left(proc, marker, tree)
+
+
+@pytest.mark.parametrize("command, sig", [("twin", signal.SIGHUP), ("matrix", signal.SIGINT)])
+def test_the_other_long_commands_stop_the_same_way(built, start, tmp_path, command, sig):
+    marker = uuid.uuid4().hex
+    out = tmp_path / "out"
+    proc, _ = start(marker, argv=[MEMGATE, command, os.path.join(REPO_ROOT, "scenarios", "failure-modes", "pipelining.toml"),
+                                  "--set", f"requests={LONG}", "--set", f"warmup_requests={WARMUP}",
+                                  "--set", "time_limit_s=100", "-o", str(out)])
+    wait_measuring(proc, marker)
+    tree, err = interrupt(proc, sig)
+    assert proc.returncode == 128 + sig, err
+    assert_nothing_left(proc, marker, tree)
+    written = json.load(open(out / ("pipelining.clean.json" if command == "twin" else "pipelining.json")))
+    assert written["failure"]["kind"] == "interrupted" and written["failure"]["signal"] == signal.Signals(sig).name

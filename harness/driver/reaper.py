@@ -7,13 +7,14 @@ that reads a pipe from the driver. The driver tells it each process group it sta
 memory cgroup it makes (and when they are gone). At EOF, which the kernel delivers however the
 driver died, the reaper kills those groups, the cgroups' members, and every process whose
 environment carries the driver's mark (MEMGATE_DRIVER=<token>, which every child inherits
-through os.environ), then exits. After an interrupt the driver runs the same kill itself
-(sweep()). An attached target is neither registered nor started with the mark, so it is never
+through os.environ), then exits; at a normal exit the driver closes the pipe itself and waits
+for that last sweep. After an interrupt the driver runs the same kill itself (sweep()). An attached target is neither registered nor started with the mark, so it is never
 signalled.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import signal
@@ -92,11 +93,21 @@ class Reaper:
         os.close(read_end)
         self._pipe = os.fdopen(write_end, "w", buffering=1)
         os.environ[MARK_ENV] = self.mark  # set after the reaper started: it must not carry the mark itself
+        atexit.register(self.close)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """At a normal exit: EOF now, and wait for the reaper's last sweep, so none of the driver's
+        processes (the reaper included) is still running once the driver has exited."""
+        try:
+            self._pipe.close()
+            self.proc.wait(timeout=timeout_s)
+        except (BrokenPipeError, subprocess.TimeoutExpired):
+            pass
 
     def _tell(self, line: str) -> None:
         try:
             self._pipe.write(line + "\n")
-        except (BrokenPipeError, ValueError):  # the reaper is gone (killed from outside): PDEATHSIG remains
+        except (BrokenPipeError, ValueError):  # the reaper was killed from outside (PDEATHSIG remains), or closed at exit
             pass
 
     def track_group(self, pgid: int) -> None:

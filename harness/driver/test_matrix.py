@@ -67,7 +67,7 @@ def test_expanded_cases_are_run_and_indexed(tmp_path, cases):
     on_disk = json.loads((out / "index.json").read_text())
     assert on_disk == index and index["total_cases"] == 5
     assert [e["status"] for e in index["cases"]] == ["ok"] * 5
-    assert all(set(e) == set(matrix_index.CASE_KEYS) for e in index["cases"])
+    assert all(set(e) == {*matrix_index.CASE_KEYS, matrix_index.RERUN_REASON} for e in index["cases"])
     for e in index["cases"]:
         r = result_files.load(str(out / e["result"]))
         assert r["matrix"]["digest"] == e["digest"] and r["matrix"]["params"] == e["params"]

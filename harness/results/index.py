@@ -27,7 +27,9 @@ from harness.results.schema import SCHEMA_VERSION, TOOL, header_problem
 INDEX = "index.json"
 KIND = "matrix-index"
 CASE_KEYS = ("ordinal", "name", "file", "params", "digest", "shard", "result", "status", "failure_kind",
-             "wall_s", "requests_per_s", "run_id", "rerun_reason")
+             "wall_s", "requests_per_s", "run_id")
+# Written in every entry; not required of one, since indexes from before it still load and merge.
+RERUN_REASON = "rerun_reason"
 
 
 class MatrixError(ValueError):
@@ -100,7 +102,7 @@ def merge(dirs: list[str], outdir: str) -> tuple[dict[str, Any], list[str]]:
     for i, e in enumerate(entries):
         if e is None:
             e = {**template[i], "shard": None, "status": "pending", "failure_kind": None, "wall_s": None, "requests_per_s": None,
-                 "run_id": None, "rerun_reason": None}
+                 "run_id": None, RERUN_REASON: None}
             entries[i] = e
             problems.append(f"case {e['name']!r} (shard {template[i]['shard']}) is in none of the directories")
             continue

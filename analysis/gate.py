@@ -349,7 +349,7 @@ def _judge(m: Metric, lim: _Limit, s: _Sides) -> Check:
                  lim.strict, told)
 
 
-def _live_heap_floor(t: dict[str, float], requests: float) -> tuple[float, str]:
+def live_heap_floor(t: dict[str, float], requests: float) -> tuple[float, str]:
     """The live-heap growth that counts as bookkeeping in a run of `requests`, and how it was made."""
     scale = min(1.0, requests / LIVE_HEAP_FLOOR_REQUESTS)
     floor = max(t["live_heap_delta_bytes_floor_min"], t["live_heap_delta_bytes_floor"] * scale)
@@ -377,9 +377,9 @@ def _absolute(m: Metric, s: _Sides) -> _Limit:
     top = s.t[max_key]
 
     def forgiven(row: _Replicate) -> bool:
-        return row.metrics[m.gate.total] <= _live_heap_floor(s.t, row.metrics["requests_completed"])[0]
+        return row.metrics[m.gate.total] <= live_heap_floor(s.t, row.metrics["requests_completed"])[0]
 
-    floor, how = _live_heap_floor(s.t, s.cand.median["requests_completed"])
+    floor, how = live_heap_floor(s.t, s.cand.median["requests_completed"])
     rule = (f"{max_key} {top:g} + {s.noise_text(m.name)}, unless {m.gate.total} grew by at most "
             f"{format_bytes(floor)} ({how})")
     return _Limit(top + s.k * s.noise(m.name), top, rule, forgiven)
@@ -407,7 +407,7 @@ def _slope(m: Metric, s: _Sides) -> _Limit:
 
     def floor(row: _Replicate) -> float:
         if by.gate.kind == "absolute":
-            return _live_heap_floor(s.t, row.metrics["requests_completed"])[0]
+            return live_heap_floor(s.t, row.metrics["requests_completed"])[0]
         return _rss_floor(by, s)[0]
 
     def forgiven(row: _Replicate) -> bool:

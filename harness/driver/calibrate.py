@@ -72,7 +72,7 @@ def connections_opened(config: dict[str, Any]) -> int:
 
 def leak_threshold_per_request(config: dict[str, Any], thresholds: dict[str, float]) -> float:
     """The smallest per-request live-heap growth the gate fails: the bound, or the floor spread over the requests."""
-    return max(thresholds["live_heap_bytes_per_request_max"], thresholds["live_heap_delta_bytes_floor"] / config["requests"])
+    return max(thresholds["live_heap_bytes_per_request_max"], gate.live_heap_floor(thresholds, config["requests"])[0] / config["requests"])
 
 
 def threshold_for(injection: Injection, config: dict[str, Any], thresholds: dict[str, float]) -> float:

@@ -29,11 +29,11 @@ def test_ladder_sizes_come_from_the_thresholds_at_the_scenarios_request_count():
     # 8 B/request is the bound; the 64 KiB floor spread over 100k requests is below it.
     assert plan[("malloc_per_request", 0.25)] == 2 and plan[("new_per_request", 4.0)] == 32
     assert plan[("new_per_connection", 4.0)] == 32 * 100000 // 4  # the same bytes, held by 4 connections
-    assert plan[("copy", 0.25)] == 256 and plan[("copy", 4.0)] == 4096
-    # 2,000 requests: the floor (64 KiB / 2,000 = 32.8 B/request) is the threshold, not the 8 B bound.
-    short = _plan(requests=2000, connections=4, requests_per_connection=100)
-    assert short[("malloc_per_request", 4.0)] == round(4 * 65536 / 2000)
-    assert short[("malloc_per_connection", 4.0)] == round(4 * 65536 / 20)  # 20 connections opened
+    assert plan[("copy", 0.25)] == 4 and plan[("copy", 4.0)] == 64  # 16 B/response of slack
+    # 500 requests: the floor (at least 4 KiB, spread over 500 = 8.2 B/request) is the threshold, not the 8 B bound.
+    short = _plan(requests=500, connections=4, requests_per_connection=25)
+    assert short[("malloc_per_request", 4.0)] == round(4 * 4096 / 500)
+    assert short[("malloc_per_connection", 4.0)] == round(4 * 4096 / 20)  # 20 connections opened
 
 
 def test_the_ladder_uses_the_injection_names_the_calibration_file_allows():
@@ -77,13 +77,13 @@ def test_a_tiny_calibration_of_refserver_catches_a_4x_leak_and_a_4x_copy(built, 
     heap = data["metrics"]["live_heap_bytes_per_request"]
     steps = {s["injection"]: s for s in heap["ladder"]}
     assert set(steps) == {"malloc_per_request", "new_per_request", "malloc_per_connection", "new_per_connection"}
-    assert steps["new_per_request"] == {"injection": "new_per_request", "multiple": 4.0, "size": 131,
+    assert steps["new_per_request"] == {"injection": "new_per_request", "multiple": 4.0, "size": 32,
                                         "unit": "bytes/request", "runs": 1, "caught": 1}
     assert steps["new_per_connection"]["caught"] == 1
-    assert heap["smallest_caught"]["catch_rate"] == 1.0 and heap["smallest_caught"]["size"] == 131  # per request first
+    assert heap["smallest_caught"]["catch_rate"] == 1.0 and heap["smallest_caught"]["size"] == 32  # per request first: 4 x the 8 B/request bound
     copied = data["metrics"]["bytes_copied_per_response"]
-    assert [(s["injection"], s["size"], s["caught"]) for s in copied["ladder"]] == [("copy", 4096, 1)]
-    assert copied["smallest_caught"] == {"injection": "copy", "size": 4096, "unit": "bytes/response", "catch_rate": 1.0}
+    assert [(s["injection"], s["size"], s["caught"]) for s in copied["ladder"]] == [("copy", 64, 1)]
+    assert copied["smallest_caught"] == {"injection": "copy", "size": 64, "unit": "bytes/response", "catch_rate": 1.0}
     assert "live_heap_bytes_per_request" in r.stdout and "False alarms" in r.stdout
     assert f"calibration: {out}" in r.stdout
     assert report.calibration_line(calibration.load(out)).startswith("this gate's measured false-alarm rate: ")

@@ -37,7 +37,7 @@ def test_twin_refuses_scenarios_without_a_twin_and_unknown_cases(tmp_path):
 
 
 def _report(*failed: str) -> gate.GateReport:
-    checks = [gate.Check(name, "bytes", 0.0, 1.0, 0.5, "test limit", name not in failed)
+    checks = [gate.Check(name, "bytes", 0.0, 1.0, 0.5, "test limit", gate.FAIL if name in failed else gate.PASS)
               for name in ("live_heap_bytes_per_request", "rss_delta_bytes", "peak_rss_growth_bytes")]
     return gate.GateReport(checks, [], {}, [])
 
@@ -54,7 +54,7 @@ def test_a_twin_counts_only_when_the_familys_own_metric_fails():
 
 
 def test_a_run_stopped_at_its_memory_ceiling_is_a_peak_growth_failure():
-    stopped = gate.GateReport([gate.Check("peak_rss_bytes", "bytes", 1.0, 9.0, 4.0, "memory_ceiling_mib", False)], [], {}, [])
+    stopped = gate.GateReport([gate.Check("peak_rss_bytes", "bytes", 1.0, 9.0, 4.0, "memory_ceiling_mib", gate.FAIL)], [], {}, [])
     assert twin.as_expected(stopped, "FAIL", "peak_rss_growth_bytes")
     assert not twin.as_expected(stopped, "FAIL", "live_heap_bytes_per_request")
 

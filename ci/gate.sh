@@ -67,6 +67,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# A cancelled CI job (SIGTERM) or Ctrl-C still removes the worktrees and temp builds.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 echo "== memgate gate: base $base_ref vs head $head_ref"
 declare -A sha
@@ -91,9 +94,11 @@ else
   harness_dir=$work/harness
   harness_from="memgate $(git -C "$root" rev-parse "$harness^{commit}")"
 fi
-memgate=$harness_dir/memgate
-[[ -x $memgate ]] || die "the harness ($harness_from) has no memgate driver at $memgate"
-merge_help=$("$memgate" merge --help 2>/dev/null || true)
+[[ -x $harness_dir/memgate ]] || die "the harness ($harness_from) has no memgate driver at $harness_dir/memgate"
+# From the harness's own directory: `python3 -m` puts the working directory first on sys.path,
+# and in CI that is the head's checkout, whose analysis/ would be the one imported.
+memgate() { (cd "$harness_dir" && ./memgate "$@"); }
+merge_help=$(memgate merge --help 2>/dev/null || true)
 [[ $merge_help == *--replicates* ]] ||
   die "the harness ($harness_from) predates 'memgate merge --replicates', which the interleaved order needs; pass --harness with a newer memgate commit or checkout"
 scenarios=()
@@ -111,13 +116,15 @@ for ((r = 0; r < replicates; r++)); do
   pair=(base head)
   ((r % 2)) && pair=(head base)
   for side in "${pair[@]}"; do
-    step=${#order[@]}
-    order+=("$side")
-    echo "== step $((step + 1))/$((2 * replicates)): replicate $((r + 1)) of $side"
+    order+=("$([[ $side == base ]] && echo A || echo B)")
+    echo "== step ${#order[@]}/$((2 * replicates)): replicate $((r + 1)) of $side"
     status=0
     MEMGATE_BUILD_DIR=$work/$side/build MEMGATE_SOURCE_DIR=$work/$side/src \
-      "$memgate" matrix "${scenarios[@]}" -o "$work/steps/$side-$r" "${matrix_args[@]}" --repeat 1 || status=$?
-    ((status == 0)) || die "replicate $((r + 1)) of $side failed (exit $status); step results in $work/steps/$side-$r are removed on exit"
+      memgate matrix "${scenarios[@]}" -o "$work/steps/$side-$r" "${matrix_args[@]}" --repeat 1 || status=$?
+    if ((status != 0)); then
+      cp -r "$work/steps/$side-$r" "$outdir/$side-replicate-$((r + 1))" 2>/dev/null || true
+      die "replicate $((r + 1)) of $side failed (exit $status); its results are in $outdir/$side-replicate-$((r + 1))"
+    fi
   done
 done
 
@@ -127,16 +134,15 @@ for side in base head; do
   rm -rf "${outdir:?}/$side"
   steps=()
   for ((r = 0; r < replicates; r++)); do steps+=("$work/steps/$side-$r"); done
-  "$memgate" merge --replicates "${steps[@]}" -o "$outdir/$side" || die "joining the $side replicates failed"
+  memgate merge --replicates "${steps[@]}" -o "$outdir/$side" || die "joining the $side replicates failed"
 done
 
 echo "== report"
 set +e
-"$memgate" report "$outdir/base" "$outdir/head" -o "$outdir"
+memgate report "$outdir/base" "$outdir/head" -o "$outdir"
 code=$?
 set -e
-letters=$(printf '%s\n' "${order[@]}" | sed 's/^base$/A/; s/^head$/B/' | paste -sd' ')
-order_line="Run order: $letters (A = base ${sha[base]:0:12}, B = head ${sha[head]:0:12}), one replicate of every case per step on this runner; driver, analysis and thresholds from $harness_from; building took $build_s s, measuring $measure_s s."
+order_line="Run order: ${order[*]} (A = base ${sha[base]:0:12}, B = head ${sha[head]:0:12}), one replicate of every case per step on this runner; driver, analysis and thresholds from $harness_from; building took $build_s s, measuring $measure_s s."
 echo "$order_line"
 if [[ -f $outdir/report.md ]]; then
   printf '\n%s\n' "$order_line" >>"$outdir/report.md"

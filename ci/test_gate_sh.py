@@ -155,8 +155,8 @@ def test_a_head_that_loosens_its_own_gate_and_leaks_still_fails(loosening_pr, tm
     worktree = tmp_path / "head-src"
     git(repo, "worktree", "add", "--detach", "-q", str(worktree), head)
     try:
-        own = subprocess.run([str(worktree / "memgate"), "report", str(out / "base"), str(out / "head"),
-                              "-o", str(tmp_path / "own")], capture_output=True, text=True, timeout=120)
+        own = subprocess.run(["./memgate", "report", str(out / "base"), str(out / "head"), "-o", str(tmp_path / "own")],
+                             capture_output=True, text=True, timeout=120, cwd=worktree)
     finally:
         git(repo, "worktree", "remove", "--force", str(worktree))
     assert own.returncode == 0, own.stdout + own.stderr

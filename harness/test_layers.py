@@ -4,7 +4,7 @@ harness/ and analysis/ is read with ast, mapped to its layer, and judged.
 From the top (may import everything below it) to the bottom (imports nothing of ours):
 
 1. harness/cli.py, harness/__main__.py: the composition root, the only importer of profile and abuse
-   (harness/cli_help.py: its --help examples);
+   (harness/cli_parser.py: its command line; harness/cli_help.py: its --help examples);
 2. harness/profile/, harness/abuse/: feature packages, neither imports the other;
 3. harness/driver/: one run, matrices, twin, pytest plugin, process control;
 4. analysis/: numbers and rendering;
@@ -30,6 +30,7 @@ PROJECT_PACKAGES = ("harness", "analysis")
 # (path prefix relative to the repository, rank, group): the first match wins; rank 1 is the top.
 LAYERS = (
     ("harness/cli.py", 1, "root"),
+    ("harness/cli_parser.py", 1, "root"),
     ("harness/cli_help.py", 1, "root"),
     ("harness/__main__.py", 1, "root"),
     ("harness/profile/", 2, "profile"),

@@ -8,8 +8,8 @@ Each conformance test names the requirement it proves:
     def test_data_on_stream_0(client): ...
 
 A suite is a folder of test_*.py modules, listed in SUITES with its title and a line saying
-how every test in it runs. Every test_ function in a suite must carry a case. To add a suite
-(the HTTP/1.1 one, say), add its folder to SUITES and mark its tests the same way. Test
+how every test in it runs. Every test_ function in a suite must carry a case. To add a suite,
+add its folder to SUITES and mark its tests the same way. Test
 folders are not packages, so pytest imports their modules by bare name: give them names no
 other folder uses (test_h2_*.py, test_h1_*.py), and the same for helper modules beside them.
 
@@ -42,6 +42,10 @@ SUITES = (
     Suite("HTTP/2: RFC 9113 and RFC 7541", "server/http2/conformance",
           "against refserver-glibc over h2c and over TLS (ALPN h2), each case sent in one write and "
           "frame by frame; the exact frame type, error code and stream are asserted"),
+    Suite("HTTP/1.1: RFC 9112 and RFC 9110", "server/http1/conformance",
+          "against refserver-glibc over a raw loopback socket, each case sent in one write and byte by byte "
+          "(long cases in 512-byte pieces); the exact status, the Connection field and whether the server "
+          "closes are asserted, and a rejected request's smuggled follower is never answered"),
 )
 
 

@@ -8,8 +8,8 @@ Each conformance test names the requirement it proves:
     def test_data_on_stream_0(client): ...
 
 A suite is a folder of test_*.py modules, listed in SUITES with its title and a line saying
-how every test in it runs. Every test_ function in a suite must carry a case. To add a suite
-(the HTTP/1.1 one, say), add its folder to SUITES and mark its tests the same way. Test
+how every test in it runs. Every test_ function in a suite must carry a case. To add a suite,
+add its folder to SUITES and mark its tests the same way. Test
 folders are not packages, so pytest imports their modules by bare name: give them names no
 other folder uses (test_h2_*.py, test_h1_*.py), and the same for helper modules beside them.
 
@@ -42,6 +42,54 @@ SUITES = (
     Suite("HTTP/2: RFC 9113 and RFC 7541", "server/http2/conformance",
           "against refserver-glibc over h2c and over TLS (ALPN h2), each case sent in one write and "
           "frame by frame; the exact frame type, error code and stream are asserted"),
+    Suite("HTTP/1.1: RFC 9112 and RFC 9110", "server/http1/conformance",
+          "against refserver-glibc over a raw loopback socket, each case sent in one write and byte by byte "
+          "(long cases in 512-byte pieces); the exact status, the Connection field and whether the server "
+          "closes are asserted, and a rejected request's smuggled follower is never answered"),
+)
+
+
+# What the libraries refserver is built on cannot meet by themselves, and what refserver does
+# instead: the notes under the tables. Kept here, beside the suites that prove each one.
+LIBRARY_NOTES = (
+    ("libnghttp2 1.52", (
+        "DATA or HEADERS on a stream it has closed are ignored, where RFC 9113 5.1 and 6.1 want STREAM_CLOSED: "
+        "refserver remembers how its recent streams closed and answers a connection error after the client's "
+        "END_STREAM, a stream error after its RST_STREAM (`session_defences.cpp`).",
+        "With RFC 7540 priorities off it skips PRIORITY unread, so PRIORITY on stream 0 (6.3) and a stream "
+        "depending on itself (5.3.1) go unanswered: refserver reads each frame header before nghttp2 "
+        "(`inbound_frames`) and sends the PROTOCOL_ERROR itself. HEADERS whose priority block depends on its "
+        "own stream stays nghttp2's: a connection error, which 5.4.1 allows for a stream error.",
+        "HEADERS opening a stream id at or below one already used is ignored, where 5.1.1 wants a connection "
+        "error PROTOCOL_ERROR: refserver ends the connection. A HEADERS that reuses a stream both sides closed "
+        "long ago gets that PROTOCOL_ERROR too, not STREAM_CLOSED: telling the two apart would mean "
+        "remembering every stream id.",
+        "Once the peer acknowledged SETTINGS_MAX_CONCURRENT_STREAMS, one stream too many is a connection error "
+        "for every stream, where 5.1.2 allows REFUSED_STREAM for that stream alone: refserver tells nghttp2 "
+        "twice the limit and refuses past the advertised one itself (`settings.hpp`).",
+        "A request it has not seen END_STREAM for could be answered on its HEADERS; 8.1 and 8.1.1 want a "
+        "content-length mismatch (and 6.9's zero WINDOW_UPDATE, 6.1's bad padding) judged first: refserver "
+        "answers only at END_STREAM.",
+    )),
+    ("Beast 1.81", (
+        "Host is not checked (RFC 9112 3.2: missing, repeated or invalid is 400), nor is Transfer-Encoding "
+        "beyond its last coding (6.3: not chunked is 400; 6.1: an HTTP/1.0 request with it is faulty framing; "
+        "a coding it cannot decode, 501): `http1/request_checks` does both before any body byte is read.",
+        "One limit covers the request line and the fields, so a request-target past it reads as 431: refserver "
+        "answers 414 (RFC 9112 3) while the request line is unfinished.",
+        "obs-fold is replaced by spaces, which 5.2 allows; refserver refuses it with 400 instead, since a "
+        "folded line is one way to make two parsers read a field differently.",
+        "Its serializer chunks a body of unknown length for HTTP/1.0 too, which 6.1 forbids: refserver sends "
+        "such a body (/stream) without framing and closes the connection to end it.",
+        "Trailer fields go into the same field list as the header, and its framing checks apply to them (a "
+        "Content-Length trailer is 400). refserver decides the connection's persistence at the header and never "
+        "reads the list again, so no trailer changes what it does (RFC 9110 6.5.1).",
+        "Empty lines before a request line are a bad method; 9112 2.2 says a server SHOULD ignore at least one: "
+        "refserver skips them. An HTTP/1.2 request is a bad version (400), where RFC 9110 2.5 says SHOULD "
+        "answer as 1.1: refserver keeps Beast's answer (not a MUST).",
+        "Expect: 100-continue is left to the application: refserver sends 100 Continue as soon as the header "
+        "is accepted, and a final status without it when it refuses the request (RFC 9110 10.1.1).",
+    )),
 )
 
 
@@ -116,6 +164,11 @@ def render() -> str:
                   "| section | requirement | test |", "|---|---|---|"]
         lines += [f"| {r.case.section} | {_cell(r.case.requirement)} | `{r.test}` |" for r in suite_rows(suite)]
         lines.append("")
+    lines += ["## Notes: what the libraries do not meet", "",
+              "Requirements libnghttp2 1.52 or Beast 1.81 cannot meet by themselves, and what refserver does instead "
+              "(each is a case in the tables above).", ""]
+    for library, notes in LIBRARY_NOTES:
+        lines += [f"### {library}", ""] + [f"- {note}" for note in notes] + [""]
     return "\n".join(lines)
 
 

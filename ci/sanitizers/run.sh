@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The sanitizer suite (ci/sanitizers/build.sh makes the builds):
 #   ASan + UBSan: the unit tests with leak checking, every fuzz target over its seed corpus,
-#                 one short end-to-end run per protocol;
+#                 the HTTP/1.1 and HTTP/2 conformance suites, one short end-to-end run per protocol;
 #   TSan:         the unit tests (the server's worker pool, /mem's fan-out to every worker),
 #                 one short end-to-end run per protocol on two server threads.
 # An end-to-end run passes when its server exits 0 with no sanitizer report in its stderr and
@@ -45,6 +45,9 @@ for kind in "${kinds[@]}"; do
   if [[ $kind == address ]]; then
     echo "== sanitizers ($kind): fuzz targets over their corpora"
     MEMGATE_ASAN_BUILD_DIR=$build_dir bash "$root/ci/fuzz.sh"
+    echo "== sanitizers ($kind): the conformance suites against the sanitized refserver"
+    (cd "$root" && MEMGATE_BUILD_DIR=$build_dir /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+      server/http1/conformance server/http2/conformance)
   fi
   if $end_to_end; then
     echo "== sanitizers ($kind): end to end (the server must exit clean)"

@@ -17,6 +17,10 @@ constexpr std::size_t max_write_bytes = 256 * 1024;
 constexpr std::size_t max_write_buffers = 64;
 }  // namespace
 
+std::string malformed_h1_message(error_code ec) {
+  return "malformed HTTP/1.1 response (RFC 9112): " + ec.message();
+}
+
 checking_parser::checking_parser(response_checker& checker) noexcept : checker_(checker) {
   eager(true);
   body_limit(boost::none);
@@ -132,7 +136,8 @@ bool h1_connection<Stream>::parse_buffered() {
     const auto used = parser_->put(read_buffer_.data(), ec);
     read_buffer_.consume(used);
     if (ec && ec != http::error::need_more) {
-      this->fail_all(failure::protocol);
+      this->worker_.note_malformed(malformed_h1_message(ec));
+      this->fail_all(failure::malformed);
       return false;
     }
     if (cancel_due()) {

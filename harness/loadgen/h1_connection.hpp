@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +20,10 @@
 #include "transport.hpp"
 
 namespace memgate::loadgen {
+
+// Why an h1 response could not be parsed (Beast's verdict: a bad status line, CL+TE, a bad
+// chunk size, a header section past the parser's limit...), as the report says it.
+std::string malformed_h1_message(boost::beast::error_code ec);
 
 // A Beast response parser that keeps no headers and hands body pieces to a checker.
 class checking_parser final : public boost::beast::http::basic_parser<false> {

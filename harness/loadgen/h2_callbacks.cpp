@@ -1,6 +1,7 @@
 // Every nghttp2 callback of the client, registered in one function; each casts and delegates.
 #include <charconv>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "h2_connection.hpp"
@@ -16,14 +17,40 @@ h2_stream_slot* slot_of(nghttp2_session* session, std::int32_t stream_id) {
 int on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* name, std::size_t namelen,
               const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void*) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_RESPONSE) return 0;
-  if (std::string_view(reinterpret_cast<const char*>(name), namelen) != ":status") return 0;
   auto* slot = slot_of(session, frame->hd.stream_id);
   if (!slot) return 0;
-  unsigned code = 0;
+  const std::string_view field(reinterpret_cast<const char*>(name), namelen);
   const auto* v = reinterpret_cast<const char*>(value);
-  std::from_chars(v, v + valuelen, code);
-  slot->saw_status = true;
-  slot->checker.on_status(code);
+  if (field == ":status") {
+    unsigned code = 0;
+    std::from_chars(v, v + valuelen, code);
+    slot->saw_status = true;
+    slot->checker.on_status(code);
+  } else if (field == "content-length") {  // nghttp2 has checked it is one decimal number
+    std::uint64_t length = 0;
+    std::from_chars(v, v + valuelen, length);
+    slot->content_length = length;
+  }
+  return 0;
+}
+
+// nghttp2 refused a field block (a field it calls invalid, a pseudo-header out of place or
+// missing): it resets the stream with PROTOCOL_ERROR, and the stream closes with that code.
+int on_invalid_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, int lib_error_code, void*) {
+  if (lib_error_code != NGHTTP2_ERR_HTTP_HEADER && lib_error_code != NGHTTP2_ERR_HTTP_MESSAGING) return 0;
+  if (auto* slot = slot_of(session, frame->hd.stream_id); slot && !slot->refused) {
+    slot->refused = nghttp2_strerror(lib_error_code);
+  }
+  return 0;
+}
+
+// nghttp2 resets a stream itself (PROTOCOL_ERROR) when the response breaks a message rule it
+// checks without calling on_invalid_frame_recv: DATA beyond or short of its content-length.
+int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void*) {
+  if (frame->hd.type != NGHTTP2_RST_STREAM || frame->rst_stream.error_code != NGHTTP2_PROTOCOL_ERROR) return 0;
+  if (auto* slot = slot_of(session, frame->hd.stream_id); slot && !slot->cancelled && !slot->refused) {
+    slot->refused = "the response broke a message rule (nghttp2 reset the stream with PROTOCOL_ERROR)";
+  }
   return 0;
 }
 
@@ -66,6 +93,30 @@ ssize_t read_upload(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size
 
 }  // namespace
 
+void h2_stream_slot::reset_for(const request_template& request) {
+  req = &request;
+  start = clock::now();
+  upload_offset = 0;
+  saw_status = false;
+  cancelled = false;
+  content_length.reset();
+  refused = nullptr;
+  checker.reset(request.expect);
+}
+
+std::optional<std::string> malformed_h2_message(const h2_stream_slot& slot) {
+  if (!slot.refused) return std::nullopt;
+  const std::string prefix = "malformed HTTP/2 response (RFC 9113 8.1.1): ";
+  // nghttp2's reset for a length mismatch says less. A DATA frame past the length is
+  // refused before it is delivered: what arrived tells only how far the stream got.
+  const auto received = slot.checker.body_bytes();
+  if (slot.content_length && *slot.content_length != received) {
+    return prefix + "DATA that does not add up to content-length " + std::to_string(*slot.content_length) +
+           " (the stream was reset after " + std::to_string(received) + " body bytes)";
+  }
+  return prefix + slot.refused;
+}
+
 nghttp2_data_provider upload_provider(h2_stream_slot& slot) {
   nghttp2_data_provider provider{};
   provider.source.ptr = &slot;
@@ -80,6 +131,8 @@ nghttp2_session* new_client_session(h2_session_owner& owner) {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame_recv);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
   nghttp2_session* session = nullptr;
   const int rv = nghttp2_session_client_new(&session, cbs, &owner);
   nghttp2_session_callbacks_del(cbs);

@@ -60,12 +60,7 @@ template <class Stream>
 void h2_connection<Stream>::issue(std::uint64_t seq) {
   h2_stream_slot* slot = free_.back();
   free_.pop_back();
-  slot->req = &this->worker_.the_plan().for_seq(seq);
-  slot->start = clock::now();
-  slot->upload_offset = 0;
-  slot->saw_status = false;
-  slot->cancelled = false;
-  slot->checker.reset(slot->req->expect);
+  slot->reset_for(this->worker_.the_plan().for_seq(seq));
   const auto& hdrs = slot->req->h2_headers;
   nghttp2_data_provider provider = upload_provider(*slot);
   const auto id = nghttp2_submit_request(session_.get(), nullptr, hdrs.data(), hdrs.size(),
@@ -93,6 +88,9 @@ void h2_connection<Stream>::on_stream_closed(h2_stream_slot& slot, std::uint32_t
   if (slot.saw_status) this->worker_.count_status(slot.checker.status());
   if (slot.cancelled) {
     this->worker_.record_cancelled(slot.start, body, slot.checker.abandon(), true);
+  } else if (const auto malformed = malformed_h2_message(slot)) {
+    this->worker_.note_malformed(*malformed);
+    this->worker_.record_failure(failure::malformed, body);
   } else if (error_code != NGHTTP2_NO_ERROR || !slot.saw_status) {
     this->worker_.record_failure(failure::protocol, body);
   } else if (const auto verdict = slot.checker.finish()) {

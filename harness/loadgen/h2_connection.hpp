@@ -7,6 +7,8 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,8 +31,17 @@ struct h2_stream_slot {
   std::uint64_t upload_offset = 0;
   bool saw_status = false;
   bool cancelled = false;  // our RST_STREAM is queued
+  std::optional<std::uint64_t> content_length;  // the response's content-length field
+  const char* refused = nullptr;  // why nghttp2 refused the response (its static text)
   response_checker checker;
+
+  void reset_for(const request_template& request);
 };
+
+// What made a closed stream's response malformed (RFC 9113 8.1.1), as the report says it,
+// when nghttp2 refused it: a field or pseudo-header out of rule, a missing :status, a
+// content-length the DATA did not match.
+std::optional<std::string> malformed_h2_message(const h2_stream_slot& slot);
 
 struct nghttp2_session_deleter {
   void operator()(nghttp2_session* s) const noexcept { nghttp2_session_del(s); }

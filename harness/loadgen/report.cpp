@@ -61,6 +61,7 @@ boost::json::object to_json(const run_report& r) {
   o["requests_completed"] = s.completed;
   o["requests_failed"] = s.failed;
   o["failures"] = std::move(failures);
+  o["first_malformed"] = s.first_malformed.empty() ? boost::json::value(nullptr) : boost::json::value(s.first_malformed);
   o["statuses"] = statuses_json(s);
   o["per_protocol"] = boost::json::object{{"h1", s.completed_h1}, {"h2", s.completed_h2}};
   o["connections"] = r.opts.connections;

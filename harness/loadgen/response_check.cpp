@@ -21,6 +21,7 @@ const char* failure_name(failure f) noexcept {
     case failure::protocol: return "protocol";
     case failure::tls: return "tls";
     case failure::digest: return "digest";
+    case failure::malformed: return "malformed";
   }
   return "?";
 }

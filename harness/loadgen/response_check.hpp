@@ -10,10 +10,12 @@
 
 namespace memgate::loadgen {
 
+// malformed: the response broke its protocol's message rules (RFC 9112, RFC 9113 8.1.1);
+// protocol: any other protocol failure (bytes nobody asked for, a connection error).
 enum class failure : unsigned char {
-  status, length, body, upload_check, connect, reset, timeout, protocol, tls, digest,
+  status, length, body, upload_check, connect, reset, timeout, protocol, tls, digest, malformed,
 };
-inline constexpr std::size_t failure_kinds = 10;
+inline constexpr std::size_t failure_kinds = 11;
 const char* failure_name(failure f) noexcept;
 
 // What a request expects of its response body, derived once per URL. Every kind wants a 2xx

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "histogram.hpp"
 #include "plan.hpp"
@@ -29,6 +30,7 @@ struct run_stats {
   std::uint64_t connections_held = 0;         // --hold: open and idle once all requests were done
   std::uint64_t held_connections_lost = 0;    // --hold: closed (by the peer) before the release
   std::array<std::uint64_t, status_codes> statuses{};  // per status of each response judged
+  std::string first_malformed;  // what the first malformed response broke, for the report
   bool time_limit_hit = false;
   clock::time_point last_outcome{};  // when the last request completed or failed: the rates' end
   histogram latency_ns;
@@ -49,6 +51,7 @@ struct run_stats {
     connections_held += o.connections_held;
     held_connections_lost += o.held_connections_lost;
     for (std::size_t i = 0; i < statuses.size(); ++i) statuses[i] += o.statuses[i];
+    if (first_malformed.empty()) first_malformed = o.first_malformed;
     time_limit_hit = time_limit_hit || o.time_limit_hit;
     last_outcome = std::max(last_outcome, o.last_outcome);
     latency_ns.merge(o.latency_ns);

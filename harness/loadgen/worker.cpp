@@ -205,6 +205,13 @@ void worker::record_cancelled(clock::time_point start, std::uint64_t body_bytes,
   record_success(start, body_bytes, h2);
 }
 
+void worker::note_malformed(std::string_view message) {
+  if (!stats_.first_malformed.empty()) return;
+  stats_.first_malformed = message;
+  static std::atomic<bool> told{false};  // one line is enough; the count is in the report
+  if (!told.exchange(true)) std::cerr << "loadgen: " << message << "\n";
+}
+
 bool worker::fail_one(std::size_t slot, failure reason) noexcept {
   if (!acquire_ticket(slot)) return false;
   record_failure(reason);

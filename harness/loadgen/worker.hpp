@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -56,6 +57,8 @@ class worker {
   }
   void record_success(clock::time_point start, std::uint64_t body_bytes, bool h2) noexcept;
   void record_failure(failure reason, std::uint64_t body_bytes = 0) noexcept;
+  // Says why a response was malformed: kept (the first) for the report, and told once on stderr.
+  void note_malformed(std::string_view message);
   // A response abandoned by --cancel-after-bytes: completed (and counted cancelled) unless
   // the bytes that arrived already failed.
   void record_cancelled(clock::time_point start, std::uint64_t body_bytes, std::optional<failure> verdict,

@@ -77,6 +77,11 @@ void session::start_request() {
   phase_ = phase::header;
   header_deadline_due_ = true;
   head_ = false;
+  folded_ = false;
+  new_parser();
+}
+
+void session::new_parser() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(app_.config.limits.max_header_bytes));
   parser_->body_limit(boost::none);  // the upload sink enforces the buffered limit
@@ -87,17 +92,46 @@ void session::parse() {
   if (phase_ == phase::body) parse_body();
 }
 
+// RFC 9112 2.2: empty lines before a request line are ignored. Until its request line is
+// complete the parser has taken no input, but it keeps where it stopped scanning: it starts
+// afresh once input went from under it. False: a CR that may begin an empty line waits for
+// the next byte (the parser would call it a bad method).
+bool session::skip_empty_lines() {
+  if (!parser_->get().target().empty()) return true;
+  bool skipped = false;
+  while (buffered().starts_with(crlf)) {
+    input_.consume(crlf.size());
+    skipped = true;
+  }
+  if (skipped) new_parser();
+  return buffered() != crlf.substr(0, 1);
+}
+
+std::string_view session::buffered() const {
+  return {static_cast<const char*>(input_.data().data()), input_.size()};
+}
+
+// The parser takes the request line, then each field line whole (a folded one with the
+// lines that continue it), as each is complete.
 void session::parse_header() {
+  if (!skip_empty_lines()) return;
   error_code ec;
+  std::size_t used = 0;
   try {
-    input_.consume(parser_->put(input_.data(), ec));
+    used = parser_->put(input_.data(), ec);
   } catch (const std::length_error&) {
     // Beast 1.81 stores a field's name and value with 16-bit lengths and throws past them,
     // which a --max-header-bytes above 64 KiB lets a client reach.
     return reject(431, "a request header field exceeds 64 KiB");
   }
+  folded_ = folded_ || has_obs_fold(buffered().substr(0, used));
+  input_.consume(used);
   if (ec == http::error::need_more) return;
-  if (ec == http::error::header_limit) return reject(431, "request header section exceeds the limit");
+  if (ec == http::error::header_limit) {
+    // RFC 9112 3: a request-target longer than the server parses is 414, not 431.
+    if (parser_->get().target().empty()) return reject(414, "request line exceeds the header limit");
+    return reject(431, "request header section exceeds the limit");
+  }
   if (ec) return reject(400, "malformed request: " + ec.message());
   on_header();
 }
@@ -106,6 +140,9 @@ void session::on_header() {
   const auto& request = parser_->get();
   // HEAD is answered wherever GET is (RFC 9110 9.3.2).
   head_ = request.method() == http::verb::head;
+  // RFC 9112 5.2 lets a server replace obs-fold with spaces (as Beast does) or refuse it: a
+  // folded line is how one field is made to read differently by two parsers, so refuse.
+  if (folded_) return reject(400, "a folded header field line (obs-fold)");
   if (auto rejection = check_request_header(request.base(), app_.config.limits.max_header_fields)) {
     return reject(rejection->status, std::move(rejection->reason));
   }
@@ -120,13 +157,13 @@ void session::on_header() {
   }
   route_ = std::get<app::route>(classified);
   app::on_request_started(route_, app_);
+  body_sink_.emplace(strategies_.upload_sink_for(route_));  // an upload without a body has one too
   if (parser_->is_done()) return on_request_complete();
   phase_ = phase::body;
   if (expects_continue(request.base())) {
     output_.framing(strategy::as_bytes(continue_line));
     pending_ = output_kind::interim;
   }
-  body_sink_.emplace(strategies_.upload_sink_for(route_));
   body_scratch_.resize(body_read_buffer_bytes);
   // Reads take at most the buffer's free capacity (512 bytes for a fresh buffer):
   // without this, a body arrives in 513-byte recvmsg calls.
@@ -185,7 +222,7 @@ void session::serialize_header(unsigned status, std::string_view content_type,
   message.keep_alive(keep_alive_ && !close_after_response_);
   if (content_length) {
     message.content_length(*content_length);
-  } else {
+  } else if (!close_delimited_) {
     message.chunked(true);
   }
   http::response_serializer<http::empty_body> serializer(message);
@@ -252,6 +289,9 @@ void session::on_output_failed(bool stalled) {
 void session::start_stream() {
   const std::uint64_t length = route_.infinite ? std::numeric_limits<std::uint64_t>::max() : route_.length;
   body_ = app::response_body::pattern(length);
+  // RFC 9112 6.1: no Transfer-Encoding in a response to HTTP/1.0; the close ends the body.
+  close_delimited_ = parser_->get().version() < 11;
+  if (close_delimited_) keep_alive_ = false;
   serialize_header(200, "application/octet-stream", std::nullopt);
   if (head_) {
     output_.framing(strategy::as_bytes(header_));
@@ -269,6 +309,7 @@ strategy::bytes_view session::header_if_first(std::uint64_t offset) const {
 }
 
 strategy::body_piece session::frame_chunk(std::uint64_t offset, std::size_t length) {
+  if (close_delimited_) return {.before = {header_if_first(offset), {}}, .body = body_, .offset = offset, .length = length};
   char line[24];
   const int size = std::snprintf(line, sizeof line, "%zx\r\n", length);
   chunk_line_.assign(line, static_cast<std::size_t>(size));
@@ -308,8 +349,12 @@ void session::prepare_stream_output() {
     return;
   }
   if (!chunks_.all_produced()) return;  // the producer calls on_chunks_available
+  if (close_delimited_ && stream_offset_ > 0) {  // every byte is out: the close ends the body
+    streaming_ = false;
+    return on_response_done();
+  }
   output_.framing(header_if_first(stream_offset_));
-  output_.framing(strategy::as_bytes(last_chunk));
+  if (!close_delimited_) output_.framing(strategy::as_bytes(last_chunk));
   pending_ = output_kind::response_end;
 }
 
@@ -332,6 +377,7 @@ void session::on_response_done() {
   body_ = {};
   body_sink_.reset();
   route_ = {};
+  close_delimited_ = false;
   if (!keep_alive_ || close_after_response_ || app_.draining.load(std::memory_order_relaxed)) {
     phase_ = phase::over;
     end_ = session_end::graceful;

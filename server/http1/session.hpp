@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace memgate::http1 {
@@ -79,7 +80,10 @@ class session final : private strategy::chunk_target {
   enum class output_kind { none, interim, response_end, stream_part };
 
   void start_request();
+  void new_parser();
+  std::string_view buffered() const;  // the input not parsed yet
   void parse();
+  bool skip_empty_lines();
   void parse_header();
   void parse_body();
   void on_header();
@@ -116,6 +120,8 @@ class session final : private strategy::chunk_target {
   app::route route_;
   bool keep_alive_ = false;
   bool head_ = false;  // a HEAD request: the GET response's header, without its body
+  bool folded_ = false;  // a header field line was folded (obs-fold)
+  bool close_delimited_ = false;  // a body of unknown length to HTTP/1.0: no chunks, the close ends it
   std::uint64_t requests_on_connection_ = 0;
   bool close_after_response_ = false;
   std::optional<strategy::upload_sink> body_sink_;

@@ -7,6 +7,9 @@
 //          h1_connection::parse_buffered does; a body delimited by the close ends with put_eof.
 //          1 = HTTP/2: the bytes (server SETTINGS first) go into the client nghttp2 session with
 //          the load generator's own callbacks (h2_callbacks.cpp), three requests submitted.
+//          Either way a malformed response is described as the report would (the malformed_*
+//          seeds: CL+TE, a bad chunk size, an over-long header; a missing :status, a pseudo-
+//          header after a regular field, an uppercase name, content-length against DATA).
 //   bits 1-2: what the requests expect under --verify pattern (a status-only path, /bytes/100,
 //          /stream/inf, POST /upload of 100 bytes); the status-only case runs three times, as
 //          --verify status, as --verify length of 100 bytes and as --verify digest (every
@@ -64,6 +67,7 @@ void fuzz_h1(const body_expectation& expect, std::string_view wire, std::size_t 
       const auto used = parser->put(boost::asio::buffer(buffer), ec);
       buffer.erase(0, used);
       if (ec && ec != boost::beast::http::error::need_more) {
+        (void)malformed_h1_message(ec);
         (void)checker.abandon();
         return;
       }
@@ -84,6 +88,8 @@ void fuzz_h1(const body_expectation& expect, std::string_view wire, std::size_t 
 struct h2_owner final : h2_session_owner {
   void on_stream_closed(h2_stream_slot& slot, std::uint32_t error_code) override {
     if (slot.cancelled) {
+      (void)slot.checker.abandon();
+    } else if (malformed_h2_message(slot)) {
       (void)slot.checker.abandon();
     } else if (error_code == NGHTTP2_NO_ERROR && slot.saw_status) {
       (void)slot.checker.finish();
@@ -127,8 +133,7 @@ void fuzz_h2(std::uint8_t control, const body_expectation& expect, std::string_v
 
   std::array<h2_stream_slot, 3> slots;
   for (auto& slot : slots) {
-    slot.req = &req;
-    slot.checker.reset(expect);
+    slot.reset_for(req);
     nghttp2_data_provider provider = upload_provider(slot);
     nghttp2_submit_request(session.get(), nullptr, req.h2_headers.data(), req.h2_headers.size(),
                            req.post ? &provider : nullptr, &slot);

@@ -156,3 +156,22 @@ def test_zero_window_peer_is_cut_by_send_timeout(transport, certificate):
             assert o.goaway is not None or 1 in o.resets or o.closed, f"not cut off after 4 s: {o.describe()}"
         finally:
             c.close()
+
+
+@case("RFC 9113 6.5.2", "a SETTINGS identifier the server does not know is ignored: acknowledged, and the "
+      "connection serves on")
+def test_unknown_setting_is_ignored(client):
+    client.send(raw_frame(SETTINGS, 0, 0, settings_payload({0x7A7A: 12345})))
+    client.headers(1, request_headers("/healthz"))
+    o = client.wait(stream_id=1)
+    assert o.status.get(1) == 200 and o.goaway is None, o.describe()
+    assert (SETTINGS, ACK, 0) in [(f.type, f.flags, f.stream_id) for f in o.frames], o.describe()
+
+
+@case("RFC 9113 6.7", "a PING ACK is not answered")
+def test_ping_ack_is_not_answered(client):
+    client.send(raw_frame(PING, ACK, 0, b"87654321"))
+    client.headers(1, request_headers("/healthz"))  # its answer bounds the wait
+    o = client.wait(stream_id=1)
+    assert o.status.get(1) == 200 and o.goaway is None, o.describe()
+    assert not [f for f in o.frames if f.type == PING], "the server answered a PING ACK"

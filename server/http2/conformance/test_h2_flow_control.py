@@ -14,6 +14,20 @@ from server.conformance_table import case
 OPEN_REQUESTS = {"upload": ("/upload", "POST"), "not_found": ("/", "GET")}
 
 
+@case("RFC 9113 5.1", "WINDOW_UPDATE on an idle stream is a connection error PROTOCOL_ERROR")
+def test_window_update_on_idle_stream(client):
+    client.send(raw_frame(WINDOW_UPDATE, 0, 5, struct.pack(">I", 100)))
+    assert_connection_error(client, PROTOCOL_ERROR)
+
+
+@case("RFC 9113 5.1", "WINDOW_UPDATE on a half-closed (remote) stream is allowed: the response still comes")
+def test_window_update_on_half_closed_stream(client):
+    client.headers(1, request_headers("/bytes/100"))
+    client.send(raw_frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 100)))
+    o = client.wait(stream_id=1)
+    assert o.status.get(1) == 200 and 1 not in o.resets and o.goaway is None, o.describe()
+
+
 @case("RFC 9113 6.9.1", "WINDOW_UPDATE pushing the connection window above 2^31-1 is a connection error "
       "FLOW_CONTROL_ERROR")
 def test_connection_window_overflow(client):

@@ -6,7 +6,13 @@
  * block and a freed one, so it also counts one allocation and one deallocation. */
 #include "counters.h"
 
-#include <sanitizer/allocator_interface.h>
+#include <stddef.h>
+
+/* The runtimes' allocator interface, declared here: clang ships it as sanitizer/allocator_interface.h,
+ * gcc does not ship that header. */
+size_t __sanitizer_get_allocated_size(const volatile void* block);
+void __sanitizer_malloc_hook(const volatile void* block, size_t size);
+void __sanitizer_free_hook(const volatile void* block);
 
 /* Weak in the runtime, defined here: called from the very first allocation on. */
 __attribute__((visibility("default"))) void __sanitizer_malloc_hook(const volatile void* block, size_t size) {

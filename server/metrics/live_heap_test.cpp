@@ -57,16 +57,27 @@ TEST(LiveHeap, PlainMallocStrdupAndReallocLeaksShowAtUsableSize) {
   EXPECT_EQ(live(), before);
 }
 
-TEST(LiveHeap, CallocAlignedAllocAndPosixMemalignAreCounted) {
+TEST(LiveHeap, CallocIsCounted) {
   const auto before = live();
   void* zeroed = std::calloc(100, 30);
+  EXPECT_EQ(live() - before, usable(zeroed));
+  EXPECT_GE(live() - before, 3000);
+  std::free(zeroed);
+  EXPECT_EQ(live(), before);
+}
+
+TEST(LiveHeap, AlignedAllocAndPosixMemalignAreCounted) {
+#if defined(MEMGATE_SANITIZER_OWNS_MALLOC)
+  GTEST_SKIP() << "the sanitizer feeds the count through its hooks, which gcc's TSan runtime does not call "
+                  "for aligned_alloc and posix_memalign";
+#endif
+  const auto before = live();
   void* aligned = std::aligned_alloc(4096, 8192);
   void* by_posix = nullptr;
   ASSERT_EQ(posix_memalign(&by_posix, 64, 700), 0);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(aligned) % 4096, 0u);
-  EXPECT_EQ(live() - before, usable(zeroed) + usable(aligned) + usable(by_posix));
-  EXPECT_GE(live() - before, 3000 + 8192 + 700);
-  std::free(zeroed);
+  EXPECT_EQ(live() - before, usable(aligned) + usable(by_posix));
+  EXPECT_GE(live() - before, 8192 + 700);
   std::free(aligned);
   std::free(by_posix);
   EXPECT_EQ(live(), before);

@@ -6,7 +6,7 @@
 #            the fuzzers;
 #   thread   build-tsan/ ($MEMGATE_TSAN_BUILD_DIR): gcc, TSan, the unit tests.
 # Both sanitizers own malloc: live heap is fed by their allocator's hooks, not by the interposed
-# malloc family (harness/heapshim/sanitizer_feed.c), and there is no heap shim.                      
+# malloc family (harness/heapshim/sanitizer_feed.c), and there is no heap shim.
 # Prints the build directory as its last line.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

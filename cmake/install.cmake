@@ -15,14 +15,20 @@ if(TARGET memgate_heapshim)
 endif()
 
 install(PROGRAMS cmake/memgate-installed.sh DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME memgate COMPONENT runtime)
-set(_memgate_python_excludes PATTERN "test_*.py" EXCLUDE PATTERN "conftest.py" EXCLUDE PATTERN "__pycache__" EXCLUDE)
-install(FILES harness/__init__.py harness/__main__.py harness/cli.py harness/cli_help.py
-        DESTINATION ${MEMGATE_SHARE_DIR}/python/harness COMPONENT runtime)
-install(DIRECTORY harness/driver harness/results harness/profile harness/abuse
-        DESTINATION ${MEMGATE_SHARE_DIR}/python/harness COMPONENT runtime
-        FILES_MATCHING PATTERN "*.py" PATTERN "jeprof_ctl.c" ${_memgate_python_excludes})
-install(DIRECTORY analysis DESTINATION ${MEMGATE_SHARE_DIR}/python COMPONENT runtime
-        FILES_MATCHING PATTERN "*.py" ${_memgate_python_excludes} PATTERN "testdata" EXCLUDE)
+# Every Python package (a directory with __init__.py) under harness/ and analysis/, found rather than
+# listed so a new subpackage cannot be left out; the test fixtures are not shipped, as in pyproject.toml.
+file(GLOB_RECURSE _memgate_package_markers CONFIGURE_DEPENDS RELATIVE ${PROJECT_SOURCE_DIR}
+     ${PROJECT_SOURCE_DIR}/harness/__init__.py ${PROJECT_SOURCE_DIR}/analysis/__init__.py)
+foreach(_marker IN LISTS _memgate_package_markers)
+  get_filename_component(_package ${_marker} DIRECTORY)
+  if(_package MATCHES "^harness/testservers(/|$)")
+    continue()
+  endif()
+  # *.c: a source a package compiles when it runs (profile/jeprof_ctl.c).
+  file(GLOB _modules CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/${_package}/*.py ${PROJECT_SOURCE_DIR}/${_package}/*.c)
+  list(FILTER _modules EXCLUDE REGEX "/(test_[^/]*|conftest)\\.py$")
+  install(FILES ${_modules} DESTINATION ${MEMGATE_SHARE_DIR}/python/${_package} COMPONENT runtime)
+endforeach()
 
 install(DIRECTORY scenarios DESTINATION ${MEMGATE_SHARE_DIR} COMPONENT runtime
         FILES_MATCHING PATTERN "*.toml")

@@ -1,7 +1,6 @@
 // refserver-<allocator>: the reference server. See docs/ARCHITECTURE.md.
 #include "alloc/allocator.hpp"
 #include "config/config.hpp"
-#include "metrics/heap_accounting.hpp"
 #include "server.hpp"
 #include "transport/open_files.hpp"
 
@@ -11,10 +10,6 @@
 #include <stdexcept>
 
 int main(int argc, char** argv) {
-  if (!memgate::metrics::install_openssl_hooks()) {
-    std::cerr << "refserver: could not route OpenSSL's allocations through the heap count\n";
-    return 1;
-  }
   const auto parsed = memgate::parse_args(std::vector<std::string>(argv + 1, argv + argc));
   if (!parsed.config) {
     (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << "\n";

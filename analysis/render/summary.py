@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from analysis.units import format_bytes, format_number
@@ -14,10 +15,20 @@ def _endpoint_text(cfg: dict[str, Any]) -> str:
     return cfg["endpoint"]
 
 
+def _target_text(cfg: dict[str, Any]) -> str:
+    """refserver's allocator and copy strategy; for any other target, what it is."""
+    target = cfg.get("target") or {"kind": "refserver"}
+    if target["kind"] == "command":
+        return f"command {os.path.basename(target['argv'][0])}"
+    if target["kind"] == "attach":
+        return f"attach pid {target['pid']}" if target.get("pid") is not None else f"attach pidfile {target['pidfile']}"
+    return f"{cfg['allocator']}, copy={cfg['copy']}"
+
+
 def render_summary(result: dict[str, Any]) -> str:
     """What `memgate run` prints about one result: the config, the headline figures, the warnings."""
     cfg = result["config"]
-    head = (f"scenario {result['scenario']['name']} ({cfg['protocol']}, {cfg['allocator']}, copy={cfg['copy']}, "
+    head = (f"scenario {result['scenario']['name']} ({cfg['protocol']}, {_target_text(cfg)}, "
             f"{cfg['method']} {_endpoint_text(cfg)}, {len(result['replicates'])} replicate(s))")
     if result["status"] != "ok":
         f = result["failure"]

@@ -4,9 +4,9 @@
 #   address  build-asan/ ($MEMGATE_ASAN_BUILD_DIR): clang, ASan + UBSan, the unit tests and
 #            the libFuzzer targets: one build serves the unit tests, the end-to-end runs and
 #            the fuzzers;
-#   thread   build-tsan/ ($MEMGATE_TSAN_BUILD_DIR): gcc, TSan, the unit tests. gcc because
-#            clang's TSan runtime defines operator new itself, which memgate's heap accounting
-#            replaces (a duplicate symbol at link time); gcc's runtime is a shared library.
+#   thread   build-tsan/ ($MEMGATE_TSAN_BUILD_DIR): gcc, TSan, the unit tests.
+# Both sanitizers own malloc: live heap is fed by their allocator's hooks, not by the interposed
+# malloc family (harness/heapshim/sanitizer_feed.c), and there is no heap shim.
 # Prints the build directory as its last line.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

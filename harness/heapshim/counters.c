@@ -3,8 +3,6 @@
 #define _GNU_SOURCE
 #include "counters.h"
 
-#include "heapshim.h"
-
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
@@ -18,6 +16,7 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 HEAPSHIM_THREAD_LOCAL struct heapshim_slot* heapshim_this_slot;
 static HEAPSHIM_THREAD_LOCAL int this_thread_exiting;
 HEAPSHIM_THREAD_LOCAL int heapshim_counted_in_call;
+HEAPSHIM_THREAD_LOCAL int heapshim_charged;
 _Atomic int heapshim_seen_allocations;
 /* Set in a forked child: what the parent's threads had live at the fork. */
 static int64_t inherited_live_bytes;
@@ -63,6 +62,10 @@ void heapshim_read_totals(struct heapshim_totals* out) {
     out->allocations += atomic_load_explicit(&s->allocations, memory_order_relaxed);
     out->deallocations += atomic_load_explicit(&s->deallocations, memory_order_relaxed);
     out->allocated_bytes += atomic_load_explicit(&s->allocated_bytes, memory_order_relaxed);
+    for (int tag = 0; tag < heapshim_charges; ++tag) {
+      out->charged_allocations[tag] += atomic_load_explicit(&s->charged_allocations[tag], memory_order_relaxed);
+      out->charged_allocated_bytes[tag] += atomic_load_explicit(&s->charged_allocated_bytes[tag], memory_order_relaxed);
+    }
   }
   out->live_bytes += inherited_live_bytes;
   out->inherited_live_bytes = inherited_live_bytes;
@@ -74,6 +77,16 @@ static void zero(struct heapshim_slot* s) {
   atomic_store(&s->allocations, 0);
   atomic_store(&s->deallocations, 0);
   atomic_store(&s->allocated_bytes, 0);
+  for (int tag = 0; tag < heapshim_charges; ++tag) {
+    atomic_store(&s->charged_allocations[tag], 0);
+    atomic_store(&s->charged_allocated_bytes[tag], 0);
+  }
+}
+
+int heapshim_charge(void) { return heapshim_charged; }
+
+void heapshim_set_charge(int tag) {
+  heapshim_charged = tag >= 1 && tag <= heapshim_charges ? tag : heapshim_charge_none;
 }
 
 static void fork_prepare(void) { pthread_mutex_lock(&registry_lock); }
@@ -93,8 +106,6 @@ static void fork_child(void) {
   }
   zero(&heapshim_overflow_slot);
   pthread_mutex_unlock(&registry_lock);
-  heapshim_control_forget_parent();
-  heapshim_control_start();
 }
 
 void heapshim_counters_setup(void) {

@@ -1,6 +1,7 @@
-/* The counting half of the heap shim: malloc and its family, interposed with LD_PRELOAD on top of
- * whatever malloc the process loads, each block counted at the underlying allocator's usable
- * size. Design and limits: README.md.
+/* The interposed malloc family: on top of whatever malloc the process loads, each block counted
+ * at the underlying allocator's usable size. The shim preloads it into a target; refserver links
+ * it into its executable, whose definitions come first in symbol lookup too. Design and limits:
+ * README.md.
  *
  * Nothing here may allocate through the interposed functions on the counting path, and nothing
  * may take a lock there: the counts go to the calling thread's own slot (counters.h).
@@ -72,35 +73,20 @@ static size_t bootstrap_size(const void* block) {
   return size;
 }
 
-/* dlsym answers an object pointer; POSIX guarantees that it converts to a function pointer. */
 typedef heapshim_function any_function;
-static any_function as_function(void* symbol) {
-  union {
-    void* object;
-    any_function function;
-  } address = {.object = symbol};
-  return address.function;
-}
-static void* as_object(any_function function) {
-  union {
-    any_function function;
-    void* object;
-  } address = {.function = function};
-  return address.object;
-}
 
 static any_function next_symbol(const char* name) {
   resolving = 1;
   void* symbol = dlsym(RTLD_NEXT, name);
   resolving = 0;
-  return as_function(symbol);
+  return heapshim_as_function(symbol);
 }
 
 heapshim_function heapshim_next_symbol(const char* name) { return next_symbol(name); }
 
 int heapshim_beside_malloc(any_function symbol) {
   Dl_info of_malloc, of_symbol;
-  return symbol && dladdr(as_object((any_function)next.malloc), &of_malloc) && dladdr(as_object(symbol), &of_symbol) &&
+  return symbol && dladdr(heapshim_as_object((any_function)next.malloc), &of_malloc) && dladdr(heapshim_as_object(symbol), &of_symbol) &&
          of_malloc.dli_fbase == of_symbol.dli_fbase;
 }
 
@@ -158,57 +144,12 @@ int64_t heapshim_usable_size(void* block) {
 
 void heapshim_count_freed(int64_t usable_size) { heapshim_note_freed(usable_size); }
 
-/* ---- detection, for the channel ---- */
-
-static int (*found_malloc_trim)(size_t);
-static int (*found_mallctl)(const char*, void*, size_t*, void*, size_t);
-static void (*found_mi_collect)(int);
-
-static void trim_glibc(void) { found_malloc_trim(0); }
-
-/* 4096 is MALLCTL_ARENAS_ALL: every arena's dirty and muzzy pages go back to the OS. */
-static void trim_jemalloc(void) { found_mallctl("arena.4096.purge", NULL, NULL, NULL, 0); }
-
-static void trim_mimalloc(void) { found_mi_collect(1); }
-
-/* NAME as the process sees it, if the object that provides the shim's next malloc defines it. */
-static any_function beside_malloc(const char* name, const Dl_info* of_malloc) {
-  Dl_info info;
-  void* symbol = dlsym(RTLD_DEFAULT, name);
-  return symbol && dladdr(symbol, &info) && info.dli_fbase == of_malloc->dli_fbase ? as_function(symbol) : NULL;
-}
-
-/* This library's own malloc, where a plain &malloc would find the process's first malloc. */
-extern void* heapshim_own_malloc(size_t) __attribute__((alias("malloc"), visibility("hidden")));
-
-void heapshim_detect_allocator(struct heapshim_allocator* out) {
+heapshim_function heapshim_next_malloc(void) {
   ensure_resolved();
-  Dl_info of_malloc;
-  *out = (struct heapshim_allocator){"unknown", "none", "", NULL};
-  void* process_malloc = dlsym(RTLD_DEFAULT, "malloc");
-  if (process_malloc != as_object((any_function)heapshim_own_malloc)) {
-    /* An allocator linked into the executable comes first: nothing reaches the shim. */
-    out->name = "not interposed";
-    if (process_malloc && dladdr(process_malloc, &of_malloc) && of_malloc.dli_fname) out->malloc_from = of_malloc.dli_fname;
-    return;
-  }
-  if (!dladdr(as_object((any_function)next.malloc), &of_malloc)) return;
-  out->malloc_from = of_malloc.dli_fname ? of_malloc.dli_fname : "";
-  if ((found_mallctl = (int (*)(const char*, void*, size_t*, void*, size_t))beside_malloc("mallctl", &of_malloc))) {
-    *out = (struct heapshim_allocator){"jemalloc", "arena.4096.purge", out->malloc_from, trim_jemalloc};
-  } else if ((found_mi_collect = (void (*)(int))beside_malloc("mi_collect", &of_malloc))) {
-    *out = (struct heapshim_allocator){"mimalloc", "mi_collect(true)", out->malloc_from, trim_mimalloc};
-  } else if ((found_malloc_trim = (int (*)(size_t))beside_malloc("malloc_trim", &of_malloc))) {
-    *out = (struct heapshim_allocator){"glibc", "malloc_trim(0)", out->malloc_from, trim_glibc};
-  }
+  return (any_function)next.malloc;
 }
 
-__attribute__((constructor)) static void heapshim_load(void) {
-  ensure_resolved();
-  heapshim_control_start();
-}
-
-__attribute__((destructor)) static void heapshim_unload(void) { heapshim_control_stop(); }
+void heapshim_ensure_resolved(void) { ensure_resolved(); }
 
 /* ---- the interposed functions ---- */
 
@@ -257,6 +198,9 @@ EXPORT void* realloc(void* block, size_t size) {
   }
   return moved;
 }
+
+/* The process's own malloc when this is the first definition of it (preload.c compares). */
+void* heapshim_own_malloc(size_t) __attribute__((alias("malloc")));
 
 /* Ours on top of realloc: jemalloc has none, and glibc's would find a realloc of its own choosing. */
 EXPORT void* reallocarray(void* block, size_t count, size_t size) {

@@ -1,10 +1,14 @@
 // The allocator seam, compiled once per allocator (MEMGATE_EXPECTED_ALLOCATOR).
 #include "alloc/allocator.hpp"
 
+#include "metrics/live_heap.hpp"
 #include "metrics/proc_memory.hpp"
 
 #include <gtest/gtest.h>
 
+#include <malloc.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -23,6 +27,36 @@ TEST(Allocator, NativeStatsAreNumbers) {
   const auto stats = native_stats();
   ASSERT_FALSE(stats.empty());
   for (const auto& [key, value] : stats) EXPECT_TRUE(value.is_number()) << key;
+}
+
+// Keeps the compiler from eliding an allocation and its free, which C and C++ allow.
+void* volatile escape;
+
+// Live heap counts through the executable's interposed malloc family and operators, forwarded to
+// this allocator: a plain malloc, strdup or realloc counts like a new, at this allocator's usable size.
+TEST(Allocator, LiveHeapCountsEveryWayOfAllocatingAtThisAllocatorsUsableSize) {
+  const auto size = [](void* block) { return static_cast<std::int64_t>(malloc_usable_size(block)); };
+  const auto before = metrics::read_live_heap();
+  void* by_malloc = std::malloc(100);
+  char* by_strdup = strdup("kept");
+  void* by_realloc = std::realloc(std::malloc(8), 3000);
+  char* by_new = new char[1000];
+  escape = by_malloc;
+  escape = by_strdup;
+  escape = by_realloc;
+  escape = by_new;
+  const auto during = metrics::read_live_heap();
+  EXPECT_EQ(during.live_bytes - before.live_bytes, size(by_malloc) + size(by_strdup) + size(by_realloc) + size(by_new));
+#if defined(MEMGATE_SANITIZER_OWNS_MALLOC)
+  EXPECT_EQ(during.allocations - before.allocations, 5);  // the sanitizer's hooks see a realloc as a new block
+#else
+  EXPECT_EQ(during.allocations - before.allocations, 4);  // the realloc resizes one of them
+#endif
+  std::free(by_malloc);
+  std::free(by_strdup);
+  std::free(by_realloc);
+  delete[] by_new;
+  EXPECT_EQ(metrics::read_live_heap().live_bytes, before.live_bytes);
 }
 
 // Memory freed on a worker thread comes back to the OS only after the trim runs

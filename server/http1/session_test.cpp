@@ -1,5 +1,6 @@
 // HTTP/1.1 through the real server on loopback.
 #include "metrics/counters.hpp"
+#include "metrics/live_heap.hpp"
 #include "testing/blocking_io.hpp"
 #include "testing/test_server.hpp"
 
@@ -80,10 +81,10 @@ TEST(Http1, NoBackpressureStreamOutlivesManyQueueCaps) {
 
 TEST(Http1, AllocationsAreChargedToH1) {
   running_server server(config_with(copy_strategy::buffered));
-  const auto h1 = metrics::total(counter::h1_allocated_bytes), h2 = metrics::total(counter::h2_allocations);
+  const auto h1 = metrics::read_live_heap().h1.allocated_bytes, h2 = metrics::read_live_heap().h2.allocations;
   for (int request = 0; request < 3; ++request) ASSERT_EQ(http1_request(server.port(), "GET", "/bytes/100000").status, 200u);
-  EXPECT_GE(metrics::total(counter::h1_allocated_bytes) - h1, 3 * 100000);  // the buffered copies at least
-  EXPECT_EQ(metrics::total(counter::h2_allocations), h2);
+  EXPECT_GE(metrics::read_live_heap().h1.allocated_bytes - h1, 3 * 100000);  // the buffered copies at least
+  EXPECT_EQ(metrics::read_live_heap().h2.allocations, h2);
 }
 
 TEST(Http1, PipelinedRequestsAreAnsweredInOrder) {
@@ -272,9 +273,9 @@ TEST(Http1, InjectedLeakShowsInLiveHeap) {
   auto config = config_with(copy_strategy::writev);
   config.inject_leak_bytes = 10'000;
   running_server server(config);
-  const auto before = metrics::total(counter::live_heap_bytes);
+  const auto before = metrics::read_live_heap().live_bytes;
   for (int i = 0; i < 50; ++i) ASSERT_EQ(http1_request(server.port(), "GET", "/bytes/10").status, 200u);
-  EXPECT_GE(metrics::total(counter::live_heap_bytes) - before, 50 * 10'000);
+  EXPECT_GE(metrics::read_live_heap().live_bytes - before, 50 * 10'000);
   EXPECT_EQ(metrics::total(counter::leaked_bytes) >= 500'000, true);
 }
 

@@ -1,5 +1,6 @@
 // The HTTP/2 adapter over loopback: what only a real socket and clock show.
 #include "metrics/counters.hpp"
+#include "metrics/live_heap.hpp"
 #include "testing/blocking_io.hpp"
 #include "testing/h2_frames.hpp"
 #include "testing/test_server.hpp"
@@ -59,15 +60,15 @@ TEST(Http2Connection, AllocationsAreChargedToH2) {
   config.copy = copy_strategy::buffered;
   config.limits.idle_timeout_ms = 100;
   running_server server(config);
-  const auto h2 = metrics::total(metrics::counter::h2_allocated_bytes);
-  const auto h1 = metrics::total(metrics::counter::h1_allocations);
+  const auto h2 = metrics::read_live_heap().h2.allocated_bytes;
+  const auto h1 = metrics::read_live_heap().h1.allocations;
   const std::string request = testing::h2_client_preface() +
                               h2_serialize(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1,
                                            testing::h2_request_block("GET", "/bytes/50000"));  // within the initial window
   const auto reply = testing::raw_exchange(server.port(), request, std::chrono::seconds(2));
   ASSERT_GT(reply.bytes.size(), 50000u);
-  EXPECT_GE(metrics::total(metrics::counter::h2_allocated_bytes) - h2, 50000);  // the buffered copy at least
-  EXPECT_EQ(metrics::total(metrics::counter::h1_allocations), h1);
+  EXPECT_GE(metrics::read_live_heap().h2.allocated_bytes - h2, 50000);  // the buffered copy at least
+  EXPECT_EQ(metrics::read_live_heap().h1.allocations, h1);
 }
 
 TEST(Http2Connection, APingFloodFromAPeerThatDoesNotReadIsCutOffBeforeTheSendTimeout) {

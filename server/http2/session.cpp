@@ -1,7 +1,6 @@
 #include "http2/session.hpp"
 
 #include "http2/callbacks.hpp"
-#include "http2/counted_mem.hpp"
 #include "http2/settings.hpp"
 #include "metrics/allocation_charge.hpp"
 #include "metrics/counters.hpp"
@@ -88,7 +87,7 @@ session::session(app::services& app, const strategy::strategies& strategies, boo
   nghttp2_option_set_max_settings(option, limits.h2_max_settings_entries);
   nghttp2_option_set_max_continuations(option, limits.h2_max_continuations);
   nghttp2_option_set_stream_reset_rate_limit(option, limits.h2_reset_burst, limits.h2_resets_per_second);
-  nghttp2_session_server_new3(&session_, server_callbacks(), this, option, counted_mem());
+  nghttp2_session_server_new3(&session_, server_callbacks(), this, option, nullptr);  // malloc: counted like any block
   nghttp2_option_del(option);
   const auto settings = server_settings(limits);
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());

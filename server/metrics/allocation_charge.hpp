@@ -1,5 +1,5 @@
 #pragma once
-// Which protocol's code this thread is running, so the heap accounting can charge each
+// Which protocol's code this thread is running, so the live-heap count can charge each
 // allocation to it: allocations per request per protocol even when one process serves h1
 // and h2 at once. A protocol's handlers open a scope; what runs outside every scope (accept,
 // preface sniffing, the TLS handshake before ALPN, /mem's own work) stays unattributed.

@@ -5,15 +5,8 @@
 
 namespace memgate::metrics {
 
+// Live heap is counted apart, by the counting core every target shares (live_heap.hpp).
 enum class counter : int {
-  live_heap_bytes,
-  allocations,
-  allocated_bytes,  // cumulative: what allocation-heavy code churns through
-  h1_allocations,       // the part of allocations made while h1 code ran (allocation_charge.hpp)
-  h1_allocated_bytes,
-  h2_allocations,
-  h2_allocated_bytes,
-  deallocations,
   h1_requests,
   h2_requests,
   connections_accepted,

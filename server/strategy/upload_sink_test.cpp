@@ -1,6 +1,6 @@
 #include "strategy/upload_sink.hpp"
 
-#include "metrics/counters.hpp"
+#include "metrics/live_heap.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -41,13 +41,13 @@ TEST(UploadSink, CrcIsZlibs) {
 
 TEST(UploadSink, StreamedHoldsNothingBufferedHoldsTheBody) {
   const auto chunk = sample_bytes(1 << 20);
-  const auto before = metrics::total(metrics::counter::live_heap_bytes);
+  const auto before = metrics::read_live_heap().live_bytes;
   upload_sink streamed(request_body_strategy::streamed, 0);
   for (int i = 0; i < 8; ++i) streamed.accept(chunk);
-  EXPECT_LT(metrics::total(metrics::counter::live_heap_bytes) - before, 4096);
+  EXPECT_LT(metrics::read_live_heap().live_bytes - before, 4096);
   upload_sink buffered(request_body_strategy::buffered, 64 << 20);
   for (int i = 0; i < 8; ++i) buffered.accept(chunk);
-  EXPECT_GE(metrics::total(metrics::counter::live_heap_bytes) - before, 8 << 20);
+  EXPECT_GE(metrics::read_live_heap().live_bytes - before, 8 << 20);
 }
 
 TEST(UploadSink, BufferedRefusesPastItsLimit) {

@@ -47,6 +47,29 @@ def test_shim_live_heap_fails_a_16_byte_per_request_leak_and_passes_the_clean_bu
     assert leaky["metrics"]["allocations_per_request"] == pytest.approx(1.0, abs=0.05)
 
 
+def test_rss_alone_fails_a_kilobyte_per_request_malloc_leak_and_passes_the_clean_build_three_times(leaky_server):
+    """heap = "none": no live heap to judge, so the gate judges RSS; 1 KiB per request over 20k
+    requests is 20 MiB the allocator cannot give back."""
+    def rss_only(leak_bytes=0):
+        argv = [leaky_server, "--port", "{port}"] + (["--leak-bytes", str(leak_bytes)] if leak_bytes else [])
+        return run_scenario(from_dict({**SMALL, "requests": 20000, "target": {"kind": "command", "argv": argv, "heap": "none"}}))
+
+    baseline, *cleans = [rss_only() for _ in range(4)]
+    leaky = rss_only(leak_bytes=1024)
+    for result in (baseline, *cleans, leaky):
+        assert result["status"] == "ok", result["failure"]
+        assert result["metrics"]["live_heap_bytes_per_request"] is None
+        assert_no_strays(result)
+    for clean in cleans:
+        verdict = gate.evaluate(baseline, clean)
+        assert verdict.verdict == "PASS", [c.metric for c in verdict.failures]
+        assert any(n.startswith("live_heap_bytes_per_request") for n in verdict.not_judged), verdict.not_judged
+    verdict = gate.evaluate(baseline, leaky)
+    assert verdict.verdict == "FAIL"
+    assert "rss_delta_bytes" in [c.metric for c in verdict.failures]
+    assert leaky["metrics"]["rss_delta_bytes"] >= 16 << 20
+
+
 @pytest.fixture
 def started_server(leaky_server):
     proc = subprocess.Popen([leaky_server, "--port", "0"], stdout=subprocess.PIPE, text=True)

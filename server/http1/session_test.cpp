@@ -270,6 +270,10 @@ TEST(Http1, MemCountsTheConnectionsOpenNow) {
 }
 
 TEST(Http1, InjectedLeakShowsInLiveHeap) {
+#if defined(__SANITIZE_THREAD__)  // gcc's TSan build
+  GTEST_SKIP() << "gcc's TSan runtime calls no malloc hook for aligned_alloc, only the free hook, so "
+                  "live heap drifts down with Asio's aligned handler memory there";
+#endif
   auto config = config_with(copy_strategy::writev);
   config.inject_leak_bytes = 10'000;
   running_server server(config);

@@ -164,7 +164,7 @@ def test_injected_leak_is_its_own_site_by_live_bytes(glibc, tmp_path):
     prof = _profile(tmp_path, "leak", [("copy", "writev"), ("server_args", ["--inject-leak=64"])])
     rows = {r["site"]: r for r in prof["sites"]}
     top = prof["top"]["live"][0]
-    assert top == "memgate::app::leak_heap_bytes(unsigned long)", profile_render.render_tables(prof, md=False)
+    assert top == "memgate::app::leak_heap_bytes(unsigned long, memgate::leak_via)", profile_render.render_tables(prof, md=False)
     leak = rows[top]
     assert leak["live_growth_bytes"] == 64 * 1500  # heaptrack sees every block: exact, no sampling
     assert leak["allocs_per_request"] == pytest.approx(1.0)

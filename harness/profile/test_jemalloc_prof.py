@@ -13,7 +13,7 @@ from harness.profile import jemalloc_prof
 from harness.profile.run import profile_run
 from harness.profile.test_heaptrack import FRESH_BUFFER
 
-LEAK = "memgate::app::leak_heap_bytes(unsigned long)"
+LEAK = "memgate::app::leak_heap_bytes(unsigned long, memgate::leak_via)"
 
 DUMP = """heap_v2/1024
   t*: 3: 200 [10: 5000]

@@ -1,5 +1,6 @@
 #include "http1/session.hpp"
 
+#include "app/http_date.hpp"
 #include "http1/request_checks.hpp"
 #include "metrics/allocation_charge.hpp"
 #include "metrics/counters.hpp"
@@ -218,6 +219,7 @@ void session::serialize_header(unsigned status, std::string_view content_type,
                                std::optional<std::uint64_t> content_length) {
   http::response<http::empty_body> message{static_cast<http::status>(status), parser_->get().version()};
   message.set(http::field::server, "memgate-refserver");
+  message.set(http::field::date, app::http_date_now());
   message.set(http::field::content_type, content_type);
   message.keep_alive(keep_alive_ && !close_after_response_);
   if (content_length) {

@@ -160,3 +160,98 @@ def test_a_head_that_loosens_its_own_gate_and_leaks_still_fails(loosening_pr, tm
     finally:
         git(repo, "worktree", "remove", "--force", str(worktree))
     assert own.returncode == 0, own.stdout + own.stderr
+
+
+# A stand-in memgate driver for the replicate loop: matrix writes one case, merge counts the steps it
+# joins, gate answers UNDECIDED while the candidate has fewer than $FAKE_DECIDES_AT replicates,
+# report finds no regression (as `memgate report` does for a case within its limits thanks to noise).
+FAKE_DRIVER = r"""#!/usr/bin/env bash
+out=; for ((i = 1; i <= $#; i++)); do [[ ${!i} == -o ]] && { j=$((i + 1)); out=${!j}; }; done
+case $1 in
+  merge)
+    [[ $2 == --help ]] && { echo "--replicates"; exit 0; }
+    mkdir -p "$out"; echo '{}' > "$out/index.json"; echo "{\"replicates\": $(($# - 4))}" > "$out/case-a.json" ;;
+  matrix) mkdir -p "$out"; echo '{}' > "$out/case-a.json" ;;
+  gate)
+    have=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["replicates"])' "$3")
+    if ((have < FAKE_DECIDES_AT)); then
+      printf 'gate UNDECIDED\n  UNDECIDED: live_heap_bytes_per_request candidate 3 B/request vs baseline 0 B/request\n'
+      exit 3
+    fi
+    echo "gate PASS" ;;
+  report)
+    mkdir -p "$out"; printf '# memgate report\n\nno regressions\n' > "$out/report.md"
+    echo '{"summary": {"verdict": "PASS", "exit_code": 0}}' > "$out/report.json" ;;
+esac
+"""
+
+
+@pytest.fixture
+def fake_own_server(tmp_path):
+    """(repo, base, head, gate args): a repository with a server of its own, a fake memgate build and
+    the fake driver above as the harness."""
+    harness = tmp_path / "harness"
+    harness.mkdir()
+    (harness / "memgate").write_text(FAKE_DRIVER)
+    (harness / "memgate").chmod(0o755)
+    (tmp_path / "memgate-build" / "bin").mkdir(parents=True)
+    (tmp_path / "memgate-build" / "bin" / "loadgen").write_text("#!/bin/sh\n")
+    (tmp_path / "memgate-build" / "bin" / "loadgen").chmod(0o755)
+    repo = tmp_path / "repo"
+    git(tmp_path, "init", "-q", str(repo))
+    (repo / "gate.toml").write_text("name = 'own'\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base")
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "head")
+    args = [base, "HEAD", "--repo", str(repo), "--build", "printf '#!/bin/sh\\n' > srv && chmod +x srv",
+            "--server", "srv", "--memgate-build", str(tmp_path / "memgate-build"), "--harness", str(harness),
+            "--scenarios", "gate.toml", "-o", str(tmp_path / "out")]
+    return repo, base, git(repo, "rev-parse", "HEAD"), args
+
+
+def test_an_undecided_case_gets_more_replicates_then_reports_undecided_and_exits_3(fake_own_server, tmp_path):
+    repo, base, head, args = fake_own_server
+    p = gate(*args, "-r", "2", "--max-replicates", "3", env={"FAKE_DECIDES_AT": "99"})
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert "== undecided, one more replicate per side:" in p.stdout
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert report.startswith("**memgate gate: UNDECIDED.** Too noisy to tell after 3 replicates per side")
+    assert "- case-a: UNDECIDED: live_heap_bytes_per_request candidate 3 B/request" in report
+    assert f"Run order: A B B A A B (A = base {base[:12]}, B = head {head[:12]})" in report
+    with open(tmp_path / "out" / "report.json") as f:
+        summary = json.load(f)["summary"]
+    assert summary["verdict"] == "UNDECIDED" and summary["exit_code"] == 3 and len(summary["undecided"]) == 1
+    assert len(git(repo, "worktree", "list").splitlines()) == 1  # the temp worktrees are gone
+
+
+def test_extra_replicates_that_decide_leave_a_plain_verdict(fake_own_server, tmp_path):
+    _, _, _, args = fake_own_server
+    p = gate(*args, "-r", "2", env={"FAKE_DECIDES_AT": "4"})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.count("== undecided, one more replicate per side:") == 2
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "UNDECIDED" not in report and "Run order: A B B A A B B A (" in report
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--repo", "."), "--repo needs --build (how to build the server) and --server (the file it makes)"),
+    (("--build", "make"), "--build, --server and --memgate-build go with --repo"),
+    (("--repo", "/nonexistent-dir"), "--repo needs the server's repository directory"),
+])
+def test_own_server_arguments_go_together(args, message):
+    p = gate("HEAD", "HEAD", *args)
+    assert p.returncode == 2 and message in p.stderr, p.stderr
+
+
+def test_own_server_refs_and_failed_build_are_named(fake_own_server, tmp_path):
+    repo, base, _, args = fake_own_server
+    p = gate("no-such-ref-xyz", *args[1:])
+    assert p.returncode == 2 and f"BASE_REF 'no-such-ref-xyz' is not a commit in {repo}" in p.stderr
+    broken = args[:args.index("--build") + 1] + ["echo cc: error: server.c >&2; false"] + args[args.index("--build") + 2:]
+    p = gate(*broken)
+    assert p.returncode == 2 and "cc: error: server.c" in p.stderr and f"building BASE_REF ({base})" in p.stderr
+    missing = args[:args.index("--server") + 1] + ["out/none"] + args[args.index("--server") + 2:]
+    p = gate(*missing)
+    assert p.returncode == 2 and "made no executable out/none" in p.stderr
+    assert len(git(repo, "worktree", "list").splitlines()) == 1

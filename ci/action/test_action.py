@@ -1,26 +1,19 @@
-"""The composite action, run as a runner would: action.yml is parsed and its steps run in order,
-each `run:` under bash with the step's env, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and
-GITHUB_EVENT_PATH, `if:` and `${{ }}` evaluated for the few forms the action uses, and `gh` a fake
-on PATH that records its calls and serves the PR's existing comments. ci/gate.sh is a fake that
-writes a canned report, except in the one case that runs the real one with a bad ref.
-Steps that use another action are checked for their `with:` inputs.
+"""The composite action, run as a runner would (ci/action/runner_model.py). ci/gate.sh is a fake
+that writes a canned report, except in the one case that runs the real one with a bad ref;
+test_action_own_server.py runs the real one on a repository with a server of its own.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
-import subprocess
 
 import pytest
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ACTION_DIR = os.path.join(ROOT, "ci", "action")
-MARKER = "<!-- memgate-gate -->"
-EVENT = {"pull_request": {"number": 17, "base": {"sha": "b" * 40}, "head": {"sha": "c" * 40}}}
+from ci.action.runner_model import ACTION_DIR, EVENT, MARKER, Runner, load_action
+
+ROOT = os.path.dirname(os.path.dirname(ACTION_DIR))
 
 FAKE_GATE = r"""#!/usr/bin/env bash
 # ci/gate.sh stand-in: records its arguments, writes a canned report with FAKE_VERDICT.
@@ -31,135 +24,17 @@ mkdir -p "$out/base" "$out/head"
 echo '{}' > "$out/base/index.json"
 printf '# memgate report\n\nverdict: %s\n' "$FAKE_VERDICT" > "$out/report.md"
 echo '<html></html>' > "$out/report.html"
-code=0; [[ $FAKE_VERDICT == FAIL ]] && code=1
+code=0; [[ $FAKE_VERDICT == FAIL ]] && code=1; [[ $FAKE_VERDICT == UNDECIDED ]] && code=3
 printf '{"summary": {"verdict": "%s", "exit_code": %d}}\n' "$FAKE_VERDICT" "$code" > "$out/report.json"
 exit $code
 """
-
-FAKE_GH = r"""#!/usr/bin/python3
-# gh stand-in: appends {"argv", "input"} to $FAKE_GH_CALLS; a GET of comments serves $FAKE_GH_COMMENTS
-# (a list of pages) the way `gh api --paginate` prints them, one JSON array after another.
-import json, os, sys
-argv = sys.argv[1:]
-record = {"argv": argv, "input": None}
-if "--input" in argv:
-    with open(argv[argv.index("--input") + 1]) as f:
-        record["input"] = json.load(f)
-with open(os.environ["FAKE_GH_CALLS"], "a") as f:
-    f.write(json.dumps(record) + "\n")
-if "-X" not in argv:
-    with open(os.environ["FAKE_GH_COMMENTS"]) as f:
-        for page in json.load(f):
-            print(json.dumps(page))
-"""
-
-
-def load_action() -> dict:
-    with open(os.path.join(ACTION_DIR, "action.yml")) as f:
-        return yaml.safe_load(f)
-
-
-class Runner:
-    """Runs the action's steps the way a runner does for a composite action."""
-
-    def __init__(self, tmp_path, action_dir: str, inputs: dict[str, str], event: dict | None, comments: list[list[dict]]):
-        self.action = load_action()
-        self.tmp = tmp_path
-        self.action_dir = action_dir
-        self.workspace = tmp_path / "workspace"
-        self.workspace.mkdir()
-        bin_dir = tmp_path / "bin"
-        bin_dir.mkdir()
-        (bin_dir / "gh").write_text(FAKE_GH)
-        (bin_dir / "gh").chmod(0o755)
-        event_path = tmp_path / "event.json"
-        event_path.write_text(json.dumps(event or {}))
-        (tmp_path / "comments.json").write_text(json.dumps(comments))
-        self.summary = tmp_path / "summary.md"
-        self.summary.write_text("")
-        self.gh_calls = tmp_path / "gh_calls.jsonl"
-        self.github = {"token": "t0ken", "event": event or {}, "action_path": action_dir}
-        unknown = set(inputs) - set(self.action["inputs"])
-        assert not unknown, f"not inputs of action.yml: {unknown}"
-        self.inputs = {name: self.expand(str(spec.get("default", ""))) for name, spec in self.action["inputs"].items()}
-        self.inputs.update(inputs)
-        self.env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path), "GITHUB_ACTION_PATH": action_dir,
-                    "GITHUB_STEP_SUMMARY": str(self.summary), "GITHUB_EVENT_PATH": str(event_path),
-                    "GITHUB_WORKSPACE": str(self.workspace), "GITHUB_REPOSITORY": "octo/server",
-                    "FAKE_GH_CALLS": str(self.gh_calls), "FAKE_GH_COMMENTS": str(tmp_path / "comments.json"),
-                    "FAKE_RECORD": str(tmp_path / "gate_args.txt"), "TMPDIR": str(tmp_path)}
-        self.steps: dict[str, dict] = {}
-        self.uses: list[tuple[str, dict]] = []
-        self.failed = False
-        self.logs: list[str] = []
-
-    def lookup(self, ref: str):
-        parts = ref.strip().split(".")
-        if parts[0] == "inputs":
-            return self.inputs[parts[1]]
-        if parts[0] == "steps":
-            return self.steps.get(parts[1], {}).get("outputs", {}).get(parts[3], "")
-        if parts[0] == "github":
-            value = self.github
-            for p in parts[1:]:
-                value = value.get(p, "") if isinstance(value, dict) else ""
-            return value
-        raise AssertionError(f"action.yml uses a context this test does not model: {ref}")
-
-    def expand(self, text: str) -> str:
-        return re.sub(r"\$\{\{(.*?)\}\}", lambda m: str(self.lookup(m.group(1))), text)
-
-    def condition(self, expr: str | None) -> bool:
-        if expr is None:
-            return not self.failed  # success(), a runner's default
-        result = True
-        for term in (t.strip() for t in expr.split("&&")):
-            if term == "always()":
-                continue
-            m = re.fullmatch(r"([\w.-]+) == '([^']*)'", term)
-            assert m, f"if: term this test does not model: {term}"
-            result = result and str(self.lookup(m.group(1))) == m.group(2)
-        return result
-
-    def run(self) -> "Runner":
-        for step in self.action["runs"]["steps"]:
-            if not self.condition(step.get("if")):
-                continue
-            if "uses" in step:
-                self.uses.append((step["uses"], {k: self.expand(str(v)) for k, v in step.get("with", {}).items()}))
-                continue
-            assert step["shell"] == "bash", step
-            output = self.tmp / f"output-{len(self.logs)}"
-            output.write_text("")
-            env = {**self.env, **{k: self.expand(str(v)) for k, v in step.get("env", {}).items()},
-                   "GITHUB_OUTPUT": str(output)}
-            p = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", self.expand(step["run"])],
-                               cwd=self.workspace, env=env, capture_output=True, text=True, timeout=120)
-            self.logs.append(p.stdout + p.stderr)
-            outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
-            if "id" in step:
-                self.steps[step["id"]] = {"outputs": outputs}
-            if p.returncode != 0:
-                self.failed = True
-        return self
-
-    def outputs(self) -> dict[str, str]:
-        return {name: self.expand(spec["value"]) for name, spec in self.action["outputs"].items()}
-
-    def gh(self) -> list[dict]:
-        if not self.gh_calls.exists():
-            return []
-        return [json.loads(line) for line in self.gh_calls.read_text().splitlines()]
-
-    def gate_args(self) -> list[str]:
-        return (self.tmp / "gate_args.txt").read_text().splitlines()
 
 
 @pytest.fixture
 def fake_action_dir(tmp_path):
     """A copy of ci/action beside a fake ci/gate.sh, as the action finds it: $GITHUB_ACTION_PATH/../gate.sh."""
     action_dir = tmp_path / "memgate" / "ci" / "action"
-    shutil.copytree(ACTION_DIR, action_dir, ignore=shutil.ignore_patterns("test_*", "__pycache__"))
+    shutil.copytree(ACTION_DIR, action_dir, ignore=shutil.ignore_patterns("test_*", "runner_model.py", "__pycache__"))
     gate = tmp_path / "memgate" / "ci" / "gate.sh"
     gate.write_text(FAKE_GATE)
     gate.chmod(0o755)
@@ -199,6 +74,59 @@ def test_a_fail_updates_the_marked_comment_and_fails_the_job(tmp_path, fake_acti
     assert r.outputs()["verdict"] == "FAIL" and r.outputs()["exit-code"] == "1"
     assert "verdict: FAIL" in r.summary.read_text()
     assert "memgate gate: FAIL" in r.logs[-1]
+
+
+def test_undecided_is_named_in_the_summary_and_the_comment_and_fails_the_job(tmp_path, fake_action_dir):
+    r = run_action(tmp_path, fake_action_dir, "UNDECIDED")
+    assert r.failed
+    assert r.outputs()["verdict"] == "UNDECIDED" and r.outputs()["exit-code"] == "3"
+    assert "verdict: UNDECIDED" in r.summary.read_text()
+    assert "verdict: UNDECIDED" in r.gh()[-1]["input"]["body"]
+    assert "memgate gate: UNDECIDED (ci/gate.sh exit 3" in r.logs[-1] and "3 undecided" in r.logs[-1]
+
+
+def test_undecided_passes_with_a_warning_when_told_to_tolerate_it(tmp_path, fake_action_dir):
+    r = run_action(tmp_path, fake_action_dir, "UNDECIDED", inputs={"fail-on-undecided": "false", "max-replicates": "7"})
+    assert not r.failed, r.logs
+    assert "::warning::memgate gate: UNDECIDED" in r.logs[-1]
+    assert r.gate_args()[r.gate_args().index("--max-replicates") + 1] == "7"
+    (tmp_path / "fail").mkdir()
+    r = run_action(tmp_path / "fail", fake_action_dir, "FAIL", inputs={"fail-on-undecided": "false"})
+    assert r.failed  # tolerating UNDECIDED does not tolerate a regression
+
+
+def test_own_server_inputs_reach_gate_sh_as_a_repository_build_and_server(tmp_path, fake_action_dir):
+    r = run_action(tmp_path, fake_action_dir, "PASS", inputs={
+        "build-command": "make server", "server-path": "out/server\nout/helper\n",
+        "server": "ci/memgate.toml\nci/memgate-h2.toml", "memgate-build-dir": "/opt/memgate-build"})
+    assert not r.failed, r.logs
+    args = r.gate_args()
+    assert args[args.index("--scenarios"):] == [
+        "--scenarios", "ci/memgate.toml", "--scenarios", "ci/memgate-h2.toml", "--repo", str(r.workspace),
+        "--build", "make server", "--server", "out/server", "--server", "out/helper",
+        "--memgate-build", "/opt/memgate-build", "--allocators", "glibc;jemalloc;mimalloc"]
+
+
+def test_own_server_without_its_scenarios_is_refused_before_the_gate(tmp_path, fake_action_dir):
+    r = run_action(tmp_path, fake_action_dir, "PASS", inputs={"build-command": "make", "server-path": "server"})
+    assert r.failed
+    assert not (tmp_path / "gate_args.txt").exists()  # ci/gate.sh never ran
+    assert "::error::memgate gate: with build-command, server names your scenario file(s)" in r.logs[0]
+    assert r.outputs()["verdict"] == "ERROR" and r.outputs()["exit-code"] == "2"
+    assert "produced no report (ci/gate.sh exit 2" in r.summary.read_text()
+
+
+def test_setup_runs_memgates_setup_only_when_asked(tmp_path, fake_action_dir):
+    setup = os.path.join(os.path.dirname(fake_action_dir), "setup.sh")
+    with open(setup, "w") as f:
+        f.write('#!/bin/sh\necho setup ran >> "$FAKE_RECORD.setup"\n')
+    r = run_action(tmp_path, fake_action_dir, "PASS", inputs={"setup": "true"})
+    assert not r.failed, r.logs
+    assert (tmp_path / "gate_args.txt.setup").read_text() == "setup ran\n"
+    assert r.gate_args()[:2] == ["b" * 40, "c" * 40]  # the gate ran after it
+    (tmp_path / "default").mkdir()
+    run_action(tmp_path / "default", fake_action_dir, "PASS")
+    assert not (tmp_path / "default" / "gate_args.txt.setup").exists()
 
 
 def test_every_step_after_the_gate_runs_and_the_artifact_holds_the_output_dir(tmp_path, fake_action_dir):

@@ -236,6 +236,7 @@ undecided_cases() {  # `memgate gate`'s UNDECIDED lines, one "case: line" each, 
 }
 
 echo "== measure, $replicates replicate(s) per side"
+asked=$replicates
 for ((r = 0; r < replicates; r++)); do pair "$r"; done
 join_sides
 undecided=$(undecided_cases)
@@ -257,7 +258,9 @@ if ((code == 0)) && [[ -n $undecided ]]; then
   code=3
   /usr/bin/python3 "$root/ci/gate_undecided.py" "$outdir" "$replicates" <<<"$undecided"
 fi
-order_line="Run order: ${order[*]} (A = base ${sha[base]:0:12}, B = head ${sha[head]:0:12}), one replicate of every case per step on this runner; driver, analysis and thresholds from $harness_from; building took $build_s s, measuring $measure_s s."
+more=
+((replicates > asked)) && more=" ($((replicates - asked)) more per side than asked, while a case was undecided)"
+order_line="Run order: ${order[*]} (A = base ${sha[base]:0:12}, B = head ${sha[head]:0:12}), one replicate of every case per step on this runner$more; driver, analysis and thresholds from $harness_from; building took $build_s s, measuring $measure_s s."
 echo "$order_line"
 if [[ -f $outdir/report.md ]]; then
   printf '\n%s\n' "$order_line" >>"$outdir/report.md"

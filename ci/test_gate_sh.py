@@ -232,6 +232,7 @@ def test_extra_replicates_that_decide_leave_a_plain_verdict(fake_own_server, tmp
     assert p.stdout.count("== undecided, one more replicate per side:") == 2
     report = (tmp_path / "out" / "report.md").read_text()
     assert "UNDECIDED" not in report and "Run order: A B B A A B B A (" in report
+    assert "this runner (2 more per side than asked, while a case was undecided);" in report
 
 
 @pytest.mark.parametrize("args,message", [

@@ -24,7 +24,8 @@ if [[ -n ${MEMGATE_BUILD_COMMAND:-} ]]; then
   [[ -n ${MEMGATE_MEMGATE_BUILD:-} ]] && args+=(--memgate-build "$MEMGATE_MEMGATE_BUILD")
 fi
 [[ -n ${MEMGATE_MAX_REPLICATES:-} ]] && args+=(--max-replicates "$MEMGATE_MAX_REPLICATES")
-[[ -n ${MEMGATE_ALLOCATORS:-} ]] && args+=(--allocators "$MEMGATE_ALLOCATORS")
+# refserver's allocator builds; another repository's server needs none of them.
+[[ -n ${MEMGATE_ALLOCATORS:-} && -z ${MEMGATE_BUILD_COMMAND:-} ]] && args+=(--allocators "$MEMGATE_ALLOCATORS")
 [[ -n ${MEMGATE_HARNESS:-} ]] && args+=(--harness "$MEMGATE_HARNESS")
 read -r -a matrix_args <<<"${MEMGATE_MATRIX_ARGS:-}"
 ((${#matrix_args[@]})) && args+=(-- "${matrix_args[@]}")

@@ -113,9 +113,10 @@ trap 'exit 143' TERM
 trap 'exit 130' INT
 
 harness_at() {  # where the harness is, once a pinned commit has its worktree
-  if [[ -z $harness ]]; then
+  if [[ -z $harness && $repo == "$root" ]]; then
     harness_dir=$work/base/src harness_from="the base ref"
-    [[ $repo != "$root" ]] && harness_dir=$root harness_from="memgate at $root"
+  elif [[ -z $harness ]]; then
+    harness_dir=$root harness_from="memgate at $root"
   elif [[ -d $harness ]]; then
     harness_dir=$(cd "$harness" && pwd) harness_from=$harness_dir
   else
@@ -179,7 +180,7 @@ for side in base head; do
   fi
   echo "   ${sha[$side]} built in $((SECONDS - start)) s"
 done
-[[ $repo != "$root" ]] || harness_at
+if [[ $repo == "$root" ]]; then harness_at; fi
 
 [[ -x $harness_dir/memgate ]] || die "the harness ($harness_from) has no memgate driver at $harness_dir/memgate"
 # From the harness's own directory: `python3 -m` puts the working directory first on sys.path,

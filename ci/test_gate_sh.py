@@ -194,6 +194,10 @@ def fake_own_server(tmp_path):
     harness.mkdir()
     (harness / "memgate").write_text(FAKE_DRIVER)
     (harness / "memgate").chmod(0o755)
+    (harness / "ci").mkdir()
+    (harness / "ci" / "build.sh").write_text(  # records its arguments, makes a loadgen
+        'mkdir -p "$MEMGATE_BUILD_DIR/bin" && printf "#!/bin/sh\\n" > "$MEMGATE_BUILD_DIR/bin/loadgen" && '
+        'chmod +x "$MEMGATE_BUILD_DIR/bin/loadgen" && echo "$@" > "$FAKE_BUILD_RECORD"\n')
     (tmp_path / "memgate-build" / "bin").mkdir(parents=True)
     (tmp_path / "memgate-build" / "bin" / "loadgen").write_text("#!/bin/sh\n")
     (tmp_path / "memgate-build" / "bin" / "loadgen").chmod(0o755)
@@ -243,6 +247,16 @@ def test_extra_replicates_that_decide_leave_a_plain_verdict(fake_own_server, tmp
 def test_own_server_arguments_go_together(args, message):
     p = gate("HEAD", "HEAD", *args)
     assert p.returncode == 2 and message in p.stderr, p.stderr
+
+
+def test_without_a_memgate_build_the_harness_is_built_once_without_tests_or_allocators(fake_own_server, tmp_path):
+    _, _, _, args = fake_own_server
+    without = args[:args.index("--memgate-build")] + args[args.index("--memgate-build") + 2:]
+    record = tmp_path / "build-args"
+    p = gate(*without, env={"FAKE_DECIDES_AT": "0", "FAKE_BUILD_RECORD": str(record)})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "== build the harness memgate" in p.stdout
+    assert record.read_text() == "-DMEMGATE_BUILD_TESTS=OFF -DMEMGATE_ALLOCATORS=glibc\n"
 
 
 def test_own_server_refs_and_failed_build_are_named(fake_own_server, tmp_path):

@@ -1,7 +1,8 @@
-"""ci/gate.sh's UNDECIDED verdict in the reports: `memgate report` judges a case whose checks are
-within their limits only thanks to the noise allowance as unchanged, while `memgate gate` calls it
-UNDECIDED. When the gate's extra replicates ran out without a decision, this puts UNDECIDED at
-the top of report.md (what the job summary and the PR comment show) and in report.json's summary.
+"""ci/gate.sh's UNDECIDED verdict in the reports, when the harness's `memgate report` exits 0 for
+a case `memgate gate` calls UNDECIDED (a report with no undecided verdict of its own counts a check
+within its limit only thanks to the noise allowance as unchanged). After the gate's extra
+replicates ran out without a decision, this puts UNDECIDED at the top of report.md (what the job
+summary and the PR comment show) and in report.json's summary.
 
     /usr/bin/python3 ci/gate_undecided.py OUTDIR REPLICATES < "case: UNDECIDED: ..." lines
 """

@@ -7,8 +7,11 @@ Verdict per scenario (see docs/RESULTS.md, "Reports"):
 * ``regression``: the gate (analysis/gate.py) fails, and, when both sides have 2+
   replicates, the failing metric's bootstrap interval for the median difference lies
   wholly above 0 (client failures count whatever the spread);
-* ``improvement``: no regression, and a gated metric fell by at least its materiality
-  step (below), beyond the spread when there are replicates;
+* ``undecided``: no regression, and the gate leaves a check UNDECIDED (a replicate over the limit
+  without the noise allowance, within it with noise): the evidence is too noisy to tell, and more
+  replicates decide (``memgate gate --rerun`` on the pair's result files);
+* ``improvement``: no regression and nothing undecided, and a gated metric fell by at least its
+  materiality step (below), beyond the spread when there are replicates;
 * ``unchanged``: neither; ``new`` / ``removed``: on one side only.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from typing import Any
 
 from analysis import calibration, diff, gate, stats
@@ -23,7 +27,10 @@ from analysis.metrics import BY_NAME, GATED, LOWER, format_signed
 from harness.results import files as result_files
 from harness.results.index import MatrixError, load_index
 
-VERDICT_ORDER = ("regression", "invalid", "improvement", "new", "removed", "unchanged")
+VERDICT_ORDER = ("regression", "invalid", "undecided", "improvement", "new", "removed", "unchanged")
+# The report's verdict and exit code: the gate's (analysis/gate.py), worst first.
+SUMMARY_VERDICTS = ((gate.EXIT_INVALID, "INVALID", "invalid"), (gate.EXIT_REGRESSION, "FAIL", "regression"),
+                    (gate.EXIT_UNDECIDED, "UNDECIDED", "undecided"))
 
 
 class ReportInputError(ValueError):
@@ -49,6 +56,13 @@ CHARTED = list(dict.fromkeys([m for m, _ in BAR_METRICS] + [m.name for m in GATE
 
 MAX_TIMELINE_POINTS = 150
 
+# What every renderer says about an undecided scenario, beside its checks and its rerun command.
+UNDECIDED_WHY = ("the evidence is too noisy to tell: a candidate replicate is over the limit without the noise "
+                 "allowance, but within it with noise")
+UNDECIDED_DECIDE = (f"more replicates decide it: `memgate gate --rerun` on the pair runs candidate replicates until "
+                    f"PASS or FAIL (from {gate.DECISIVE_REPLICATES} on, the majority decides); `memgate report` exits "
+                    f"{gate.EXIT_UNDECIDED} while a scenario is undecided")
+
 
 # -- inputs -----------------------------------------------------------------------------------
 def _load_result(path: str) -> dict[str, Any]:
@@ -60,10 +74,11 @@ def _load_result(path: str) -> dict[str, Any]:
 
 def load_side(path: str) -> dict[str, Any]:
     """A results directory (index.json from `memgate matrix`/`merge`, or loose result files) or one
-    result file -> {"path", "kind", "results": {name: result}, "not_run": [names]}."""
+    result file -> {"path", "kind", "results": {name: result}, "files": {name: result file}, "not_run": [names]}."""
     if os.path.isdir(path):
         index_path = os.path.join(path, "index.json")
         results: dict[str, dict[str, Any]] = {}
+        files: dict[str, str] = {}
         not_run: list[str] = []
         if os.path.exists(index_path):
             try:
@@ -72,22 +87,25 @@ def load_side(path: str) -> dict[str, Any]:
                 raise ReportInputError(str(e)) from None
             for e in index["cases"]:
                 if e["status"] in ("ok", "failed"):
-                    results[e["name"]] = _load_result(os.path.join(path, e["result"]))
+                    files[e["name"]] = os.path.join(path, e["result"])
+                    results[e["name"]] = _load_result(files[e["name"]])
                 elif e["status"] == "pending":
                     not_run.append(e["name"])
         else:
             for name in sorted(os.listdir(path)):
                 if name.endswith(".json") and not name.startswith((".", "report")):
                     r = _load_result(os.path.join(path, name))
-                    results[(r.get("scenario") or {}).get("name") or name[:-5]] = r
+                    key = (r.get("scenario") or {}).get("name") or name[:-5]
+                    results[key], files[key] = r, os.path.join(path, name)
         if not results:
             raise ReportInputError(f"{path}: no result files")
-        return {"path": path, "kind": "dir", "results": results, "not_run": not_run}
+        return {"path": path, "kind": "dir", "results": results, "files": files, "not_run": not_run}
     if not os.path.exists(path):
         raise ReportInputError(f"{path}: no such result file or directory (`memgate run -o FILE` writes a "
                                "result, `memgate matrix -o DIR` a results directory)")
     r = _load_result(path)
-    return {"path": path, "kind": "file", "results": {(r.get("scenario") or {}).get("name") or "result": r}, "not_run": []}
+    name = (r.get("scenario") or {}).get("name") or "result"
+    return {"path": path, "kind": "file", "results": {name: r}, "files": {name: path}, "not_run": []}
 
 
 # -- the gate's calibration (memgate calibrate), beside the baseline ------------------------------
@@ -201,7 +219,15 @@ def _outside(baseline: dict[str, Any] | None, candidate: dict[str, Any] | None) 
             "rss_explained": explained if any(explained.values()) else None}
 
 
-def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict[str, Any] | None) -> dict[str, Any]:
+def rerun_command(files: tuple[str | None, str | None]) -> str:
+    """The command that decides an undecided pair, naming its result files where known."""
+    base, cand = (shlex.quote(f) if f else placeholder for f, placeholder in zip(files, ("BASELINE.json", "CANDIDATE.json")))
+    return f"memgate gate --rerun {base} {cand}"
+
+
+def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict[str, Any] | None,
+                     files: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
+    """files: the result files of the pair, for the command that decides it when undecided."""
     base_row, cand_row = diff.side(baseline, VIEW), diff.side(candidate, VIEW)
     ref = cand_row or base_row
     entry: dict[str, Any] = {
@@ -214,6 +240,7 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
         "timelines": {"baseline": _timelines(baseline), "candidate": _timelines(candidate)},
         "bars": {m: {"baseline": _spread(baseline, m), "candidate": _spread(candidate, m)} for m in CHARTED},
         "moved": [],  # the metrics behind the verdict: {metric, baseline, candidate, limit, verdict}
+        "decide": None,  # undecided: the command whose replicates decide it
         "outside": _outside(baseline, candidate),
     }
     if baseline is None or candidate is None:
@@ -226,9 +253,11 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
         entry["verdict"] = "invalid"
         entry["reasons"] = list(g.invalid)
         return entry
-    entry["checks"] = [{"metric": c.metric, "passed": c.passed, "text": c.long_repr(), "baseline": c.baseline,
-                        "candidate": c.candidate, "limit": c.limit} for c in g.checks]
-    entry["notes"] += g.notes
+    entry["checks"] = [{"metric": c.metric, "outcome": c.outcome, "text": c.long_repr(), "baseline": c.baseline,
+                        "candidate": c.candidate, "limit": c.limit, "strict_limit": c.strict_limit} for c in g.checks]
+    undecided = {c.metric for c in g.undecided}
+    # The gate's own "undecided: METRIC ..." notes: the report says it in the verdict, with the check
+    entry["notes"] += [n for n in g.notes if not any(n.startswith(f"undecided: {m} ") for m in undecided)]
     for metric in sorted(set(diff.metric_names(VIEW)) | {m for m, _ in BAR_METRICS} | {c.metric for c in g.checks}):
         entry["stats"][metric] = _metric_stats(baseline, candidate, metric)
     replicated = min(entry["replicates"].values()) >= 2
@@ -259,6 +288,13 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
     if entry["reasons"]:
         entry["verdict"] = "regression"
         return entry
+    if g.undecided:
+        entry["verdict"], entry["decide"] = "undecided", rerun_command(files)
+        for c in g.undecided:
+            entry["reasons"].append(c.long_repr())
+            entry["moved"].append({"metric": c.metric, "baseline": c.baseline, "candidate": c.candidate,
+                                   "limit": c.limit, "verdict": "undecided"})
+        return entry
     t = g.thresholds
     for m in GATED:
         st = entry["stats"].get(m.name) or {}
@@ -284,26 +320,29 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
 
 
 # -- the whole report -------------------------------------------------------------------------
-def _pairs(baseline: dict[str, Any], candidate: dict[str, Any]) -> list[tuple[str, dict | None, dict | None]]:
+def _pairs(baseline: dict[str, Any], candidate: dict[str, Any]) -> list[tuple[str, dict | None, dict | None, tuple]]:
+    """(name, baseline result, candidate result, (baseline file, candidate file)) per scenario."""
     b, c = baseline["results"], candidate["results"]
+    bf, cf = baseline.get("files") or {}, candidate.get("files") or {}
     if baseline["kind"] == "file" and candidate["kind"] == "file":
         (bn, br), (cn, cr) = next(iter(b.items())), next(iter(c.items()))
-        return [(cn if cn == bn else f"{cn} (vs {bn})", br, cr)]
+        return [(cn if cn == bn else f"{cn} (vs {bn})", br, cr, (bf.get(bn), cf.get(cn)))]
     names = list(c) + [n for n in b if n not in c]
-    return [(n, b.get(n), c.get(n)) for n in names]
+    return [(n, b.get(n), c.get(n), (bf.get(n), cf.get(n))) for n in names]
 
 
 def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[str, Any]:
-    scenarios = [compare_scenario(n, br, cr) for n, br, cr in _pairs(baseline, candidate)]
+    scenarios = [compare_scenario(*pair) for pair in _pairs(baseline, candidate)]
     scenarios.sort(key=lambda s: VERDICT_ORDER.index(s["verdict"]))
     counts = {v: sum(s["verdict"] == v for s in scenarios) for v in VERDICT_ORDER}
     parts = [f"{counts['regression']} regression{'s' if counts['regression'] != 1 else ''}",
+             *([f"{counts['undecided']} undecided"] if counts["undecided"] else []),
              f"{counts['improvement']} improvement{'s' if counts['improvement'] != 1 else ''}",
              f"{counts['unchanged']} unchanged"]
     for v in ("invalid", "new", "removed"):
         if counts[v]:
             parts.append(f"{counts[v]} {v}")
-    exit_code = gate.EXIT_INVALID if counts["invalid"] else (gate.EXIT_REGRESSION if counts["regression"] else gate.EXIT_PASS)
+    exit_code, verdict = next(((code, word) for code, word, v in SUMMARY_VERDICTS if counts[v]), (gate.EXIT_PASS, "PASS"))
     replicated = [s for s in scenarios if s["verdict"] not in ("new", "removed") and min(s["replicates"].values()) >= 2]
     notes = []
     compared = [s for s in scenarios if s["verdict"] not in ("new", "removed", "invalid")]
@@ -327,8 +366,7 @@ def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[st
         "outside_columns": [{"key": k, "header": h, "kind": kind} for k, h, kind in diff.columns(OUTSIDE_VIEW)],
         "sources": diff.sources(VIEW + [k for k in OUTSIDE_VIEW if k not in VIEW]),
         "bar_metrics": chart_metrics(scenarios),
-        "summary": {"counts": counts, "line": ", ".join(parts), "exit_code": exit_code,
-                    "verdict": {0: "PASS", 1: "FAIL", 2: "INVALID"}[exit_code]},
+        "summary": {"counts": counts, "line": ", ".join(parts), "exit_code": exit_code, "verdict": verdict},
         "notes": notes,
         "calibration": {name: calibration_line(cal) for name, cal in calibrations.items()},
         "scenarios": scenarios,
@@ -337,17 +375,18 @@ def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[st
 
 def chart_metrics(scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The HTML's bar charts in order: each metric a regression failed on (with the scenarios it failed
-    in), then BAR_METRICS; titled by the metric's name as the reasons name it, unless BAR_METRICS titles
-    it; kind says how its figures render (analysis.units.format_cell)."""
-    failed: dict[str, list[str]] = {}
+    in), then each the gate left undecided, then BAR_METRICS; titled by the metric's name as the reasons
+    name it, unless BAR_METRICS titles it; kind says how its figures render (analysis.units.format_cell)."""
+    behind: dict[str, dict[str, list[str]]] = {"regression": {}, "undecided": {}}
     for sc in scenarios:
         for m in sc["moved"]:
-            if m["verdict"] == "regression":
-                failed.setdefault(m["metric"], []).append(sc["name"])
+            if m["verdict"] in behind:
+                behind[m["verdict"]].setdefault(m["metric"], []).append(sc["name"])
+    failed, undecided = behind["regression"], behind["undecided"]
     titles = dict(BAR_METRICS)
-    order = list(failed) + [m for m, _ in BAR_METRICS if m not in failed]
+    order = list(dict.fromkeys([*failed, *undecided, *(m for m, _ in BAR_METRICS)]))
     return [{"metric": m, "title": titles.get(m, m), "kind": BY_NAME[m].kind,
-             "failed_in": failed.get(m, [])} for m in order]
+             "failed_in": failed.get(m, []), "undecided_in": undecided.get(m, [])} for m in order]
 
 
 def to_json(data: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from analysis.compare import get_comparison
 from analysis.metrics import median_metrics, noise
 from analysis.render import html as html_render, markdown as md_render, profile as profile_render
 from analysis.render.summary import render_summary
-from analysis.render.table import render_comparison, render_gate
+from analysis.render.table import render_comparison, render_gate, render_report_summary
 from harness.abuse.attacks import CASES as ABUSE_CASES
 from harness.abuse.runner import run_suite
 from harness.cli_parser import build_parser
@@ -294,7 +294,7 @@ def cmd_report(args: argparse.Namespace, out, err) -> int:
                        ("report.json", report_mod.to_json(data))):
         paths[name] = os.path.join(args.output, name)
         atomic.write_text(paths[name], text)
-    emit(data["summary"]["line"], out)
+    emit(render_report_summary(data), out)
     emit("reports: " + ", ".join(paths.values()), out)
     return data["summary"]["exit_code"]
 

@@ -137,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     mrg.add_argument("-o", "--output", required=True, metavar="DIR")
 
     rep = sub.add_parser("report", help="report.md, report.html and report.json for a baseline/candidate pair; "
-                         "exit 0 no regression, 1 regression, 2 invalid input")
+                         "exit 0 no regression, 1 regression, 2 invalid input, 3 undecided (too noisy to tell: "
+                         "memgate gate --rerun on the pair decides)")
     rep.add_argument("baseline", metavar="BASELINE", help="results directory (with index.json) or result file")
     rep.add_argument("candidate", metavar="CANDIDATE", help="results directory (with index.json) or result file")
     rep.add_argument("-o", "--output", default=".", metavar="DIR", help="where the reports go (default: .)")

@@ -9,12 +9,15 @@ from typing import Any
 
 from analysis.diff import sources_line
 from analysis.render.markdown import RSS_EXPLAINED_NOTE, rss_explained_rows, table_rows
+from analysis.report import UNDECIDED_DECIDE, UNDECIDED_WHY
 from analysis.units import format_cell, format_number
 
 BASE_COLOR = "#4a78b5"
 CAND_COLOR = "#e07b22"
-VERDICT_COLOR = {"regression": "#c62828", "invalid": "#8e5c00", "improvement": "#2e7d32", "unchanged": "#555",
-                 "new": "#555", "removed": "#555"}
+VERDICT_COLOR = {"regression": "#c62828", "invalid": "#8e5c00", "undecided": "#b25f00", "improvement": "#2e7d32",
+                 "unchanged": "#555", "new": "#555", "removed": "#555"}
+SUMMARY_COLOR = {"PASS": VERDICT_COLOR["improvement"], "FAIL": VERDICT_COLOR["regression"],
+                 "INVALID": VERDICT_COLOR["invalid"], "UNDECIDED": VERDICT_COLOR["undecided"]}
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#222;max-width:1500px}
@@ -25,6 +28,7 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:28px 0 6px;padding-to
 td.num{white-space:nowrap} th{font-size:11px}
 th{background:#f2f2f2} td.num{text-align:right;font-variant-numeric:tabular-nums} tr.change td{background:#fafafa;font-weight:600}
 .verdict{font-weight:700} ul{margin:4px 0 8px 18px;padding:0} li.reason{color:#b71c1c} li.good{color:#1b5e20}
+li.undecided{color:#8a4b00} .undecided{background:#fff3e0;border-left:4px solid #b25f00;padding:6px 10px;margin:8px 0}
 .charts{display:flex;flex-wrap:wrap;gap:14px} svg{background:#fff;border:1px solid #e3e3e3}
 .legend span{display:inline-block;margin-right:14px} .sw{display:inline-block;width:18px;height:4px;vertical-align:middle;margin-right:4px}
 """
@@ -165,16 +169,19 @@ def bar_chart(title: str, rows: list[tuple[str, dict | None, dict | None, float 
 
 
 def _overview_chart(bm: dict[str, Any], compared: list[dict[str, Any]]) -> str:
-    """One metric across scenarios; for a metric a regression failed on, the failing scenarios come
-    first, each with its limit, and the title says so."""
+    """One metric across scenarios; for a metric a regression failed on (or the gate left undecided),
+    those scenarios come first, each with its limit, and the title says so."""
     metric = bm["metric"]
-    order = sorted(compared, key=lambda sc: sc["name"] not in bm["failed_in"])
+    marked = bm["failed_in"] + bm.get("undecided_in", [])
+    order = sorted(compared, key=lambda sc: sc["name"] not in marked)
     limits = {sc["name"]: next((c["limit"] for c in sc["checks"] if c["metric"] == metric), None) for sc in compared}
     rows = [(sc["name"], sc["bars"][metric]["baseline"], sc["bars"][metric]["candidate"],
-             limits[sc["name"]] if sc["name"] in bm["failed_in"] else None) for sc in order]
+             limits[sc["name"]] if sc["name"] in marked else None) for sc in order]
     title = bm["title"] + " (median, min\u2013max)"
-    if bm["failed_in"]:
-        title = f"FAILED in {len(bm['failed_in'])} scenario(s): {title}, red mark: the limit"
+    said = [f"{word} in {len(names)} scenario(s)" for word, names in (("FAILED", bm["failed_in"]),
+                                                                      ("UNDECIDED", bm.get("undecided_in", []))) if names]
+    if said:
+        title = f"{', '.join(said)}: {title}, red mark: the limit"
     return bar_chart(title, rows, kind=bm["kind"])
 
 
@@ -230,20 +237,33 @@ def _calibration(data: dict[str, Any]) -> list[str]:
             for name, line in (data.get("calibration") or {}).items()]
 
 
+def _undecided(scenarios: list[dict[str, Any]]) -> str:
+    """Each undecided check and the command that decides its scenario (a box of class "undecided")."""
+    undecided = [sc for sc in scenarios if sc["verdict"] == "undecided"]
+    if not undecided:
+        return ""
+    items = "".join(f'<li class="undecided">{_e(sc["name"])}: {_e(r)}</li>' for sc in undecided for r in sc["reasons"])
+    commands = "".join(f"<li>decide {_e(sc['name'])}: <code>{_e(sc['decide'])}</code></li>" for sc in undecided)
+    return (f'<div class="undecided"><b>Undecided in {len(undecided)} scenario(s)</b>: {_e(UNDECIDED_WHY)}.'
+            f'<ul>{items}{commands}</ul>{_e(UNDECIDED_DECIDE[0].upper() + UNDECIDED_DECIDE[1:])}.</div>')
+
+
 def render(data: dict[str, Any]) -> str:
     s = data["summary"]
     counts = s["counts"]
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>memgate report: {_e(s['line'])}</title><style>{CSS}</style></head><body>"]
-    out.append(f'<h1>memgate report: <span style="color:{VERDICT_COLOR["regression"] if s["exit_code"] else VERDICT_COLOR["improvement"]}">'
-               f'{_e(s["verdict"])}</span></h1>')
+    out.append(f'<h1>memgate report: <span style="color:{SUMMARY_COLOR[s["verdict"]]}">{_e(s["verdict"])}</span></h1>')
     out.append(f'<div class="sub">baseline <code>{_e(data["baseline"]["path"])}</code> vs candidate '
                f'<code>{_e(data["candidate"]["path"])}</code></div>')
     out.append('<div class="counts">' + "".join(
         f'<span style="background:{VERDICT_COLOR[v]}">{counts[v]} {_e(v)}{"s" if counts[v] != 1 and v in ("regression", "improvement") else ""}</span>'
-        for v in ("regression", "improvement", "unchanged", "invalid", "new", "removed") if counts[v] or v in ("regression", "improvement", "unchanged"))
-        + "</div>")
+        for v in ("regression", "undecided", "improvement", "unchanged", "invalid", "new", "removed")
+        if counts[v] or v in ("regression", "improvement", "unchanged")) + "</div>")
     out.append(f'<p><b>{_e(s["line"])}</b></p>')
+    undecided = _undecided(data["scenarios"])
+    leads = s["verdict"] == "UNDECIDED"  # otherwise what failed leads, and the undecided follow the charts
+    out.append(undecided if leads else "")
     for note in data["notes"]:
         out.append(f'<div class="note">{_e(note)}</div>')
     out += _calibration(data)
@@ -255,6 +275,7 @@ def render(data: dict[str, Any]) -> str:
         for bm in data["bar_metrics"]:
             out.append(_overview_chart(bm, compared))
         out.append("</div>")
+    out.append("" if leads else undecided)
 
     columns = data["columns"]
     for sc in data["scenarios"]:
@@ -265,7 +286,9 @@ def render(data: dict[str, Any]) -> str:
                    f'replicates: {reps["baseline"]} baseline, {reps["candidate"]} candidate</div>')
         if sc.get("description"):
             out.append(f'<div class="sub">{_e(sc["description"])}</div>')
-        items = [f'<li class="{"reason" if sc["verdict"] in ("regression", "invalid") else "good"}">{_e(r)}</li>' for r in sc["reasons"]]
+        kind = {"regression": "reason", "invalid": "reason", "undecided": "undecided"}.get(sc["verdict"], "good")
+        items = [f'<li class="{kind}">{_e(r)}</li>' for r in sc["reasons"]]
+        items += [f"<li>decide it: <code>{_e(sc['decide'])}</code></li>"] if sc.get("decide") else []
         items += [f"<li>note: {_e(n)}</li>" for n in sc["notes"]]
         if items:
             out.append("<ul>" + "".join(items) + "</ul>")

@@ -6,10 +6,12 @@ from typing import Any
 
 from analysis.diff import sources_line
 from analysis.metrics import BY_NAME
+from analysis.report import UNDECIDED_DECIDE, UNDECIDED_WHY
 from analysis.units import format_cell as cell
 
-BADGE = {"regression": "\u274c REGRESSION", "invalid": "\u26a0\ufe0f INVALID", "improvement": "\u2705 improvement",
-         "unchanged": "unchanged", "new": "new", "removed": "removed"}
+BADGE = {"regression": "\u274c REGRESSION", "invalid": "\u26a0\ufe0f INVALID", "undecided": "\u2754 UNDECIDED",
+         "improvement": "\u2705 improvement", "unchanged": "unchanged", "new": "new", "removed": "removed"}
+ACT_ON = ("regression", "undecided")  # verdicts shown in bold: what a reviewer must act on
 
 
 def table_rows(scenario: dict[str, Any], columns: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
@@ -83,7 +85,7 @@ def moved_section(scenarios: list[dict[str, Any]]) -> list[str]:
             unchanged += 1
         for m in sc["moved"]:
             kind = BY_NAME[m["metric"]].kind
-            verdict = "**regression**" if m["verdict"] == "regression" else m["verdict"]
+            verdict = f"**{m['verdict']}**" if m["verdict"] in ACT_ON else m["verdict"]
             rows.append([sc["name"], verdict, m["metric"], cell(m["baseline"], kind), cell(m["candidate"], kind),
                          "" if m["limit"] is None else cell(m["limit"], kind)])
         if not sc["moved"] and sc["verdict"] != "unchanged":
@@ -93,6 +95,18 @@ def moved_section(scenarios: list[dict[str, Any]]) -> list[str]:
     if unchanged:
         out += [f"{unchanged} unchanged scenario(s): in the full table below.", ""]
     return out
+
+
+def undecided_section(scenarios: list[dict[str, Any]]) -> list[str]:
+    """Each undecided check, the command that decides its scenario, and why it is undecided."""
+    undecided = [sc for sc in scenarios if sc["verdict"] == "undecided"]
+    if not undecided:
+        return []
+    out = [f"**Undecided** in {len(undecided)} scenario(s): {UNDECIDED_WHY}.", ""]
+    for sc in undecided:
+        out += [f"- {sc['name']}: {r}" for r in sc["reasons"]]
+        out.append(f"  - decide it: `{sc['decide']}`")
+    return out + ["", UNDECIDED_DECIDE[0].upper() + UNDECIDED_DECIDE[1:] + ".", ""]
 
 
 def _escape(text: str) -> str:
@@ -105,10 +119,14 @@ def render(data: dict[str, Any]) -> str:
     b, c = data["baseline"], data["candidate"]
     out.append(f"Baseline `{b['path']}` ({_commit(b)}) vs candidate `{c['path']}` ({_commit(c)}).")
     out.append("")
+    undecided = undecided_section(data["scenarios"])
+    leads = s["verdict"] == "UNDECIDED"  # otherwise what failed leads, and the undecided follow the moved table
+    out += undecided if leads else []
     for note in data["notes"]:
         out += [f"> {note}", ""]
     out += _calibration(data)
     out += moved_section(data["scenarios"])
+    out += [] if leads else undecided
     columns = data["columns"]
     for sc in data["scenarios"]:
         out.append(f"### {BADGE[sc['verdict']]}: {sc['name']}")
@@ -118,7 +136,9 @@ def render(data: dict[str, Any]) -> str:
                    f"replicates: {reps['baseline']} baseline, {reps['candidate']} candidate.")
         out.append("")
         for r in sc["reasons"]:
-            out.append(f"- {'**' + r + '**' if sc['verdict'] == 'regression' else r}")
+            out.append(f"- {'**' + r + '**' if sc['verdict'] in ACT_ON else r}")
+        if sc.get("decide"):
+            out.append(f"- decide it: `{sc['decide']}`")
         for n in sc["notes"]:
             out.append(f"- note: {n}")
         if sc["reasons"] or sc["notes"]:

@@ -1,10 +1,12 @@
-"""Plain-text tables: analysis.compare.get_comparison() data, the gate's checks, any (key, header, kind) rows."""
+"""Plain text: analysis.compare.get_comparison() data, the gate's checks, what `memgate report` prints, and
+any (key, header, kind) rows as a table."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from analysis.diff import sources_line
+from analysis.report import UNDECIDED_DECIDE, UNDECIDED_WHY
 from analysis.units import format_cell
 
 
@@ -46,4 +48,18 @@ def render_gate(report) -> str:
         lines.append(f"  {check.long_repr()}")
     for note in report.notes:
         lines.append(f"  note: {note}")
+    return "\n".join(lines)
+
+
+def render_report_summary(data: dict[str, Any]) -> str:
+    """What `memgate report` prints (the files have the rest): its verdict and counts, then each undecided
+    check with the command that decides its scenario."""
+    s = data["summary"]
+    lines = [f"report {s['verdict']}: {s['line']}"]
+    undecided = [sc for sc in data["scenarios"] if sc["verdict"] == "undecided"]
+    for sc in undecided:
+        lines += [f"  UNDECIDED {sc['name']}: {r}" for r in sc["reasons"]]
+        lines.append(f"    decide it: {sc['decide']}")
+    if undecided:
+        lines += [f"  {UNDECIDED_WHY};", f"  {UNDECIDED_DECIDE}"]
     return "\n".join(lines)

@@ -22,7 +22,9 @@ Options (each also an ini key: memgate_results_dir, memgate_save, memgate_baseli
 - ``--memgate-baseline=FILE``: gate each marked test's results against that stored run (analysis/gate.py);
   a regression fails the test naming the metric, the candidate and baseline values and the limit.
 
-The session ends with a table of every checked metric of every marked test: value, baseline, limit, verdict.
+The session ends with a table of every checked metric of every marked test: value, baseline, limit, verdict
+(ok, FAIL, or UNDECIDED: too noisy to tell against the stored run, which does not fail the test; more
+replicates decide).
 """
 
 from __future__ import annotations
@@ -105,6 +107,11 @@ MARKERS: dict[str, Callable[..., list[GrowthViolation]]] = {"memgate_limit": che
 STORED_KIND = "pytest-session"  # a --memgate-save file: {..., "kind": STORED_KIND, "tests": {test id: [result, ...]}}
 
 SUMMARY_COLUMNS = [(key, key, "text") for key in ("test", "scenario", "metric", "value", "baseline", "limit", "verdict")]
+SUMMARY_VERDICT = {gate.PASS: "ok", gate.FAIL: "FAIL", gate.UNDECIDED: "UNDECIDED"}  # a gate check's outcome
+UNDECIDED_HINT = ("memgate: {n} check(s) UNDECIDED against the stored baseline: the evidence is too noisy to tell "
+                  "(a replicate over the limit without the noise allowance, within it with noise); they do not fail "
+                  f"the test. More replicates decide: repeat=N on the marker (from {gate.DECISIVE_REPLICATES} on, "
+                  "the majority decides), in the stored run too")
 
 OPTIONS = (("memgate_results_dir", "DIR", "keep memgate result JSON files in this directory"),
            ("memgate_save", "FILE", "store the results of the memgate-marked tests in FILE"),
@@ -184,7 +191,7 @@ class Manager:
         for c in report.checks:
             self.rows.append({**row, "metric": c.metric, "value": _cell(c.metric, c.candidate),
                               "baseline": _cell(c.metric, c.baseline), "limit": _cell(c.metric, c.limit),
-                              "verdict": "ok" if c.passed else "FAIL"})
+                              "verdict": SUMMARY_VERDICT[c.outcome]})
         where = f"memgate baseline {self.baseline_path}: scenario {row['scenario']}"
         if report.invalid:
             self.rows.append({**row, "verdict": "INVALID"})
@@ -291,6 +298,9 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     terminalreporter.write_sep("-", "memgate" + (f" against {manager.baseline_path}" if manager.baseline_path else ""))
     for line in render_rows(SUMMARY_COLUMNS, manager.rows).splitlines():
         terminalreporter.write_line(line)
+    undecided = sum(row["verdict"] == SUMMARY_VERDICT[gate.UNDECIDED] for row in manager.rows)
+    if undecided:
+        terminalreporter.write_line(UNDECIDED_HINT.format(n=undecided))
     saved = manager.option("memgate_save")
     if saved:
         terminalreporter.write_line(f"memgate: stored {len(manager.checked)} test(s) in {saved}")

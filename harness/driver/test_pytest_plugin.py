@@ -1,9 +1,13 @@
 """The plugin as another project uses it: fixture, helper, marker (driven through pytester)."""
 
+import json
+
 import pytest
 
+from analysis.testdata.undecided import regression_pair, undecided_pair
 from harness.driver.binaries import REPO_ROOT
-from harness.driver.pytest_plugin import assert_growth, check_growth
+from harness.driver.pytest_plugin import STORED_KIND, assert_growth, check_growth
+from harness.results.schema import SCHEMA_VERSION, TOOL, VERSION
 
 RESULT = {"status": "ok", "scenario": {"name": "s"},
           "metrics": {"live_heap_bytes_per_request": 72.0, "rss_delta_bytes": 100, "peak_rss_growth_bytes": 5 << 20,
@@ -47,3 +51,41 @@ def test_fixture_and_marker_in_a_foreign_suite(built, pytester, monkeypatch):
     res = pytester.runpytest_subprocess("-p", "harness.driver.pytest_plugin", "-p", "no:cacheprovider")
     res.assert_outcomes(passed=2, failed=1)
     res.stdout.fnmatch_lines(["*test_leak_marker*", "*@memgate_limit: scenario test_leak_marker: live_heap_bytes_per_request = *bound 8*"])
+
+
+def test_the_summary_shows_an_undecided_check_as_undecided_not_as_a_failure(pytester, monkeypatch, tmp_path):
+    """Against a stored run: an undecided check is UNDECIDED in the table and does not fail the test, a
+    regression still fails it. The candidates are recorded results, fed as memgate_run records them."""
+    monkeypatch.setenv("PYTHONPATH", REPO_ROOT)
+    pairs = {"test_noisy": undecided_pair(), "test_leaky": regression_pair()}
+    stored = {f"test_stored.py::{name}": [base] for name, (base, _) in pairs.items()}
+    (tmp_path / "stored.json").write_text(json.dumps({"tool": TOOL, "schema_version": SCHEMA_VERSION, "version": VERSION,
+                                                      "kind": STORED_KIND, "tests": stored}))
+    for name, (_, cand) in pairs.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(cand))
+    pytester.makepyfile(test_stored=f"""
+        import json
+        import pytest
+
+        def recorded(request, name):
+            manager = request.config.pluginmanager.get_plugin("memgate_manager")
+            manager.results.setdefault(request.node.nodeid, []).append(json.load(open({str(tmp_path)!r} + "/" + name + ".json")))
+
+        @pytest.mark.memgate_limit()
+        def test_noisy(request):
+            recorded(request, "test_noisy")
+
+        @pytest.mark.memgate_limit()
+        def test_leaky(request):
+            recorded(request, "test_leaky")
+    """)
+    res = pytester.runpytest_subprocess("-p", "harness.driver.pytest_plugin", "-p", "no:cacheprovider",
+                                        f"--memgate-baseline={tmp_path / 'stored.json'}")
+    res.assert_outcomes(passed=1, failed=1)
+    out = res.stdout.str()
+    noisy = [line for line in out.splitlines() if line.startswith("test_stored.py::test_noisy ")]
+    assert any("peak_rss_growth_bytes" in line and line.rstrip().endswith("| UNDECIDED") for line in noisy), noisy
+    assert not any(line.rstrip().endswith("| FAIL") for line in noisy)
+    leaky = [line for line in out.splitlines() if line.startswith("test_stored.py::test_leaky ")]
+    assert any("live_heap_bytes_per_request" in line and line.rstrip().endswith("| FAIL") for line in leaky), leaky
+    res.stdout.fnmatch_lines(["memgate: 1 check(s) UNDECIDED against the stored baseline: *repeat=N on the marker*"])

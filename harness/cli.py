@@ -127,8 +127,23 @@ def cmd_gate(args: argparse.Namespace, out, err) -> int:
     if args.rerun and candidate.get("config"):
         stored = scenario_mod.Scenario(config=candidate["config"], source=f"{args.candidate} (stored config)",
                                        path=(candidate.get("scenario") or {}).get("path"))
-        report = rerun.decide(baseline, candidate, lambda: run_scenario(stored, repeat=1), calibration=cal,
-                                 max_replicates=args.max_replicates, max_seconds=args.max_seconds)
+        measured: list[dict[str, Any]] = []
+
+        def rerun_once() -> dict[str, Any]:
+            measured.append(run_scenario(stored, repeat=1))
+            return measured[-1]
+        try:
+            report = rerun.decide(baseline, candidate, rerun_once, calibration=cal,
+                                  max_replicates=args.max_replicates, max_seconds=args.max_seconds)
+        except Interrupted as e:  # the verdict on the replicates measured before the signal; main() exits 128 + it
+            for more in measured:
+                candidate = rerun.with_replicates(candidate, more)
+            report = gate_mod.evaluate(baseline, candidate, calibration=cal)
+            report.reruns = len(measured)
+            report.notes.append(f"stopped by {e.name} after {len(measured)} more replicate(s): the verdict on what "
+                                "was measured before it")
+            emit(render_gate(report), out)
+            raise
     else:
         report = gate_mod.evaluate(baseline, candidate, calibration=cal)
     emit(render_gate(report), out)
@@ -300,7 +315,7 @@ def cmd_report(args: argparse.Namespace, out, err) -> int:
 
 
 def cmd_profile(args: argparse.Namespace, out, err) -> int:
-    """exit 0 written, 2 bad input or a failed run."""
+    """exit 0 written, 2 bad input or a failed run, 128 + the signal when interrupted (what was measured is written)."""
     sc = _load_scenario(args, err)
     if sc is None:
         return EXIT_FAILED
@@ -316,6 +331,11 @@ def cmd_profile(args: argparse.Namespace, out, err) -> int:
     except Exception as e:  # a profiler that is missing or produced unreadable data
         emit(f"memgate: profile failed: {type(e).__name__}: {e}", err)
         return EXIT_FAILED
+    if done.interrupted:  # main() sweeps and exits 128 + the signal
+        stopped = done.profile.get("interrupted") or {}
+        emit(f"memgate: profile stopped during the {stopped.get('phase')}; what was measured is written", err)
+        emit("profile: " + " ".join(done.written), out)
+        raise done.interrupted
     emit(profile_render.render_console(done.profile, done.diff), out)
     emit("profile: " + " ".join(done.written), out)
     return EXIT_OK

@@ -151,6 +151,10 @@ def render_markdown(profile: dict[str, Any], against: dict[str, Any] | None = No
              f"- profiler: **{p['name']}** ({p.get('version') or '?'}), sampling: {p['sampling']}",
              f"- measured requests: {profile['requests']}; window: {profile.get('window', {}).get('how', '')}",
              f"- symbolization: {profile.get('symbolization', '?')}"]
+    stopped = profile.get("interrupted")
+    if stopped:
+        lines.append(f"- **interrupted** by {stopped['signal']} during the {stopped['phase']}: the sites, measured "
+                     "before it, are whole")
     if profile.get("requests_served_total"):
         lines.append(f"- per-request figures divide by all {profile['requests_served_total']} requests the server served")
     ov = profile.get("overhead")

@@ -3,6 +3,10 @@
 Per case: start the server, measure a control client's latency (h1 GETs of /bytes/1024 from a
 separate process, so the attacker's Python does not skew it), trim and read RSS, run the
 attack while polling /proc/<pid>/smaps_rollup, then trim again, read RSS and check /healthz.
+
+SIGINT, SIGTERM or SIGHUP (harness/driver/interrupt.py) stop the case in progress (its server and
+control client go with it); the cases finished so far are printed and written (--json), with the
+interrupted case named, and Interrupted goes on (exit 128 + the signal).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from harness.abuse import attacks
 from harness.driver import reaper
 from harness.driver.binaries import REPO_ROOT, MissingBinary, server_binary
 from harness.driver.ceiling import MemoryCeiling
+from harness.driver.interrupt import Interrupted
 from harness.driver.proctree import read_smaps_rollup
 from harness.driver.server import RefServer, ServerError
 from harness.results import atomic
@@ -278,6 +283,15 @@ def render(results: list[CaseResult], allocator: str, quick: bool) -> str:
     return "\n".join(lines)
 
 
+def _write_json(path: str | None, results: list[CaseResult], allocator: str, quick: bool,
+                interrupted: dict | None) -> None:
+    """--json: the cases run; `interrupted` (null when the suite finished) names the signal and the case it stopped."""
+    if path:
+        atomic.write_text(path, json.dumps({"allocator": allocator, "quick": quick, "cases": [r.as_dict() for r in results],
+                                            "passed": interrupted is None and all(r.passed for r in results),
+                                            "interrupted": interrupted}, indent=2))
+
+
 def run_suite(quick: bool, allocator: str, cases: list[str] | None = None, json_path: str | None = None,
               out=None, progress: Callable[[str], None] | None = None) -> int:
     """progress gets a line as each case ends (default: stderr)."""
@@ -294,16 +308,20 @@ def run_suite(quick: bool, allocator: str, cases: list[str] | None = None, json_
     except MissingBinary as e:
         print(f"memgate abuse: {e}", file=sys.stderr)
         return EXIT_ERROR
-    results = []
+    results: list[CaseResult] = []
     for name in names:
-        r = run_case(name, allocator, quick)
+        try:
+            r = run_case(name, allocator, quick)
+        except Interrupted as e:  # the case's server and control client are stopped; the finished cases stay
+            stopped = {**e.failure(), "case": name, "cases_completed": len(results), "cases": len(names)}
+            print(render(results, allocator, quick) + f"\ninterrupted: {stopped['message']}, during case {name} "
+                  f"({len(results)} of {len(names)} cases finished)", file=out, flush=True)
+            _write_json(json_path, results, allocator, quick, stopped)
+            raise
         results.append(r)
         progress(f"  {name}: {'pass' if r.passed else 'FAIL'} ({r.cutoff.get('summary', r.error)})")
     print(render(results, allocator, quick), file=out, flush=True)
-    if json_path:
-        atomic.write_text(json_path, json.dumps({"allocator": allocator, "quick": quick,
-                                                 "cases": [r.as_dict() for r in results],
-                                                 "passed": all(r.passed for r in results)}, indent=2))
+    _write_json(json_path, results, allocator, quick, None)
     if any(r.error and not r.alive and r.rss_before == 0 for r in results):
         return EXIT_ERROR  # a server that never started: the suite could not run
     return EXIT_PASS if all(r.passed for r in results) else EXIT_FAIL

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import threading
 import time
@@ -90,12 +88,12 @@ def run(argv: list[str], *, env: dict[str, str], cpus: set[int] | None, time_lim
             finally:
                 proc.stdin.close()
         if not streams.wait(deadline):
-            _kill_group(proc)
+            reaper.kill_group(proc)
             streams.wait(time.monotonic() + 5)
             raise LoadgenError("timeout", f"loadgen did not finish within {time_limit_s + KILL_GRACE_S:g} s and was killed")
         proc.wait()
     finally:
-        _kill_group(proc)  # nothing it started may outlive it
+        reaper.kill_group(proc)  # nothing it started may outlive it
     out, err = streams.stdout(), streams.stderr()
     code = proc.returncode
     stderr_tail = err.decode(errors="replace")[-2000:].strip()
@@ -165,14 +163,3 @@ class _Drain:
 
     def stderr(self) -> bytes:
         return b"".join(self._err)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the group while its leader is unreaped (after that its pid may be reused)."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
-    reaper.release(proc)

@@ -182,3 +182,25 @@ def release(proc: subprocess.Popen) -> None:
     """After proc was reaped: forget its group."""
     if _reaper is not None and proc.returncode is not None:
         _reaper.release_group(proc.pid)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a spawned child's group while its leader is unreaped (after that its pid may be reused), then release it."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait()
+    release(proc)
+
+
+def run(argv: list[str], **popen_kwargs) -> subprocess.CompletedProcess:
+    """subprocess.run(argv, capture_output=True, text=True) through spawn(): when anything stops the wait (an
+    interrupt), the child's whole group goes (a build's compilers too), not only the child."""
+    proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen_kwargs)
+    try:
+        out, err = proc.communicate()
+    finally:
+        kill_group(proc)  # nothing it started may outlive it
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)

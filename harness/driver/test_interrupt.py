@@ -1,7 +1,8 @@
 """End to end: `memgate run` killed by each signal while it measures. SIGINT, SIGTERM and SIGHUP
 leave an interrupted result and exit 128 + the signal; SIGKILL included, no process it started
 (refserver, loadgen, a forking nginx and its workers) outlives it, and an attached server is
-never signalled."""
+never signalled. The other long commands (twin, matrix, gate --rerun) stop the same way; profile
+and abuse have their own tests beside them."""
 
 import json
 import os
@@ -12,7 +13,8 @@ import uuid
 
 import pytest
 
-from harness.driver import binaries, reaper
+from analysis.testdata.undecided import undecided_pair
+from harness.driver import binaries, reaper, scenario as scenario_mod
 from harness.driver.binaries import REPO_ROOT
 from harness.driver.processes import descendants, pids_with_environ
 from harness.testservers.launch import launcher
@@ -125,12 +127,14 @@ def assert_nothing_left(proc: subprocess.Popen, marker: str, tree: dict[int, str
     assert not strays, f"left running after the driver ({proc.pid}) died: {strays}"
 
 
-def interrupt(proc: subprocess.Popen, sig: int) -> tuple[dict[int, str], str]:
+def interrupt(proc: subprocess.Popen, sig: int, running: str = "loadgen") -> tuple[dict[int, str], str]:
+    """Sends sig while a child whose cmdline names `running` is among the driver's descendants; (the tree
+    seen before the signal, the driver's stderr). Its stdout is kept as proc.stdout_text."""
     tree = proc.tree = {pid: start_time(pid) for pid in descendants(proc.pid)}  # for the teardown too
-    assert any("loadgen" in cmdline(p) for p in tree) and len(tree) >= 2, {p: cmdline(p) for p in tree}
+    assert any(running in cmdline(p) for p in tree) and len(tree) >= 2, {p: cmdline(p) for p in tree}
     proc.send_signal(sig)
     try:
-        _, err = proc.communicate(timeout=60)
+        proc.stdout_text, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         proc.kill()
         pytest.fail(f"memgate did not exit within 60 s of {signal.Signals(sig).name}")
@@ -242,3 +246,23 @@ def test_the_other_long_commands_stop_the_same_way(built, start, tmp_path, comma
     assert_nothing_left(proc, marker, tree)
     written = json.load(open(out / ("pipelining.clean.json" if command == "twin" else "pipelining.json")))
     assert written["failure"]["kind"] == "interrupted" and written["failure"]["signal"] == signal.Signals(sig).name
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_gate_rerun_stopped_prints_the_verdict_so_far_and_leaves_nothing(built, start, tmp_path, sig):
+    baseline, candidate = undecided_pair()
+    candidate["config"] = scenario_mod.load(None, [("requests", LONG), ("warmup_requests", WARMUP),
+                                                   ("time_limit_s", 100)]).config  # a rerun that never ends
+    files = []
+    for name, result in (("base", baseline), ("cand", candidate)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(result))
+        files.append(str(tmp_path / f"{name}.json"))
+    marker = uuid.uuid4().hex
+    proc, _ = start(marker, argv=[MEMGATE, "gate", "--rerun", *files])
+    wait_measuring(proc, marker)
+    tree, err = interrupt(proc, sig)
+    assert proc.returncode == 128 + sig, err
+    assert_nothing_left(proc, marker, tree)
+    out = proc.stdout_text
+    assert out.startswith("gate UNDECIDED"), out
+    assert f"stopped by {signal.Signals(sig).name} after 0 more replicate(s)" in out

@@ -11,9 +11,9 @@ import subprocess
 import tempfile
 from typing import Any, Callable
 
-from harness.driver import scenario as scenario_mod
+from harness.driver import reaper, scenario as scenario_mod
 from harness.driver.binaries import REPO_ROOT
-from harness.profile.run import ProfileError, profile_run
+from harness.profile.run import INTERRUPTED_KIND, ProfileError, profile_run
 
 
 def load_against(path: str) -> tuple[str, Any]:
@@ -27,6 +27,10 @@ def load_against(path: str) -> tuple[str, Any]:
         raise ProfileError(f"cannot read {path}: {e}") from None
     if isinstance(data, dict) and data.get("kind") == "memgate-profile":
         return "profile", data
+    if isinstance(data, dict) and data.get("kind") == INTERRUPTED_KIND:
+        stopped = data.get("interrupted") or {}
+        raise ProfileError(f"{path} is a profile stopped by {stopped.get('signal')} during its {stopped.get('phase')}, "
+                           "before any site was collected: profile the baseline again")
     if isinstance(data, dict) and isinstance(data.get("config"), dict):
         raw = {k: v for k, v in data["config"].items() if v is not None}  # None: the key's default
         if raw.get("endpoints") is not None:
@@ -58,15 +62,16 @@ def profile_ref(ref: str, sc: scenario_mod.Scenario, profiler: str, workdir: str
     """The baseline side of `--against REF`: REF built in a worktree (ci/build_ref.sh, as the
     gate builds its refs), then the same scenario profiled on its binaries."""
     script = os.path.join(REPO_ROOT, "ci", "build_ref.sh")
-    check = subprocess.run(["bash", script, "--check", "REF", ref], capture_output=True, text=True)
+    check = reaper.run(["bash", script, "--check", "REF", ref])
     if check.returncode != 0:
         raise ProfileError(f"--against {ref}: no such file, and {check.stderr.strip().removeprefix('ci/build_ref.sh: ')}")
     tmp = tempfile.mkdtemp(prefix="memgate-profile-ref.")
     try:
         progress(f"building {ref} in a worktree (ci/build_ref.sh) ...")
-        # Only what the run needs: the scenario's server and the load generator.
-        built = subprocess.run(["bash", script, "REF", ref, tmp, f"-DMEMGATE_ALLOCATORS={sc.config['allocator']}",
-                                "-DMEMGATE_BUILD_TESTS=OFF"], capture_output=True, text=True)
+        # Only what the run needs: the scenario's server and the load generator. Through the reaper: a
+        # signal mid-build takes cmake, ninja and the compilers along.
+        built = reaper.run(["bash", script, "REF", ref, tmp, f"-DMEMGATE_ALLOCATORS={sc.config['allocator']}",
+                            "-DMEMGATE_BUILD_TESTS=OFF"])
         if built.returncode != 0:
             raise ProfileError(built.stderr.strip())
         commit = built.stdout.strip()

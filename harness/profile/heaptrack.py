@@ -23,6 +23,7 @@ import subprocess
 import time
 from typing import IO, Any, Iterable
 
+from harness.driver import reaper
 from harness.profile.backend import Profiler
 from harness.profile.sites import Frame, Site, site_rows, trim_stack
 
@@ -71,10 +72,14 @@ def interpret(raw_path: str, out_path: str) -> str:
     """heaptrack_interpret RAW > OUT.gz (the symbolized stream, kept next to the report)."""
     _, interp = locate()
     with open(raw_path, "rb") as src, gzip.open(out_path, "wb", compresslevel=3) as dst:
-        proc = subprocess.Popen([interp], stdin=src, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = reaper.spawn([interp], stdin=src, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert proc.stdout is not None
-        shutil.copyfileobj(proc.stdout, dst, 1 << 20)
-        if proc.wait() != 0:
+        try:
+            shutil.copyfileobj(proc.stdout, dst, 1 << 20)
+            proc.wait()
+        finally:
+            reaper.kill_group(proc)  # an interrupt mid-copy must not leave it running
+        if proc.returncode != 0:
             raise HeaptrackError(f"heaptrack_interpret exited with {proc.returncode} on {raw_path}")
     return out_path
 

@@ -28,6 +28,10 @@ class ProfileError(RuntimeError):
     pass
 
 
+# profile.json of a profile a signal stopped before its sites were collected (--against refuses it).
+INTERRUPTED_KIND = "memgate-profile-interrupted"
+
+
 def default_profiler(allocator: str) -> str:
     return "jemalloc" if allocator == "jemalloc" else "heaptrack"
 

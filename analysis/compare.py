@@ -32,7 +32,7 @@ def get_comparison(baseline: dict[str, Any], candidate: dict[str, Any],
         "rows": [base, cand, change],
         "verdict": report.verdict,
         "exit_code": report.exit_code,
-        "reasons": [c.long_repr() for c in report.failures] + report.invalid,
+        "reasons": [c.long_repr() for c in report.failures + report.undecided] + report.invalid,  # what the verdict rests on
         "notes": report.notes,
         "checks": [c.long_repr() for c in report.checks],
         "sources": diff.sources(VIEW),

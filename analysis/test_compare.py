@@ -3,6 +3,7 @@ import os
 
 from analysis.compare import COLUMNS, get_comparison
 from analysis.render.table import render_comparison
+from analysis.testdata.undecided import METRIC, undecided_pair
 from analysis.units import MINUS, format_bytes, format_ratio
 
 DATA = os.path.join(os.path.dirname(__file__), "testdata")
@@ -55,3 +56,10 @@ def test_columns_cover_what_a_comparison_shows():
     for k in ("scenario", "protocol", "requests", "live_heap_delta", "rss_delta", "per_protocol", "client_failures",
               "requests_per_s", "latency_p99_us", "writes_per_response", "bytes_copied_per_response", "verdict"):
         assert k in keys
+
+
+def test_an_undecided_pair_says_so_and_names_the_undecided_check():
+    data = get_comparison(*undecided_pair())
+    assert data["verdict"] == "UNDECIDED" and data["rows"][1]["verdict"] == "UNDECIDED" and data["exit_code"] == 3
+    text = render_comparison(data)
+    assert f"verdict UNDECIDED:\n  - UNDECIDED: {METRIC} candidate" in text and "FAIL" not in text.split("verdict")[-1]

@@ -98,6 +98,7 @@ def test_html_shows_undecided_in_its_own_colour_first(undecided, undecided_files
     box = page.index('<div class="undecided">')
     assert page.index("</b></p>") < box < page.index("<h2")  # under the summary line, before the charts
     assert html.escape(f"memgate gate --rerun {undecided_files[0]} {undecided_files[1]}") in page
+    assert "<code>memgate report</code> exits 3" in page and "`" not in page
     assert f'<span style="color:{colour}">UNDECIDED</span>: r-steady</h2>' in page
     assert f'<li class="undecided">r-steady: UNDECIDED: {METRIC}' in page
     titles = re.findall(r'<svg [^>]*aria-label="([^"]+)"', page)
@@ -121,9 +122,9 @@ def test_html_of_a_failed_report_charts_what_failed_then_what_is_undecided(mixed
 def test_the_terminal_lines_name_each_undecided_check_and_how_to_decide(undecided, undecided_files):
     lines = render_report_summary(undecided).splitlines()
     assert lines[0] == "report UNDECIDED: 0 regressions, 1 undecided, 0 improvements, 0 unchanged"
-    assert lines[1].startswith(f"  UNDECIDED r-steady: UNDECIDED: {METRIC} candidate ")
+    assert lines[1].startswith(f"  r-steady: UNDECIDED: {METRIC} candidate ")
     assert lines[2] == f"    decide it: memgate gate --rerun {undecided_files[0]} {undecided_files[1]}"
-    assert "exits 3" in lines[-1]
+    assert "memgate report exits 3" in lines[-1] and "`" not in "".join(lines)
 
 
 def test_the_command_exits_3_like_the_gate_and_prints_the_rerun(undecided_files, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from typing import Any
 
 from analysis.diff import sources_line
@@ -245,7 +246,12 @@ def _undecided(scenarios: list[dict[str, Any]]) -> str:
     items = "".join(f'<li class="undecided">{_e(sc["name"])}: {_e(r)}</li>' for sc in undecided for r in sc["reasons"])
     commands = "".join(f"<li>decide {_e(sc['name'])}: <code>{_e(sc['decide'])}</code></li>" for sc in undecided)
     return (f'<div class="undecided"><b>Undecided in {len(undecided)} scenario(s)</b>: {_e(UNDECIDED_WHY)}.'
-            f'<ul>{items}{commands}</ul>{_e(UNDECIDED_DECIDE[0].upper() + UNDECIDED_DECIDE[1:])}.</div>')
+            f'<ul>{items}{commands}</ul>{_code(UNDECIDED_DECIDE[0].upper() + UNDECIDED_DECIDE[1:])}.</div>')
+
+
+def _code(text: str) -> str:
+    """Escaped text whose `backticked` spans (Markdown's code) become <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", _e(text))
 
 
 def render(data: dict[str, Any]) -> str:

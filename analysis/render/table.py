@@ -58,8 +58,8 @@ def render_report_summary(data: dict[str, Any]) -> str:
     lines = [f"report {s['verdict']}: {s['line']}"]
     undecided = [sc for sc in data["scenarios"] if sc["verdict"] == "undecided"]
     for sc in undecided:
-        lines += [f"  UNDECIDED {sc['name']}: {r}" for r in sc["reasons"]]
+        lines += [f"  {sc['name']}: {r}" for r in sc["reasons"]]  # each reason opens with UNDECIDED
         lines.append(f"    decide it: {sc['decide']}")
     if undecided:
-        lines += [f"  {UNDECIDED_WHY};", f"  {UNDECIDED_DECIDE}"]
+        lines += [f"  {UNDECIDED_WHY};", "  " + UNDECIDED_DECIDE.replace("`", "")]
     return "\n".join(lines)

@@ -239,8 +239,13 @@ def cmd_twin(args: argparse.Namespace, out, err) -> int:
         return twin.EXIT_FAILED
     outdir = args.output or os.path.join(results_root(), "twin-" + datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
     runs = sum(2 + sum(bool(c.config[table]) for table in scenario_mod.TWIN_TABLES) for c in cases)
-    with Progress(err, "twin", runs) as bar:  # clean, clean again, each twin
-        summary = twin.run_twins(cases, outdir, progress=bar.start)
+    try:
+        with Progress(err, "twin", runs) as bar:  # clean, clean again, each twin
+            summary = twin.run_twins(cases, outdir, progress=bar.start)
+    except Interrupted:
+        emit(f"memgate: each finished run (and the stopped one's interrupted result) is kept in {outdir}; "
+             f"{twin.SUMMARY} holds the cases finished", err)
+        raise
     emit(twin.render(summary), out)
     emit(f"results: {outdir}", out)
     return summary["exit_code"]

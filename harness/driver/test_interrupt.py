@@ -244,6 +244,7 @@ def test_the_other_long_commands_stop_the_same_way(built, start, tmp_path, comma
     tree, err = interrupt(proc, sig)
     assert proc.returncode == 128 + sig, err
     assert_nothing_left(proc, marker, tree)
+    assert f"kept in {out}" in err  # where what was measured is
     written = json.load(open(out / ("pipelining.clean.json" if command == "twin" else "pipelining.json")))
     assert written["failure"]["kind"] == "interrupted" and written["failure"]["signal"] == signal.Signals(sig).name
 

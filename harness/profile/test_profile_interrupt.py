@@ -2,16 +2,19 @@
 profile.json as an interrupted record naming the phase, with the driver's interrupted result of the
 run; during the overhead runs the whole profile is written, its overhead marked interrupted. Either
 way it exits 128 + the signal, and (SIGKILL included) neither the profiled server nor loadgen
-outlives it."""
+outlives it; a signal while `--against REF` builds takes the build's processes along."""
 
 import json
 import signal
+import subprocess
+import time
 import uuid
 
 import pytest
 
-from harness.driver.test_interrupt import (LONG, MEMGATE, WARMUP, assert_nothing_left, interrupt, start,  # noqa: F401
-                                           wait_measuring)
+from harness.driver.binaries import REPO_ROOT
+from harness.driver.test_interrupt import (LONG, MEMGATE, WARMUP, assert_nothing_left, interrupt, marked,  # noqa: F401
+                                           start, wait_measuring)
 from harness.profile.against import load_against
 from harness.profile.run import INTERRUPTED_KIND, ProfileError
 
@@ -61,3 +64,25 @@ def test_a_signal_during_the_overhead_runs_keeps_the_whole_profile(built, start,
     assert data["overhead"]["note"].startswith("not measured: stopped by SIGTERM")
     assert "**interrupted** by SIGTERM during the overhead runs" in (outdir / "profile.md").read_text()
     assert load_against(str(outdir))[0] == "profile"  # its sites are whole: a baseline for --against
+
+
+def _ref_worktrees() -> set[str]:
+    listed = subprocess.run(["git", "-C", REPO_ROOT, "worktree", "list", "--porcelain"], capture_output=True, text=True)
+    return {line for line in listed.stdout.splitlines() if line.startswith("worktree ") and "memgate-profile-ref." in line}
+
+
+def test_a_signal_while_the_against_ref_builds_takes_the_build_along(built, start, tmp_path):
+    before = _ref_worktrees()
+    marker, outdir = uuid.uuid4().hex, tmp_path / "prof"
+    proc = profile(start, marker, outdir, "--set", "requests=2000", "--against", "HEAD", "--no-overhead")
+    deadline = time.monotonic() + 120
+    while not any("ci/build.sh" in line for _, line in marked(marker)):  # the ref's build has begun
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    tree, err = interrupt(proc, signal.SIGTERM, running="build")
+    assert_nothing_left(proc, marker, tree)  # bash, cmake, ninja, the compilers
+    assert proc.returncode == 143, err
+    assert "leftover" not in err  # killed with the build's group, not found later by the driver's last sweep
+    data = json.loads((outdir / "profile.json").read_text())
+    assert data["kind"] == INTERRUPTED_KIND and data["interrupted"]["phase"] == "baseline" and data["run"] is None
+    assert _ref_worktrees() == before  # its worktree is removed as after a build

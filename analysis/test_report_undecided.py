@@ -55,7 +55,7 @@ def test_the_data_calls_it_undecided_with_exit_3_and_the_command_that_decides_it
     assert outcomes[METRIC] == gate.UNDECIDED and "passed" not in sc["checks"][0]
     assert not any(n.startswith("undecided: ") for n in sc["notes"])  # said once, in the verdict
     s = undecided["summary"]
-    assert (s["verdict"], s["exit_code"]) == ("UNDECIDED", gate.EXIT_UNDECIDED == 3 and 3)
+    assert (s["verdict"], s["exit_code"]) == ("UNDECIDED", 3) and gate.EXIT_UNDECIDED == 3
     assert s["line"] == "0 regressions, 1 undecided, 0 improvements, 0 unchanged"
     assert json.loads(report.to_json(undecided))["scenarios"][0]["decide"] == sc["decide"]
 

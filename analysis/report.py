@@ -226,8 +226,10 @@ def rerun_command(files: tuple[str | None, str | None]) -> str:
 
 
 def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict[str, Any] | None,
-                     files: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
-    """files: the result files of the pair, for the command that decides it when undecided."""
+                     files: tuple[str | None, str | None] = (None, None),
+                     cal: calibration.Calibration | None = None) -> dict[str, Any]:
+    """files: the result files of the pair, for the command that decides it when undecided; cal: the
+    calibration beside the baseline, which `memgate gate` uses too, so both judge alike."""
     base_row, cand_row = diff.side(baseline, VIEW), diff.side(candidate, VIEW)
     ref = cand_row or base_row
     entry: dict[str, Any] = {
@@ -248,7 +250,7 @@ def compare_scenario(name: str, baseline: dict[str, Any] | None, candidate: dict
         entry["notes"].append("only in the candidate: nothing to compare with" if baseline is None
                               else "only in the baseline: the candidate did not run it")
         return entry
-    g = gate.evaluate(baseline, candidate)
+    g = gate.evaluate(baseline, candidate, calibration=cal)
     if g.invalid:
         entry["verdict"] = "invalid"
         entry["reasons"] = list(g.invalid)
@@ -332,7 +334,10 @@ def _pairs(baseline: dict[str, Any], candidate: dict[str, Any]) -> list[tuple[st
 
 
 def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[str, Any]:
-    scenarios = [compare_scenario(*pair) for pair in _pairs(baseline, candidate)]
+    calibrations, refused = _calibrations(baseline)
+    baseline_name = {id(r): n for n, r in baseline["results"].items()}
+    scenarios = [compare_scenario(name, b, c, files, calibrations.get(baseline_name.get(id(b))))
+                 for name, b, c, files in _pairs(baseline, candidate)]
     scenarios.sort(key=lambda s: VERDICT_ORDER.index(s["verdict"]))
     counts = {v: sum(s["verdict"] == v for s in scenarios) for v in VERDICT_ORDER}
     parts = [f"{counts['regression']} regression{'s' if counts['regression'] != 1 else ''}",
@@ -354,7 +359,6 @@ def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[st
     for side, label in ((baseline, "baseline"), (candidate, "candidate")):
         if side["not_run"]:
             notes.append(f"{label} has case(s) not run yet: {', '.join(side['not_run'])}")
-    calibrations, refused = _calibrations(baseline)
     notes += refused
     machine = lambda side: next(iter(side["results"].values())).get("machine_info") or {}
     commit = lambda side: next(iter(side["results"].values())).get("commit_info") or {}

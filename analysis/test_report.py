@@ -250,3 +250,18 @@ def test_a_calibration_beside_the_baseline_shows_in_both_reports(tmp_path):
     damaged = report.build_report(report.load_side(str(baseline)), report.load_side(os.path.join(TESTDATA, "candidate_leak.json")))
     assert damaged["calibration"] == {}
     assert any(n.startswith("calibration not used: ") and "default.calibration.json" in n for n in damaged["notes"])
+
+
+def test_the_report_judges_with_the_calibration_beside_the_baseline_as_gate_does(tmp_path):
+    from analysis.test_gate_statistics import replicate, result, write_calibration
+    rss_only = dict(heap=False, peak=4 * 1024 * 1024, rss_wobble_pages=1)
+    base_path, cand_path = tmp_path / "synthetic.json", tmp_path / "leaky.json"
+    base_path.write_text(json.dumps(result([replicate(1, **rss_only)])))
+    cand_path.write_text(json.dumps(result([replicate(4, rss_leak=32.0, **rss_only)])))
+    without = report.build_report(report.load_side(str(base_path)), report.load_side(str(cand_path)))
+    assert without["summary"]["verdict"] == "PASS"  # one replicate and no calibration: the fixed 8 MiB floor
+    write_calibration(tmp_path, {"rss_delta_bytes": 8 * 1024, "peak_rss_growth_bytes": 8 * 1024,
+                                 "rss_slope_bytes_per_request": 0.5})
+    data = report.build_report(report.load_side(str(base_path)), report.load_side(str(cand_path)))
+    assert data["summary"]["verdict"] == "FAIL", data["summary"]
+    assert "rss_delta_bytes" in [m["metric"] for m in data["scenarios"][0]["moved"]]

@@ -18,7 +18,10 @@ def gate(*args, env=None):
 
 
 def worktrees():
-    return subprocess.run(["git", "-C", ROOT, "worktree", "list"], capture_output=True, text=True).stdout
+    """ci/gate.sh's own worktrees (under its memgate-gate.* scratch dir): other worktrees of this repository
+    may come and go meanwhile."""
+    listed = subprocess.run(["git", "-C", ROOT, "worktree", "list", "--porcelain"], capture_output=True, text=True)
+    return {line for line in listed.stdout.splitlines() if line.startswith("worktree ") and "/memgate-gate." in line}
 
 
 @pytest.mark.parametrize("args,which", [

@@ -92,12 +92,14 @@ def test_load_against_takes_a_result_files_config(tmp_path):
         load_against(str(tmp_path / "missing.json"))
 
 
-def _worktrees() -> str:
-    return subprocess.run(["git", "-C", REPO_ROOT, "worktree", "list"], capture_output=True, text=True).stdout
+def ref_worktrees() -> set[str]:
+    """The worktrees profile --against makes for a ref: other worktrees of this repository may come and go meanwhile."""
+    listed = subprocess.run(["git", "-C", REPO_ROOT, "worktree", "list", "--porcelain"], capture_output=True, text=True)
+    return {line for line in listed.stdout.splitlines() if line.startswith("worktree ") and "memgate-profile-ref." in line}
 
 
 def test_profile_against_a_git_ref_profiles_that_refs_build(built, tmp_path, capsys):
-    before = _worktrees()
+    before = ref_worktrees()
     head = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     out = tmp_path / "vs-head"
     assert cli.main(["profile", *SMALL, "--set", "copy=buffered", "--set", "name=pref", "--against", "HEAD",
@@ -112,12 +114,12 @@ def test_profile_against_a_git_ref_profiles_that_refs_build(built, tmp_path, cap
     assert any(r["site"].startswith(site) for r in baseline["sites"])
     assert not any(r["site"].startswith(site) for r in data["against"]["grew_bytes_per_request"])
     assert (out / "report.html").exists()
-    assert _worktrees() == before  # the ref's worktree is gone
+    assert ref_worktrees() == before  # the ref's worktree is gone
 
 
 def test_profile_against_neither_a_file_nor_a_commit(tmp_path, capsys):
-    before = _worktrees()
+    before = ref_worktrees()
     assert cli.main(["profile", "--against", "no-such-ref-or-file", "-o", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "--against no-such-ref-or-file: no such file, and REF 'no-such-ref-or-file' is not a commit" in err
-    assert _worktrees() == before
+    assert ref_worktrees() == before

@@ -6,17 +6,16 @@ outlives it; a signal while `--against REF` builds takes the build's processes a
 
 import json
 import signal
-import subprocess
 import time
 import uuid
 
 import pytest
 
-from harness.driver.binaries import REPO_ROOT
 from harness.driver.test_interrupt import (LONG, MEMGATE, WARMUP, assert_nothing_left, interrupt, marked,  # noqa: F401
                                            start, wait_measuring)
 from harness.profile.against import load_against
 from harness.profile.run import INTERRUPTED_KIND, ProfileError
+from harness.profile.test_cli_profile import ref_worktrees
 
 pytestmark = pytest.mark.e2e
 
@@ -66,13 +65,8 @@ def test_a_signal_during_the_overhead_runs_keeps_the_whole_profile(built, start,
     assert load_against(str(outdir))[0] == "profile"  # its sites are whole: a baseline for --against
 
 
-def _ref_worktrees() -> set[str]:
-    listed = subprocess.run(["git", "-C", REPO_ROOT, "worktree", "list", "--porcelain"], capture_output=True, text=True)
-    return {line for line in listed.stdout.splitlines() if line.startswith("worktree ") and "memgate-profile-ref." in line}
-
-
 def test_a_signal_while_the_against_ref_builds_takes_the_build_along(built, start, tmp_path):
-    before = _ref_worktrees()
+    before = ref_worktrees()
     marker, outdir = uuid.uuid4().hex, tmp_path / "prof"
     proc = profile(start, marker, outdir, "--set", "requests=2000", "--against", "HEAD", "--no-overhead")
     deadline = time.monotonic() + 120
@@ -85,4 +79,4 @@ def test_a_signal_while_the_against_ref_builds_takes_the_build_along(built, star
     assert "leftover" not in err  # killed with the build's group, not found later by the driver's last sweep
     data = json.loads((outdir / "profile.json").read_text())
     assert data["kind"] == INTERRUPTED_KIND and data["interrupted"]["phase"] == "baseline" and data["run"] is None
-    assert _ref_worktrees() == before  # its worktree is removed as after a build
+    assert ref_worktrees() == before  # its worktree is removed as after a build

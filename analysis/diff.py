@@ -8,6 +8,7 @@ change() the candidate minus the baseline for each metric column.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 from analysis.metrics import BY_COLUMN
@@ -15,6 +16,28 @@ from analysis.metrics import BY_COLUMN
 
 def _config(result: dict[str, Any]) -> dict[str, Any]:
     return result.get("config") or {}
+
+
+def target_label(cfg: dict[str, Any]) -> str | None:
+    """What a target other than refserver is (a command's program, an attached pid); None for refserver,
+    whose allocator and strategy say what ran."""
+    target = cfg.get("target") or {"kind": "refserver"}
+    if target["kind"] == "command":
+        return f"command {os.path.basename(target['argv'][0])}"
+    if target["kind"] == "attach":
+        return f"attach pid {target['pid']}" if target.get("pid") is not None else f"attach pidfile {target['pidfile']}"
+    return None
+
+
+def _allocator(result: dict[str, Any]) -> str | None:
+    """The allocator the target's /mem names; refserver's from its config when /mem did not say."""
+    named = (result.get("allocator") or {}).get("name")
+    return named or (_config(result).get("allocator") if target_label(_config(result)) is None else None)
+
+
+def _strategy(result: dict[str, Any]) -> str:
+    cfg = _config(result)
+    return target_label(cfg) or f"copy={cfg.get('copy', '?')}, body={cfg.get('request_body', '?')}"
 
 
 def _per_protocol(result: dict[str, Any]) -> str:
@@ -26,8 +49,8 @@ def _per_protocol(result: dict[str, Any]) -> str:
 DESCRIPTIONS: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
     "scenario": ("Scenario", lambda r: (r.get("scenario") or {}).get("name")),
     "protocol": ("Protocol", lambda r: _config(r).get("protocol")),
-    "allocator": ("Allocator", lambda r: (r.get("allocator") or {}).get("name") or _config(r).get("allocator")),
-    "strategy": ("Strategy", lambda r: f"copy={_config(r).get('copy', '?')}, body={_config(r).get('request_body', '?')}"),
+    "allocator": ("Allocator", _allocator),
+    "strategy": ("Strategy", _strategy),
     "per_protocol": ("h1/h2", _per_protocol),
 }
 

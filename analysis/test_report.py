@@ -265,3 +265,21 @@ def test_the_report_judges_with_the_calibration_beside_the_baseline_as_gate_does
     data = report.build_report(report.load_side(str(base_path)), report.load_side(str(cand_path)))
     assert data["summary"]["verdict"] == "FAIL", data["summary"]
     assert "rss_delta_bytes" in [m["metric"] for m in data["scenarios"][0]["moved"]]
+
+
+def test_a_command_target_is_named_by_its_program_not_by_refserver_labels(tmp_path):
+    paths = []
+    for name in ("baseline_writev.json", "candidate_leak.json"):
+        with open(os.path.join(TESTDATA, name)) as f:
+            r = json.load(f)
+        r["config"]["target"] = {"kind": "command", "argv": ["/opt/shop/bin/shopd", "--port", "{port}"]}
+        r.pop("allocator", None)
+        for rep in r.get("replicates") or []:
+            rep.pop("allocator", None)
+        (tmp_path / name).write_text(json.dumps(r))
+        paths.append(str(tmp_path / name))
+    data = report.build_report(report.load_side(paths[0]), report.load_side(paths[1]))
+    sc = data["scenarios"][0]
+    assert sc["strategy"] == "command shopd" and sc["allocator"] is None, (sc["strategy"], sc["allocator"])
+    text = md_render.render(data)
+    assert "command shopd" in text and "copy=" not in text and "glibc" not in text

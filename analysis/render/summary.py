@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from analysis import diff
 from analysis.units import format_bytes, format_number
 
 
@@ -17,12 +17,7 @@ def _endpoint_text(cfg: dict[str, Any]) -> str:
 
 def _target_text(cfg: dict[str, Any]) -> str:
     """refserver's allocator and copy strategy; for any other target, what it is."""
-    target = cfg.get("target") or {"kind": "refserver"}
-    if target["kind"] == "command":
-        return f"command {os.path.basename(target['argv'][0])}"
-    if target["kind"] == "attach":
-        return f"attach pid {target['pid']}" if target.get("pid") is not None else f"attach pidfile {target['pidfile']}"
-    return f"{cfg['allocator']}, copy={cfg['copy']}"
+    return diff.target_label(cfg) or f"{cfg['allocator']}, copy={cfg['copy']}"
 
 
 def render_summary(result: dict[str, Any]) -> str:

@@ -84,6 +84,33 @@ def test_each_allocator_serves_and_reports_itself(allocator):
         assert server.stop() == 0
 
 
+ALLOCATION_FIELDS = {"live_heap_bytes", "allocations", "deallocations", "allocated_bytes", "allocations_by_protocol"}
+
+
+@pytest.mark.parametrize("build, counted", [("glibc", True), ("glibc-uncounted", False)])
+def test_only_the_counted_build_counts_allocations(build, counted):
+    """refserver-glibc-uncounted, the baseline of server/bench/counting_cost.sh, links the counting
+    core's stand-in: no malloc of its own, and a /mem that says its allocation counters are absent
+    rather than reporting zeros as if it had measured them."""
+    symbols = subprocess.run(["nm", "--defined-only", binary(build)], capture_output=True, text=True,
+                             check=True, timeout=30).stdout
+    defined = {line.split()[-1] for line in symbols.splitlines() if line.split()[1:2] == ["T"]}
+    assert {"malloc", "free", "_Znwm"} <= defined if counted else not {"malloc", "free", "_Znwm"} & defined
+    server = Server(build)
+    try:
+        assert server.get("/bytes/65536") == (200, pattern(65536))
+        mem = json.loads(server.get("/mem?trim=0")[1])
+    finally:
+        assert server.stop() == 0
+    assert mem["allocation_counters"] == ("counted" if counted else "absent")
+    if counted:
+        assert ALLOCATION_FIELDS <= mem.keys() and mem["allocations"] > 0 and mem["live_heap_bytes"] > 0
+    else:
+        assert not ALLOCATION_FIELDS & mem.keys()
+    # What does not count allocations is the same in both: the event counters and /proc figures.
+    assert mem["write_calls"] >= 1 and mem["rss_bytes"] > 0 and mem["connections"]["accepted"] >= 2
+
+
 def test_sigterm_drains_and_exits_zero(server):
     assert server.get("/healthz")[0] == 200
     started = time.monotonic()

@@ -26,6 +26,9 @@ struct heapshim_totals {
   int seen_allocations; /* this process or a forked ancestor ever came through the counting */
 };
 
+/* 1 when the counting core is linked; 0 in a binary linked with its stand-in that counts nothing
+ * (uncounted.c), whose totals are all zero and not a measurement. */
+int heapshim_counts_allocations(void);
 void heapshim_read_totals(struct heapshim_totals* out);
 
 /* The calling thread's charge: heapshim_charge_none, or a tag from 1 to heapshim_charges. */

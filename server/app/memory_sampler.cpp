@@ -28,17 +28,21 @@ std::string render(const server_config& config, bool trimmed, const metrics::res
   report["rss_bytes"] = after.rss_bytes;
   report["rss_anon_bytes"] = after.anonymous_bytes;
   report["vm_hwm_bytes"] = metrics::read_peak_rss_bytes();
-  const auto heap = metrics::read_live_heap();
-  report["live_heap_bytes"] = heap.live_bytes;
-  report["allocations"] = heap.allocations;
-  report["allocated_bytes"] = heap.allocated_bytes;
-  report["deallocations"] = heap.deallocations;
+  // A binary without the counting core leaves its fields out: zeros would read as measured.
+  report["allocation_counters"] = metrics::allocations_counted() ? "counted" : "absent";
+  if (metrics::allocations_counted()) {
+    const auto heap = metrics::read_live_heap();
+    report["live_heap_bytes"] = heap.live_bytes;
+    report["allocations"] = heap.allocations;
+    report["allocated_bytes"] = heap.allocated_bytes;
+    report["deallocations"] = heap.deallocations;
+    // The allocations made while each protocol's code ran (metrics/allocation_charge.hpp).
+    report["allocations_by_protocol"] = {
+        {"h1", {{"allocations", heap.h1.allocations}, {"allocated_bytes", heap.h1.allocated_bytes}}},
+        {"h2", {{"allocations", heap.h2.allocations}, {"allocated_bytes", heap.h2.allocated_bytes}}}};
+  }
   report["allocator_native"] = alloc::native_stats();
   report["requests"] = {{"h1", total(counter::h1_requests)}, {"h2", total(counter::h2_requests)}};
-  // The allocations made while each protocol's code ran (metrics/allocation_charge.hpp).
-  report["allocations_by_protocol"] = {
-      {"h1", {{"allocations", heap.h1.allocations}, {"allocated_bytes", heap.h1.allocated_bytes}}},
-      {"h2", {{"allocations", heap.h2.allocations}, {"allocated_bytes", heap.h2.allocated_bytes}}}};
   const auto accepted = total(counter::connections_accepted);
   report["connections"] = {{"accepted", accepted}, {"open", accepted - total(counter::connections_closed)}};
   report["h2_streams_open"] = total(counter::h2_streams_open);

@@ -10,6 +10,8 @@ namespace memgate::metrics {
 static_assert(static_cast<int>(protocol::none) == heapshim_charge_none);
 static_assert(static_cast<int>(protocol::h2) == heapshim_charges);
 
+bool allocations_counted() noexcept { return heapshim_counts_allocations() != 0; }
+
 live_heap read_live_heap() noexcept {
   heapshim_totals totals{};
   heapshim_read_totals(&totals);

@@ -21,6 +21,10 @@ struct live_heap {
   protocol_allocations h1, h2;       // the part made while that protocol's code ran (allocation_charge.hpp)
 };
 
+// False in refserver-glibc-uncounted, which links the counting core's stand-in that counts nothing
+// (harness/heapshim/uncounted.c): there read_live_heap() is all zeros, not a measurement.
+bool allocations_counted() noexcept;
+
 // Sums every thread's counters: exact when the process is quiet, within the blocks in flight otherwise.
 live_heap read_live_heap() noexcept;
 

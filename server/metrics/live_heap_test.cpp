@@ -25,6 +25,9 @@ std::int64_t usable(void* block) { return static_cast<std::int64_t>(malloc_usabl
 // Keeps the compiler from eliding an allocation and its free, which C and C++ allow.
 void* volatile escape;
 
+// Every test binary links the counting core (the stand-in that counts nothing is refserver-glibc-uncounted's).
+TEST(LiveHeap, TheLinkedCoreCounts) { EXPECT_TRUE(allocations_counted()); }
+
 TEST(LiveHeap, NewAndDeleteMoveLiveHeap) {
   const auto before = read_live_heap();
   auto* block = new char[1 << 20];

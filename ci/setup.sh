@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libnghttp2-dev libssl-dev zlib1g-dev libjemalloc-dev libmimalloc-dev libgtest-dev
   clang libclang-rt-14-dev
-  nghttp2-client nghttp2-server nginx-light iperf3 python3 python3-pytest python3-hypothesis python3-h2 python3-hyperframe python3-hpack
+  nghttp2-client nghttp2-server nginx-light iperf3 wrk python3 python3-pytest python3-hypothesis python3-h2 python3-hyperframe python3-hpack
   golang-go golang-golang-x-net-dev
   heaptrack python3-venv python3-pip python3-setuptools python3-yaml dpkg-dev gh
 )

@@ -22,7 +22,7 @@ TOOL_PACKAGES: dict[str, str | None] = {
     "clang": "clang", "cmake": "cmake", "cpack": "cmake", "ctest": "cmake", "ccache": "ccache", "ninja": "ninja-build",
     "curl": "curl", "gh": "gh", "git": "git", "openssl": "openssl", "iperf3": "iperf3",
     "go": "golang-go", "heaptrack": "heaptrack", "python3": "python3",
-    "nghttp": "nghttp2-client", "h2load": "nghttp2-client", "nghttpd": "nghttp2-server", "nginx": "nginx-light",
+    "nghttp": "nghttp2-client", "h2load": "nghttp2-client", "nghttpd": "nghttp2-server", "nginx": "nginx-light", "wrk": "wrk",
     "bash": ESSENTIAL, "dpkg-deb": ESSENTIAL, "env": ESSENTIAL, "sleep": ESSENTIAL, "taskset": ESSENTIAL, "true": ESSENTIAL,
 }
 SUBPROCESS_CALLS = {"run", "Popen", "check_output", "check_call", "call"}

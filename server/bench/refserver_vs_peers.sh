@@ -20,10 +20,13 @@
 # refserver runs as `refserver-glibc --threads 1 --copy=writev`. Every server (and the
 # iperf3 server, which sends: `-R`, the direction of an HTTP response) is pinned to
 # core 0 with taskset, every client to core 1. The client is h2load (`--h1` for
-# HTTP/1.1, prior-knowledge h2c otherwise) for all HTTP cases. Per round the runs
-# alternate refserver, peer, refserver, peer; medians over ROUNDS rounds are compared.
+# HTTP/1.1, prior-knowledge h2c otherwise) for all HTTP cases; h1 1KiB is run a second
+# time with wrk (`-t 1`, for WRK_SECONDS), so that figure does not rest on h2load's h1 mode
+# alone. Per round the runs alternate refserver, peer, refserver, peer; medians over ROUNDS
+# rounds are compared.
 # Every h2load run must report all requests succeeded, all 2xx, and exactly
-# requests x body-size DATA bytes, or the script fails loudly (exit 1).
+# requests x body-size DATA bytes, and every wrk run no socket error and no non-2xx/3xx
+# answer, or the script fails loudly (exit 1).
 #
 # Usage (root or sudo; from anywhere):
 #   bash server/bench/refserver_vs_peers.sh
@@ -31,7 +34,8 @@
 #   ROUNDS [3]            A/B rounds per case (at least 3)
 #   BIG_REQUESTS [2000]   1 MiB requests per goodput run (h2load -c 1 -m 1)
 #   SMALL_REQUESTS [60000] 1 KiB requests per req/s run
-#   H1_CONNS [8]          h2load -c for h1 1KiB (no pipelining)
+#   H1_CONNS [8]          h2load -c and wrk -c for h1 1KiB (no pipelining)
+#   WRK_SECONDS [5]       wrk -d for each h1 1KiB wrk run
 #   H2_CONNS [8] H2_STREAMS [16]  h2load -c and -m for h2c 1KiB
 #   IPERF_SECONDS [3]     iperf3 -t
 #   RUN_TIMEOUT [60]      timeout (s) on every client run
@@ -40,7 +44,7 @@
 #                         from a slow client when the iperf3 ratio is low
 #   REFSERVER [<repo>/build/bin/refserver-glibc]
 #   SERVER_CPU [0] CLIENT_CPU [1]
-# Installs nginx-light, nghttp2-server, nghttp2-client and iperf3 with apt-get if
+# Installs nginx-light, nghttp2-server, nghttp2-client, wrk and iperf3 with apt-get if
 # missing (idempotent). Uses loopback only; every server it starts is stopped on exit.
 # Exit status: 0 when it ran (targets met or not: it is a benchmark, not a test),
 # 1 when a run failed (non-2xx, wrong sizes, a server died, a timeout).
@@ -48,11 +52,14 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+BENCH=refserver_vs_peers
+source "$here/lib.sh"
 
 ROUNDS="${ROUNDS:-3}"
 BIG_REQUESTS="${BIG_REQUESTS:-2000}"
 SMALL_REQUESTS="${SMALL_REQUESTS:-60000}"
 H1_CONNS="${H1_CONNS:-8}"
+WRK_SECONDS="${WRK_SECONDS:-5}"
 H2_CONNS="${H2_CONNS:-8}"
 H2_STREAMS="${H2_STREAMS:-16}"
 IPERF_SECONDS="${IPERF_SECONDS:-3}"
@@ -64,85 +71,27 @@ CLIENT_CPU="${CLIENT_CPU:-1}"
 BIG=1048576
 SMALL=1024
 
-die() { echo "refserver_vs_peers: $*" >&2; exit 1; }
-log() { echo "# $*" >&2; }
-
 [[ "$ROUNDS" -ge 3 ]] || die "ROUNDS must be at least 3 (got $ROUNDS)"
 [[ -x "$REFSERVER" ]] || die "no reference server at $REFSERVER (build it: bash ci/build.sh)"
 [[ "$(nproc)" -ge 2 ]] || die "needs 2 cores (client and server pinned apart); this machine has $(nproc)"
 
 # ---- tools -----------------------------------------------------------------
 
-ensure_tools() {
-  local missing=()
-  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
-  command -v nghttpd >/dev/null || [[ -x /usr/sbin/nghttpd ]] || missing+=(nghttp2-server)
-  command -v h2load >/dev/null || missing+=(nghttp2-client)
-  command -v iperf3 >/dev/null || missing+=(iperf3)
-  command -v taskset >/dev/null || missing+=(util-linux)
-  command -v curl >/dev/null || missing+=(curl)
-  command -v pgrep >/dev/null || missing+=(procps)
-  command -v python3 >/dev/null || missing+=(python3)
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  local sudo=()
-  [[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
-    { "${sudo[@]}" apt-get update -q >/dev/null 2>&1 && "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null; } ||
-    die "apt-get install ${missing[*]} failed"
-}
-ensure_tools
+ensure_tools nginx:nginx-light nghttpd:nghttp2-server h2load:nghttp2-client wrk:wrk iperf3:iperf3 taskset:util-linux \
+  curl:curl pgrep:procps python3:python3
 export PATH="$PATH:/usr/sbin:/sbin"
 
 # ---- servers: started once, stopped on exit --------------------------------
 
-work="$(mktemp -d /tmp/refserver-vs-peers.XXXXXX)"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() {  # wait_port PORT PID NAME
-  local _
-  for _ in $(seq 1 50); do
-    kill -0 "$2" 2>/dev/null || die "$3 exited at start (see $work/$3.log): $(tail -3 "$work/$3.log" 2>/dev/null)"
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  die "$3 did not listen on 127.0.0.1:$1"
-}
-
-alive() {  # alive PID NAME: after each run, a dead server is a failed benchmark
-  kill -0 "$1" 2>/dev/null ||
-    die "$2 (pid $1) died during the benchmark (see $work/$2.log; another job's pkill can do this)"
-}
+bench_workdir refserver-vs-peers
 
 mkdir -p "$work/www"
 # The static files hold exactly what refserver's /bytes/N sends (byte i is i % 251).
-python3 -c "import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(int(sys.argv[1]))))" "$SMALL" >"$work/www/1k.bin"
-python3 -c "import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(int(sys.argv[1]))))" "$BIG" >"$work/www/1m.bin"
+write_pattern "$SMALL" "$work/www/1k.bin"
+write_pattern "$BIG" "$work/www/1m.bin"
 chmod 755 "$work" "$work/www"; chmod 644 "$work/www/"*.bin  # nginx's worker runs as nobody
 
-# refserver: arguments in the documented order, --port 0, port from its first line.
-taskset -c "$SERVER_CPU" "$REFSERVER" --threads 1 --copy=writev --host 127.0.0.1 --port 0 >"$work/refserver.log" 2>&1 &
-ref_pid=$!; pids+=("$ref_pid")
-for _ in $(seq 1 50); do grep -q '^listening on' "$work/refserver.log" && break; sleep 0.1; done
-ref_port="$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/refserver.log" | head -1)"
-[[ -n "$ref_port" ]] || die "refserver did not start: $(cat "$work/refserver.log")"
-wait_port "$ref_port" "$ref_pid" refserver
+start_refserver ref "$REFSERVER"
 
 nginx_port="$(free_port)"
 mkdir -p "$work/nginx/logs" "$work/nginx/tmp"
@@ -191,13 +140,6 @@ wait_port "$iperf_port" "$iperf_pid" iperf3
 
 # ---- what is compared is the same size, and 200 ----------------------------
 
-check_body() {  # check_body NAME URL FILE [curl flags]: 200, and byte for byte the same as FILE
-  local name="$1" url="$2" file="$3"; shift 3
-  local out="$work/body.$name" code
-  code="$(timeout 10 curl -s "$@" -o "$out" -w '%{http_code}' "$url")" || die "$name: curl $url failed"
-  [[ "$code" == 200 ]] || die "$name: $url answered $code, not 200"
-  cmp -s "$out" "$file" || die "$name: $url gave $(stat -c %s "$out") bytes, not the $(stat -c %s "$file") of $file"
-}
 for f in 1k 1m; do
   size=$SMALL; [[ $f == 1m ]] && size=$BIG
   check_body "ref-h1-$f" "http://127.0.0.1:$ref_port/bytes/$size" "$work/www/$f.bin"
@@ -207,48 +149,6 @@ for f in 1k 1m; do
 done
 
 # ---- clients ---------------------------------------------------------------
-
-# Server CPU in ns (all threads of PID and of its direct children: nginx's worker),
-# from /proc/*/task/*/schedstat. Throughput on a shared machine depends on who else
-# runs; CPU per unit of work depends much less on that.
-server_cpu_ns() {
-  local pids=("$1") pid
-  mapfile -t -O 1 pids < <(pgrep -P "$1" || true)
-  for pid in "${pids[@]}"; do cat /proc/"$pid"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%.0f\n", s }'
-}
-
-# h2load_run LABEL SERVER_PID SERVER_NAME BODY_BYTES MODE h2load-args...
-# Prints "VALUE COST": MODE rps gives req/s and server CPU us/request, MODE goodput
-# gives body bytes/s and server CPU ms/GiB. Fails unless every request succeeded
-# with 2xx and DATA == requests x BODY_BYTES.
-h2load_run() {
-  local label="$1" pid="$2" server="$3" size="$4" mode="$5"; shift 5
-  local out="$work/h2load.$label.txt" n cpu0 cpu1 TIMEFORMAT='%3U %3S'
-  n="$(printf '%s\n' "$@" | awk '/^-n$/ { getline; print }' | head -1)"
-  cpu0="$(server_cpu_ns "$pid")"
-  if ! { time timeout "$RUN_TIMEOUT" taskset -c "$CLIENT_CPU" h2load "$@" >"$out" 2>&1; } 2>"$out.time"; then
-    alive "$pid" "$server"
-    die "$label: h2load failed or timed out after ${RUN_TIMEOUT}s: $(grep -E 'requests:|status codes:' "$out" | tr '\n' ' ')"
-  fi
-  cpu1="$(server_cpu_ns "$pid")"
-  alive "$pid" "$server"
-  awk -v n="$n" -v size="$size" -v mode="$mode" -v label="$label" -v cpu="$((cpu1 - cpu0))" \
-    -v client="$(awk '{ print $1 + $2 }' "$out.time")" '
-    /^finished in/ { rps = $4 + 0 }
-    /^requests:/   { total = $2; ok = $8; failed = $10; errored = $12; tmo = $14 }
-    /^status codes:/ { s2 = $3; s3 = $5; s4 = $7; s5 = $9 }
-    /^traffic:/    { for (i = 1; i <= NF; i++) if ($i == "data") { d = $(i - 1); gsub(/[()]/, "", d) } }
-    END {
-      bad = ""
-      if (ok != n || failed != 0 || errored != 0 || tmo != 0) bad = bad " requests: " total " total, " ok " succeeded, " failed " failed, " errored " errored, " tmo " timeout;"
-      if (s2 != n || s3 + s4 + s5 != 0) bad = bad " status codes: " s2 " 2xx, " s3 " 3xx, " s4 " 4xx, " s5 " 5xx;"
-      if (d + 0 != n * size) bad = bad " data bytes " d " != " n " x " size ";"
-      if (rps <= 0) bad = bad " no req/s;"
-      if (bad != "") { print label ":" bad > "/dev/stderr"; exit 1 }
-      if (mode == "goodput") printf "%.0f %.1f %.1f\n", d * rps / ok, cpu / 1e6 / (d / 1073741824), client * 1e3 / (d / 1073741824)
-      else printf "%.2f %.2f %.2f\n", rps, cpu / 1e3 / ok, client * 1e6 / ok
-    }' "$out" || die "$label: h2load output failed the checks (kept in $out)"
-}
 
 iperf_run() {  # prints "bytes/s received by the client, server and client CPU ms/GiB"; the pinned server sends (-R)
   local label="$1" out="$work/iperf3.$1.json" cpu0 cpu1 TIMEFORMAT='%3U %3S'
@@ -264,13 +164,15 @@ print("%.0f %.1f %.1f" % (r["bits_per_second"] / 8, int(sys.argv[2]) / 1e6 / gib
     die "$label: could not read iperf3's report ($out)"
 }
 
-ref_h1_big()  { h2load_run "$1" "$ref_pid" refserver "$BIG" goodput --h1 -n "$BIG_REQUESTS" -c 1 "http://127.0.0.1:$ref_port/bytes/$BIG"; }
-ref_h2_big()  { h2load_run "$1" "$ref_pid" refserver "$BIG" goodput -n "$BIG_REQUESTS" -c 1 -m 1 "http://127.0.0.1:$ref_port/bytes/$BIG"; }
+ref_h1_big()  { h2load_run "$1" "$ref_pid" ref "$BIG" goodput --h1 -n "$BIG_REQUESTS" -c 1 "http://127.0.0.1:$ref_port/bytes/$BIG"; }
+ref_h2_big()  { h2load_run "$1" "$ref_pid" ref "$BIG" goodput -n "$BIG_REQUESTS" -c 1 -m 1 "http://127.0.0.1:$ref_port/bytes/$BIG"; }
 nginx_big()   { h2load_run "$1" "$nginx_pid" nginx "$BIG" goodput --h1 -n "$BIG_REQUESTS" -c 1 "http://127.0.0.1:$nginx_port/1m.bin"; }
 nghttpd_big() { h2load_run "$1" "$nghttpd_pid" nghttpd "$BIG" goodput -n "$BIG_REQUESTS" -c 1 -m 1 "http://127.0.0.1:$nghttpd_port/1m.bin"; }
-ref_h1_small() { h2load_run "$1" "$ref_pid" refserver "$SMALL" rps --h1 -n "$SMALL_REQUESTS" -c "$H1_CONNS" "http://127.0.0.1:$ref_port/bytes/$SMALL"; }
+ref_h1_small() { h2load_run "$1" "$ref_pid" ref "$SMALL" rps --h1 -n "$SMALL_REQUESTS" -c "$H1_CONNS" "http://127.0.0.1:$ref_port/bytes/$SMALL"; }
 nginx_small()  { h2load_run "$1" "$nginx_pid" nginx "$SMALL" rps --h1 -n "$SMALL_REQUESTS" -c "$H1_CONNS" "http://127.0.0.1:$nginx_port/1k.bin"; }
-ref_h2_small() { h2load_run "$1" "$ref_pid" refserver "$SMALL" rps -n "$SMALL_REQUESTS" -c "$H2_CONNS" -m "$H2_STREAMS" "http://127.0.0.1:$ref_port/bytes/$SMALL"; }
+ref_h1_small_wrk() { wrk_run "$1" "$ref_pid" ref "$SMALL" -t 1 -c "$H1_CONNS" -d "${WRK_SECONDS}s" "http://127.0.0.1:$ref_port/bytes/$SMALL"; }
+nginx_small_wrk()  { wrk_run "$1" "$nginx_pid" nginx "$SMALL" -t 1 -c "$H1_CONNS" -d "${WRK_SECONDS}s" "http://127.0.0.1:$nginx_port/1k.bin"; }
+ref_h2_small() { h2load_run "$1" "$ref_pid" ref "$SMALL" rps -n "$SMALL_REQUESTS" -c "$H2_CONNS" -m "$H2_STREAMS" "http://127.0.0.1:$ref_port/bytes/$SMALL"; }
 nghttpd_small() { h2load_run "$1" "$nghttpd_pid" nghttpd "$SMALL" rps -n "$SMALL_REQUESTS" -c "$H2_CONNS" -m "$H2_STREAMS" "http://127.0.0.1:$nghttpd_port/1k.bin"; }
 
 # ---- the machine -----------------------------------------------------------
@@ -279,11 +181,12 @@ echo "machine:  $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) core
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; a shared machine makes every number noisier)"
 echo "pinning:  servers (refserver incl. its acceptor thread, nginx master+worker, nghttpd, iperf3 -s) on core $SERVER_CPU;"
 echo "          clients (h2load, iperf3 -c) on core $CLIENT_CPU; loopback 127.0.0.1 only"
-echo "refserver: $REFSERVER --threads 1 --copy=writev ($(sed -n 2p "$work/refserver.log"))"
+echo "refserver: $REFSERVER --threads 1 --copy=writev ($(sed -n 2p "$work/ref.log"))"
 echo "peers:    $(nginx -v 2>&1 | sed 's/^nginx version: //') (worker_processes 1, access_log off, sendfile off, open_file_cache, keepalive),"
 echo "          $(nghttpd --version | head -1) (--no-tls -n 1), $(iperf3 --version | head -1 | cut -d' ' -f1-2) (-R, 1 stream, ${IPERF_SECONDS}s)"
 echo "client:   $(h2load --version | head -1); 1MiB: -c 1 -m 1 x $BIG_REQUESTS; h1 1KiB: -c $H1_CONNS x $SMALL_REQUESTS;" \
   "h2c 1KiB: -c $H2_CONNS -m $H2_STREAMS x $SMALL_REQUESTS"
+echo "          $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); h1 1KiB: -t 1 -c $H1_CONNS -d ${WRK_SECONDS}s"
 echo
 
 # ---- warm-up (not measured), then ROUNDS rounds of A B ----------------------
@@ -295,16 +198,10 @@ ref_h1_big warm >/dev/null; ref_h2_big warm >/dev/null; ref_h1_small warm >/dev/
 nginx_big warm >/dev/null; nghttpd_big warm >/dev/null
 nginx_small warm >/dev/null; ref_h2_small warm >/dev/null; nghttpd_small warm >/dev/null
 BIG_REQUESTS="$BIG_REQUESTS_SAVED" SMALL_REQUESTS="$SMALL_REQUESTS_SAVED"
+WRK_SECONDS_SAVED="$WRK_SECONDS" WRK_SECONDS=1
+ref_h1_small_wrk warm >/dev/null; nginx_small_wrk warm >/dev/null
+WRK_SECONDS="$WRK_SECONDS_SAVED"
 
-declare -A samples costs client_costs
-sample() {  # sample KEY RUNNER: one measured run; value, server and client CPU cost appended to KEY's
-  local out fields
-  out="$("$2" "r$round.$1")" || exit 1
-  read -r -a fields <<<"$out"
-  samples[$1]="${samples[$1]:-} ${fields[0]}"
-  costs[$1]="${costs[$1]:-} ${fields[1]}"
-  client_costs[$1]="${client_costs[$1]:-} ${fields[2]}"
-}
 for round in $(seq 1 "$ROUNDS"); do
   log "round $round/$ROUNDS"
   sample ref_h1_big ref_h1_big;     sample iperf_h1 iperf_run
@@ -314,25 +211,15 @@ for round in $(seq 1 "$ROUNDS"); do
     sample ref_h2_big_c ref_h2_big; sample nghttpd_big nghttpd_big
   fi
   sample ref_h1_small ref_h1_small; sample nginx_small nginx_small
+  sample ref_h1_small_wrk ref_h1_small_wrk; sample nginx_small_wrk nginx_small_wrk
   sample ref_h2_small ref_h2_small; sample nghttpd_small nghttpd_small
 done
 
 # ---- report ----------------------------------------------------------------
 
-median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-lo() { tr ' ' '\n' | awk 'NF' | sort -g | head -1; }
-hi() { tr ' ' '\n' | awk 'NF' | sort -g | tail -1; }
-fmt() {  # fmt VALUE UNIT
-  awk -v v="$1" -v u="$2" 'BEGIN {
-    if (u == "B/s") printf "%.0f MiB/s", v / 1048576
-    else if (u == "req/s") printf "%.0f req/s", v
-    else printf "%.1f %s", v, u }'
-}
-range() { echo "$(fmt "$(echo "$1" | lo)" "$2" | sed 's/ .*//')..$(fmt "$(echo "$1" | hi)" "$2")"; }
-
-line='-----------+--------------+-----------------+--------------+--------+--------+------+-----------------------+----------------------'
+line='------------+--------------+-----------------+--------------+--------+--------+------+-----------------------+----------------------'
 echo "throughput: medians of $ROUNDS rounds (refserver and peer alternated within each round); 1MiB rows are body bytes/s"
-printf '%-10s | %-12s | %-15s | %-12s | %-6s | %-6s | %-4s | %-21s | %s\n' \
+printf '%-11s | %-12s | %-15s | %-12s | %-6s | %-6s | %-4s | %-21s | %s\n' \
   case refserver peer "peer value" ratio target met? "refserver min..max" "peer min..max"
 echo "$line"
 row() {  # row CASE REF_KEY PEER_KEY PEER_NAME UNIT TARGET
@@ -340,7 +227,7 @@ row() {  # row CASE REF_KEY PEER_KEY PEER_NAME UNIT TARGET
   ma="$(echo "${samples[$2]}" | median)"; mb="$(echo "${samples[$3]}" | median)"
   ratio="$(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')"
   met="$(awk -v a="$ma" -v b="$mb" -v t="$6" 'BEGIN { print (t == "-") ? "-" : (a / b >= t) ? "yes" : "NO" }')"
-  printf '%-10s | %-12s | %-15s | %-12s | %-6s | %-6s | %-4s | %-21s | %s\n' "$1" "$(fmt "$ma" "$5")" "$4" \
+  printf '%-11s | %-12s | %-15s | %-12s | %-6s | %-6s | %-4s | %-21s | %s\n' "$1" "$(fmt "$ma" "$5")" "$4" \
     "$(fmt "$mb" "$5")" "${ratio}x" "$([[ $6 == - ]] && echo - || echo ">=$6")" "$met" "$(range "${samples[$2]}" "$5")" "$(range "${samples[$3]}" "$5")"
 }
 row "h1 1MiB" ref_h1_big iperf_h1 "iperf3 -R" "B/s" 0.95
@@ -350,17 +237,18 @@ if [[ "$CONTROLS" == 1 ]]; then
   row "h2c 1MiB" ref_h2_big_c nghttpd_big "nghttpd (ctrl)" "B/s" "-"
 fi
 row "h1 1KiB" ref_h1_small nginx_small "nginx 1 worker" "req/s" 1.0
+row "h1 1KiB wrk" ref_h1_small_wrk nginx_small_wrk "nginx 1 worker" "req/s" 1.0
 row "h2c 1KiB" ref_h2_small nghttpd_small "nghttpd -n 1" "req/s" 0.8
 
 echo
 echo "CPU per unit of work (medians; depends less on other load than throughput does)"
 echo "server: schedstat of the server's threads; peer/ref > 1 means refserver is cheaper. client: user+sys of the client"
-printf '%-10s | %-13s | %-15s | %-13s | %-8s | %-17s | %s\n' case "refserver" peer "peer" "peer/ref" "client with ref" "client with peer"
-echo '-----------+---------------+-----------------+---------------+----------+-------------------+-----------------'
+printf '%-11s | %-13s | %-15s | %-13s | %-8s | %-17s | %s\n' case "refserver" peer "peer" "peer/ref" "client with ref" "client with peer"
+echo '------------+---------------+-----------------+---------------+----------+-------------------+-----------------'
 cost_row() {  # cost_row CASE REF_KEY PEER_KEY PEER_NAME UNIT
   local ca cb
   ca="$(echo "${costs[$2]}" | median)"; cb="$(echo "${costs[$3]}" | median)"
-  printf '%-10s | %-13s | %-15s | %-13s | %-8s | %-17s | %s\n' "$1" "$(fmt "$ca" "$5")" "$4" "$(fmt "$cb" "$5")" \
+  printf '%-11s | %-13s | %-15s | %-13s | %-8s | %-17s | %s\n' "$1" "$(fmt "$ca" "$5")" "$4" "$(fmt "$cb" "$5")" \
     "$(awk -v a="$ca" -v b="$cb" 'BEGIN { printf "%.2fx", b / a }')" \
     "$(fmt "$(echo "${client_costs[$2]}" | median)" "$5")" "$(fmt "$(echo "${client_costs[$3]}" | median)" "$5")"
 }
@@ -371,12 +259,14 @@ if [[ "$CONTROLS" == 1 ]]; then
   cost_row "h2c 1MiB" ref_h2_big_c nghttpd_big "nghttpd (ctrl)" "ms/GiB"
 fi
 cost_row "h1 1KiB" ref_h1_small nginx_small "nginx 1 worker" "us/req"
+cost_row "h1 1KiB wrk" ref_h1_small_wrk nginx_small_wrk "nginx 1 worker" "us/req"
 cost_row "h2c 1KiB" ref_h2_small nghttpd_small "nghttpd -n 1" "us/req"
 
 echo
 echo "raw samples in run order (value | server CPU cost | client CPU cost):"
 controls=""; [[ "$CONTROLS" == 1 ]] && controls="ref_h1_big_c nginx_big ref_h2_big_c nghttpd_big"
-for key in ref_h1_big iperf_h1 ref_h2_big iperf_h2 $controls ref_h1_small nginx_small ref_h2_small nghttpd_small; do
+for key in ref_h1_big iperf_h1 ref_h2_big iperf_h2 $controls ref_h1_small nginx_small ref_h1_small_wrk nginx_small_wrk \
+  ref_h2_small nghttpd_small; do
   printf '  %-14s%s  |%s  |%s\n' "$key" "${samples[$key]}" "${costs[$key]}" "${client_costs[$key]}"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -60,6 +60,28 @@ TEST(LiveHeap, PlainMallocStrdupAndReallocLeaksShowAtUsableSize) {
   EXPECT_EQ(live(), before);
 }
 
+// Under glibc the core reads a block's usable size from its chunk header (harness/heapshim/heapshim.c):
+// it must be malloc_usable_size's figure for arena and mmapped blocks, plain and aligned.
+TEST(LiveHeap, BlocksOfEveryKindCountAtMallocUsableSize) {
+  for (const std::size_t size : {std::size_t{1}, std::size_t{24}, std::size_t{1000}, std::size_t{70000},
+                                 std::size_t{200000}, std::size_t{64} << 20}) {
+    for (const std::size_t alignment : {std::size_t{0}, std::size_t{64}, std::size_t{1} << 16}) {
+      const auto before = live();
+      void* block = nullptr;
+      if (alignment == 0) {
+        block = std::malloc(size);
+      } else {
+        ASSERT_EQ(posix_memalign(&block, alignment, size), 0);
+      }
+      ASSERT_NE(block, nullptr);
+      escape = block;
+      EXPECT_EQ(live() - before, usable(block)) << size << " bytes aligned to " << alignment;
+      std::free(block);
+      EXPECT_EQ(live(), before) << size << " bytes aligned to " << alignment;
+    }
+  }
+}
+
 TEST(LiveHeap, CallocIsCounted) {
   const auto before = live();
   void* zeroed = std::calloc(100, 30);

@@ -28,7 +28,11 @@
 #   SMALL_REQUESTS [60000] 1 KiB requests per run    BIG_REQUESTS [1000] 1 MiB requests per run
 #   H1_CONNS [8] H2_CONNS [8] H2_STREAMS [16]        h2load -c / -m for the 1 KiB cases
 #   RUN_TIMEOUT [60]       timeout (s) on every client run
-#   WARMUP [1]             an unmeasured run of every case first (0: none)
+#   WARMUP [1]             a short unmeasured run of every case first (0: none)
+#   PERF [1 when perf runs] also profile the counted server (perf record -F PERF_HZ [2999])
+#                          during one more run of each 1 KiB case (3 x SMALL_REQUESTS), and print the share of its
+#                          CPU samples in the counting code: a figure the machine's load moves
+#                          much less than the ratios, which compare runs at different moments
 #   COUNTED [<repo>/build/bin/refserver-glibc] UNCOUNTED [<repo>/build/bin/refserver-glibc-uncounted]
 #   SERVER_CPU [0] CLIENT_CPU [1]
 # Exit status: 0 when it ran (target met or not: it is a benchmark), 1 when a run failed.
@@ -47,6 +51,8 @@ H2_CONNS="${H2_CONNS:-8}"
 H2_STREAMS="${H2_STREAMS:-16}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-60}"
 WARMUP="${WARMUP:-1}"
+PERF="${PERF:-$(perf record -q -o /dev/null -- true >/dev/null 2>&1 && echo 1 || echo 0)}"
+PERF_HZ="${PERF_HZ:-2999}"
 COUNTED="${COUNTED:-$repo/build/bin/refserver-glibc}"
 UNCOUNTED="${UNCOUNTED:-$repo/build/bin/refserver-glibc-uncounted}"
 SERVER_CPU="${SERVER_CPU:-0}"
@@ -102,9 +108,13 @@ echo "client:    $(h2load --version | head -1); 1KiB x $SMALL_REQUESTS (h1 -c $H
   "1MiB x $BIG_REQUESTS (-c 1 -m 1)"
 echo
 
+warm_up() {
+  local SMALL_REQUESTS=5000 BIG_REQUESTS=100 case_
+  for case_ in "${cases[@]}"; do run warm counted "$case_" >/dev/null; run warm uncounted "$case_" >/dev/null; done
+}
 if [[ "$WARMUP" == 1 ]]; then
   log "warm-up"
-  for case_ in "${cases[@]}"; do run warm counted "$case_" >/dev/null; run warm uncounted "$case_" >/dev/null; done
+  warm_up
 fi
 for round in $(seq 1 "$ROUNDS"); do
   log "round $round/$ROUNDS"
@@ -148,6 +158,28 @@ echo
 echo "server CPU per unit of work (schedstat of the server's threads; depends less on other load than throughput)"
 echo "ratio is uncounted / counted CPU, so < $TARGET is a cost above 3 %, as in the table above"
 table costs
+# perf_share LABEL CASE: one more run of CASE against the counted server under perf record; prints
+# the counting code's share of the server's samples, the sample count and the largest parts.
+perf_share() {
+  local data="$work/perf.$2.data" perf_pid SMALL_REQUESTS=$((SMALL_REQUESTS * 3))  # more samples
+  perf record -q -F "$PERF_HZ" -p "$counted_pid" -o "$data" -- sleep "$RUN_TIMEOUT" >/dev/null 2>&1 &
+  perf_pid=$!
+  sleep 1  # perf attaches
+  run "$1" counted "$2" >/dev/null
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" || true
+  perf report -i "$data" --no-children --sort dso,sym -g none --stdio -t ';' 2>/dev/null | perf_counting_share "$(basename "$COUNTED")"
+}
+
+if [[ "$PERF" == 1 ]]; then
+  echo
+  echo "perf (the counted server's CPU samples, -F $PERF_HZ, one more run each): share in the counting code"
+  for case_ in h1_small h2_small; do
+    log "perf $(name "$case_")"
+    printf '%-9s | %s\n' "$(name "$case_")" "$(perf_share perf "$case_")"
+  done
+fi
+
 echo
 echo "raw samples in run order (value | server CPU cost | client CPU cost):"
 for case_ in "${cases[@]}"; do

@@ -180,6 +180,35 @@ wrk_run() {
   wrk_parse "$out" "$size" "$label" "$cpu_ns" "$client_s" || die "$label: wrk output failed the checks (kept in $out)"
 }
 
+# ---- perf: the counting code's share of a counted server's samples ----------
+
+# The counting code in a perf report of the counted server: the interposed malloc family and
+# C++ operators and the core's functions in the binary, the charge scopes, and libc's
+# malloc_usable_size, which only the core calls.
+counting_symbols='^(heapshim_.*|malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|operator new.*|operator delete.*|memgate::metrics::allocations_of.*|memgate::metrics::charged_protocol.*)$'
+
+# perf_counting_share BINARY_NAME: reads `perf report -t ';'` lines (percent;dso;[.] symbol) and
+# prints "SHARE% of N samples: symbol share, ..." for the counting code in BINARY_NAME and libc.
+perf_counting_share() {
+  awk -F';' -v exe="$1" -v pattern="$counting_symbols" '
+    /^# Samples:/ { samples = $0; sub(/.*Samples: */, "", samples); sub(/ .*/, "", samples) }
+    /^#/ || NF < 3 { next }
+    {
+      pct = $1; gsub(/[ %]/, "", pct); dso = $2; gsub(/ /, "", dso); sym = $3; sub(/^ *\[.\] */, "", sym); sub(/ +$/, "", sym)
+      if ((dso == exe && sym ~ pattern) || (dso ~ /^libc\.so/ && sym ~ /malloc_usable_size/)) {
+        share += pct; parts[sym] += pct
+      }
+    }
+    END {
+      printf "%.2f%% of %s samples:", share, samples
+      n = 0
+      for (sym in parts) order[++n] = sym
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (parts[order[j]] > parts[order[i]]) { t = order[i]; order[i] = order[j]; order[j] = t }
+      for (i = 1; i <= n && i <= 5; i++) printf "%s %s %.2f%%", (i > 1 ? "," : ""), order[i], parts[order[i]]
+      print ""
+    }'
+}
+
 # ---- samples and the report --------------------------------------------------
 
 declare -A samples costs client_costs

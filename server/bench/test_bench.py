@@ -76,6 +76,16 @@ def test_wrk_parse_fails_when_less_than_the_body_was_read():
     assert result.returncode == 1 and "under 10830 x 4096" in result.stderr
 
 
+def test_perf_counting_share_sums_the_counting_code_of_the_counted_binary_only():
+    report = (TESTDATA / "perf_report_h2c_1k.txt").read_text()
+    result = subprocess.run(["bash", "-c", f'source "{HERE}/lib.sh"; perf_counting_share refserver-glibc'],
+                            input=report, capture_output=True, text=True, timeout=30)
+    # free, malloc, both operator delete rows, libc's malloc_usable_size, the charge scope and operator
+    # new in the binary; not libstdc++'s operators, which the uncounted build runs too.
+    assert result.stdout.strip() == ("3.80% of 2K samples: free 1.56%, heapshim_own_malloc 1.18%, operator delete 0.52%,"
+                                     " __malloc_usable_size 0.40%, memgate::metrics::allocations_of::allocations_of 0.09%")
+
+
 def test_median_of_an_even_count_is_the_mean_of_the_middle_two():
     result = subprocess.run(["bash", "-c", f'source "{HERE}/lib.sh"; echo " 4 1 3 2" | median; ratio 3 4'],
                             capture_output=True, text=True, timeout=30)
@@ -88,7 +98,7 @@ def test_the_peers_script_parses():
 
 @pytest.mark.e2e
 def test_counting_cost_reports_each_case_with_ratios_of_its_medians():
-    env = {**os.environ, "ROUNDS": "1", "WARMUP": "0", "SMALL_REQUESTS": "300", "BIG_REQUESTS": "4",
+    env = {**os.environ, "ROUNDS": "1", "WARMUP": "0", "PERF": "0", "SMALL_REQUESTS": "300", "BIG_REQUESTS": "4",
            "COUNTED": str(BIN / "refserver-glibc"), "UNCOUNTED": str(BIN / "refserver-glibc-uncounted")}
     result = subprocess.run(["bash", HERE / "counting_cost.sh"], capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr

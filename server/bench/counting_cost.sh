@@ -133,21 +133,24 @@ cost() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f %%", (a / b - 1) * 100 }
 
 # table KIND: one row per case from the medians in the array KIND, samples (throughput: the ratio
 # is counted / uncounted) or costs (server CPU per unit of work: uncounted / counted), so that in
-# both a ratio below TARGET is a cost above 3 %.
+# both a ratio below TARGET is a cost above 3 %; paired is the median of the rounds' own ratios.
 table() {
   local -n values="$1"
-  local case_ u a b r c
-  printf '%-9s | %-13s | %-13s | %-9s | %-8s | %-4s | %-19s | %s\n' case counted uncounted ratio cost met? "counted min..max" "uncounted min..max"
-  echo '----------+---------------+---------------+-----------+----------+------+---------------------+--------------------'
+  local case_ u a b r c p
+  printf '%-9s | %-13s | %-13s | %-9s | %-8s | %-4s | %-9s | %-19s | %s\n' case counted uncounted ratio cost met? paired \
+    "counted min..max" "uncounted min..max"
+  echo '----------+---------------+---------------+-----------+----------+------+-----------+---------------------+--------------------'
   for case_ in "${cases[@]}"; do
     a="$(echo "${values[counted_$case_]}" | median)"; b="$(echo "${values[uncounted_$case_]}" | median)"
     if [[ $1 == samples ]]; then
       u="$(unit "$case_" req/s B/s)"; r="$(ratio "$a" "$b")"; c="$(cost "$b" "$a")"
+      p="$(paired_ratio "${values[counted_$case_]}" "${values[uncounted_$case_]}")"
     else
       u="$(unit "$case_" us/req ms/GiB)"; r="$(ratio "$b" "$a")"; c="$(cost "$a" "$b")"
+      p="$(paired_ratio "${values[uncounted_$case_]}" "${values[counted_$case_]}")"
     fi
-    printf '%-9s | %-13s | %-13s | %-9s | %-8s | %-4s | %-19s | %s\n' "$(name "$case_")" "$(fmt "$a" "$u")" "$(fmt "$b" "$u")" \
-      "${r}x" "$c" "$(met "$r")" "$(range "${values[counted_$case_]}" "$u")" "$(range "${values[uncounted_$case_]}" "$u")"
+    printf '%-9s | %-13s | %-13s | %-9s | %-8s | %-4s | %-9s | %-19s | %s\n' "$(name "$case_")" "$(fmt "$a" "$u")" "$(fmt "$b" "$u")" \
+      "${r}x" "$c" "$(met "$r")" "${p}x" "$(range "${values[counted_$case_]}" "$u")" "$(range "${values[uncounted_$case_]}" "$u")"
   done
 }
 

@@ -234,3 +234,9 @@ fmt() {  # fmt VALUE UNIT
 }
 range() { echo "$(fmt "$(echo "$1" | lo)" "$2" | sed 's/ .*//')..$(fmt "$(echo "$1" | hi)" "$2")"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }  # ratio A B: A / B
+# paired_ratio "A1 A2 ..." "B1 B2 ...": the median of A_i / B_i, runs of one round side by side,
+# which a change in the machine's load between rounds moves less than the ratio of medians.
+paired_ratio() {
+  paste -d' ' <(echo "$1" | tr ' ' '\n' | awk 'NF') <(echo "$2" | tr ' ' '\n' | awk 'NF') |
+    awk '{ printf "%s ", $1 / $2 }' | median | awk '{ printf "%.3f", $1 }'
+}

@@ -86,10 +86,10 @@ def test_perf_counting_share_sums_the_counting_code_of_the_counted_binary_only()
                                      " __malloc_usable_size 0.40%, memgate::metrics::allocations_of::allocations_of 0.09%")
 
 
-def test_median_of_an_even_count_is_the_mean_of_the_middle_two():
-    result = subprocess.run(["bash", "-c", f'source "{HERE}/lib.sh"; echo " 4 1 3 2" | median; ratio 3 4'],
-                            capture_output=True, text=True, timeout=30)
-    assert result.stdout.split() == ["2.5", "0.750"]
+def test_median_of_an_even_count_is_the_mean_of_the_middle_two_and_the_paired_ratio_is_per_round():
+    result = subprocess.run(["bash", "-c", f'source "{HERE}/lib.sh"; echo " 4 1 3 2" | median; ratio 3 4;'
+                             ' echo; paired_ratio " 10 30 20" " 5 10 40"'], capture_output=True, text=True, timeout=30)
+    assert result.stdout.split() == ["2.5", "0.750", "2.000"]  # the rounds' ratios: 2, 3, 0.5
 
 
 def test_the_peers_script_parses():
@@ -107,10 +107,11 @@ def test_counting_cost_reports_each_case_with_ratios_of_its_medians():
     throughput, cpu = result.stdout.split("server CPU per unit of work")
     for case, key in [("h1 1KiB", "h1_small"), ("h2c 1KiB", "h2_small"), ("h1 1MiB", "h1_big"), ("h2c 1MiB", "h2_big")]:
         counted, uncounted = raw[f"counted_{key}"], raw[f"uncounted_{key}"]
-        rows = [re.search(rf"^{re.escape(case)}\s+\|.*?\| (\d+\.\d{{3}})x\s+\|\s+([+-]\d+\.\d) %", table, re.M)
-                for table in (throughput, cpu)]
+        rows = [re.search(rf"^{re.escape(case)}\s+\|.*?\| (\d+\.\d{{3}})x\s+\|\s+([+-]\d+\.\d) %\s+\|\s+\S+\s+\|\s+"
+                          rf"(\d+\.\d{{3}})x", table, re.M) for table in (throughput, cpu)]
         assert all(rows), result.stdout
         assert float(rows[0][1]) == pytest.approx(counted[0] / uncounted[0], abs=0.0006)
+        assert float(rows[0][3]) == pytest.approx(counted[0] / uncounted[0], abs=0.0006)  # one round: the same
         assert float(rows[1][1]) == pytest.approx(uncounted[1] / counted[1], abs=0.0006)
         assert float(rows[0][2]) == pytest.approx((uncounted[0] / counted[0] - 1) * 100, abs=0.051)
         assert float(rows[1][2]) == pytest.approx((counted[1] / uncounted[1] - 1) * 100, abs=0.051)

@@ -180,7 +180,7 @@ nghttpd_small() { h2load_run "$1" "$nghttpd_pid" nghttpd "$SMALL" rps -n "$SMALL
 echo "machine:  $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores online, kernel $(uname -r)"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; a shared machine makes every number noisier)"
 echo "pinning:  servers (refserver incl. its acceptor thread, nginx master+worker, nghttpd, iperf3 -s) on core $SERVER_CPU;"
-echo "          clients (h2load, iperf3 -c) on core $CLIENT_CPU; loopback 127.0.0.1 only"
+echo "          clients (h2load, wrk, iperf3 -c) on core $CLIENT_CPU; loopback 127.0.0.1 only"
 echo "refserver: $REFSERVER --threads 1 --copy=writev ($(sed -n 2p "$work/ref.log"))"
 echo "peers:    $(nginx -v 2>&1 | sed 's/^nginx version: //') (worker_processes 1, access_log off, sendfile off, open_file_cache, keepalive),"
 echo "          $(nghttpd --version | head -1) (--no-tls -n 1), $(iperf3 --version | head -1 | cut -d' ' -f1-2) (-R, 1 stream, ${IPERF_SECONDS}s)"
@@ -267,6 +267,6 @@ echo "raw samples in run order (value | server CPU cost | client CPU cost):"
 controls=""; [[ "$CONTROLS" == 1 ]] && controls="ref_h1_big_c nginx_big ref_h2_big_c nghttpd_big"
 for key in ref_h1_big iperf_h1 ref_h2_big iperf_h2 $controls ref_h1_small nginx_small ref_h1_small_wrk nginx_small_wrk \
   ref_h2_small nghttpd_small; do
-  printf '  %-14s%s  |%s  |%s\n' "$key" "${samples[$key]}" "${costs[$key]}" "${client_costs[$key]}"
+  printf '  %-17s%s  |%s  |%s\n' "$key" "${samples[$key]}" "${costs[$key]}" "${client_costs[$key]}"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -87,7 +87,7 @@ session::session(app::services& app, const strategy::strategies& strategies, boo
   nghttp2_option_set_max_settings(option, limits.h2_max_settings_entries);
   nghttp2_option_set_max_continuations(option, limits.h2_max_continuations);
   nghttp2_option_set_stream_reset_rate_limit(option, limits.h2_reset_burst, limits.h2_resets_per_second);
-  nghttp2_session_server_new3(&session_, server_callbacks(), this, option, nullptr);  // malloc: counted like any block
+  nghttp2_session_server_new3(&session_, server_callbacks(), this, option, nghttp2_memory_.mem());
   nghttp2_option_del(option);
   const auto settings = server_settings(limits);
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
@@ -137,10 +137,10 @@ void session::on_batch_written() {
   batch_.clear();
   write_in_flight_ = false;
   // Everything emitted so far is on the wire: streams waiting for that may get their next chunk.
-  for (auto& [id, stream] : streams_) {
-    if (!stream->streaming || !stream->deferred || stream->emitted != stream->chunks.produced()) continue;
+  for (auto& stream : streams_) {
+    if (!stream->streaming || !stream->deferred || stream->emitted != stream->chunks->produced()) continue;
     stream_chunks target(*this, *stream);
-    strategies_.chunks().on_drained(stream->chunks, target);
+    strategies_.chunks().on_drained(*stream->chunks, target);
   }
 }
 
@@ -152,16 +152,21 @@ void session::end_idle_connection() { nghttp2_session_terminate_session(session_
 
 bool session::blocked_by_peer_window() const {
   const bool connection_window_closed = nghttp2_session_get_remote_window_size(session_) <= 0;
-  for (const auto& [id, stream] : streams_) {
+  for (const auto& stream : streams_) {
     if (stream->response_complete || available(*stream) == 0) continue;
-    if (connection_window_closed || nghttp2_session_get_stream_remote_window_size(session_, id) <= 0) return true;
+    if (connection_window_closed || nghttp2_session_get_stream_remote_window_size(session_, stream->id) <= 0) {
+      return true;
+    }
   }
   return false;
 }
 
 stream_state* session::find(std::int32_t stream_id) {
-  const auto found = streams_.find(stream_id);
-  return found == streams_.end() ? nullptr : found->second.get();
+  // A connection has at most max_concurrent_streams open: a scan is cheaper than hashing.
+  for (const auto& stream : streams_) {
+    if (stream->id == stream_id) return stream.get();
+  }
+  return nullptr;
 }
 
 // ---- requests --------------------------------------------------------------
@@ -175,9 +180,8 @@ int session::on_begin_headers(std::int32_t stream_id) {
     note_useless_frame();
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
-  auto stream = std::make_unique<stream_state>();
-  stream->id = stream_id;
-  streams_.emplace(stream_id, std::move(stream));
+  streams_.push_back(stream_states_.make());
+  streams_.back()->id = stream_id;
   return 0;
 }
 
@@ -282,12 +286,13 @@ void session::submit(stream_state& stream, app::response response) {
 
 void session::start_stream(stream_state& stream) {
   stream.streaming = true;
+  stream.chunks.emplace();
   const std::uint64_t length = stream.route.infinite ? std::numeric_limits<std::uint64_t>::max() : stream.route.length;
   submit(stream, {200, "application/octet-stream", app::response_body::pattern(length)});
   if (stream.head) return;  // no body: nothing to produce
-  stream.chunks.reset(length, stream.route.chunk_bytes);
+  stream.chunks->reset(length, stream.route.chunk_bytes);
   stream_chunks target(*this, stream);
-  strategies_.chunks().start(stream.chunks, target);
+  strategies_.chunks().start(*stream.chunks, target);
 }
 
 void session::produce_more(std::int32_t stream_id) {
@@ -295,12 +300,12 @@ void session::produce_more(std::int32_t stream_id) {
   stream_state* stream = find(stream_id);
   if (stream == nullptr) return;
   stream_chunks target(*this, *stream);
-  strategies_.chunks().produce(stream->chunks, target);
+  strategies_.chunks().produce(*stream->chunks, target);
   wake_();
 }
 
 std::size_t session::available(const stream_state& stream) const {
-  const std::uint64_t limit = stream.streaming ? stream.chunks.produced() : stream.body.size();
+  const std::uint64_t limit = stream.streaming ? stream.chunks->produced() : stream.body.size();
   return static_cast<std::size_t>(std::min<std::uint64_t>(limit - stream.emitted, std::numeric_limits<std::size_t>::max()));
 }
 
@@ -316,8 +321,8 @@ ssize_t session::read_body(std::int32_t stream_id, std::size_t max_length, std::
   stream_state* stream = find(stream_id);
   if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   std::size_t length = std::min(max_length, available(*stream));
-  if (stream->chunks.has_queued()) {  // a frame never spans two queued chunks
-    length = std::min(length, stream->chunks.queued_front().size());
+  if (stream->chunks && stream->chunks->has_queued()) {  // a frame never spans two queued chunks
+    length = std::min(length, stream->chunks->queued_front().size());
   }
   if (length == 0) {
     if (body_finished(*stream)) {
@@ -341,12 +346,12 @@ int session::send_body(const nghttp2_frame& frame, const std::uint8_t* frame_hea
 
   const strategy::bytes_view header(frame_header, frame_header_bytes);
   frame_output out(*this, *stream);
-  if (stream->chunks.has_queued()) {  // a chunk made ahead goes out as it is
+  if (stream->chunks && stream->chunks->has_queued()) {  // a chunk made ahead goes out as it is
     out.framing(header);
-    out.view(stream->chunks.queued_front().first(length), stream->chunks.queued_front_owner());
-    if (stream->chunks.take_queued(length)) {
+    out.view(stream->chunks->queued_front().first(length), stream->chunks->queued_front_owner());
+    if (stream->chunks->take_queued(length)) {
       stream_chunks target(*this, *stream);
-      strategies_.chunks().on_chunk_taken(stream->chunks, target);
+      strategies_.chunks().on_chunk_taken(*stream->chunks, target);
     }
     return 0;
   }
@@ -376,7 +381,7 @@ int session::on_stream_close(std::int32_t stream_id, std::uint32_t error_code) {
     if (stream->response_complete) ++served_streams_;
     remember_closed(*stream, error_code);
   }
-  streams_.erase(stream_id);
+  std::erase_if(streams_, [stream_id](const auto& stream) { return stream->id == stream_id; });
   return 0;
 }
 

@@ -4,7 +4,9 @@
 // a transport. nghttp2's callbacks are registered in callbacks.cpp.
 // Its defences against peers that make it work for nothing are in session_defences.cpp.
 #include "app/services.hpp"
+#include "http2/block_pool.hpp"
 #include "http2/inbound_frames.hpp"
+#include "http2/object_pool.hpp"
 #include "http2/output_batch.hpp"
 #include "metrics/counters.hpp"
 #include "strategy/strategies.hpp"
@@ -18,7 +20,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace memgate::http2 {
@@ -46,7 +47,7 @@ struct stream_state {
 
   bool deferred = false;  // read_body had nothing to give: nghttp2 waits for resume
   bool streaming = false;  // /stream: `chunks` says how much of the body exists
-  strategy::chunked_body chunks;
+  std::optional<strategy::chunked_body> chunks;  // made for /stream only: its queue allocates
 
   std::optional<strategy::fresh_buffer> copy;  // what a copying body writer wrote this batch's frames into
 
@@ -122,8 +123,12 @@ class session : public std::enable_shared_from_this<session> {
   const strategy::strategies& strategies_;
   boost::asio::any_io_executor executor_;
   std::function<void()> wake_;
+  // Steady state allocates nothing per stream: nghttp2's blocks and the streams' states are
+  // made again where the last closed stream's were.
+  block_pool nghttp2_memory_;
+  object_pool<stream_state, 32> stream_states_;
   nghttp2_session* session_ = nullptr;
-  std::unordered_map<std::int32_t, std::unique_ptr<stream_state>> streams_;
+  std::vector<object_pool<stream_state, 32>::handle> streams_;  // open streams, in no order
   inbound_frames inbound_;
   output_batch batch_;
   bool write_in_flight_ = false;

@@ -1,16 +1,30 @@
 #include "http2/block_pool.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <utility>
 
 namespace memgate::http2 {
 namespace {
 
-constexpr std::size_t smallest_class_bytes = 64;
 constexpr std::uint32_t unpooled = ~std::uint32_t{0};
+
+constexpr auto class_capacities = [] {
+  std::array<std::size_t, block_pool::class_count> capacities{};
+  std::size_t step = 16;
+  std::size_t capacity = 64;
+  for (std::size_t i = 0; i < capacities.size(); ++i) {
+    capacities[i] = capacity;
+    if (i % 4 == 0 && i > 0) step *= 2;
+    capacity += step;
+  }
+  return capacities;
+}();
+static_assert(class_capacities.back() == block_pool::max_pooled_bytes);
 
 // In front of every block: malloc's alignment is kept for what nghttp2 gets.
 struct alignas(std::max_align_t) block_header {
@@ -21,9 +35,8 @@ struct alignas(std::max_align_t) block_header {
 block_header* header_of(void* block) { return static_cast<block_header*>(block) - 1; }
 
 std::uint32_t class_for(std::size_t size) {
-  std::uint32_t index = 0;
-  for (std::size_t capacity = smallest_class_bytes; capacity < size; capacity *= 2) ++index;
-  return index;
+  return static_cast<std::uint32_t>(std::lower_bound(class_capacities.begin(), class_capacities.end(), size) -
+                                    class_capacities.begin());
 }
 
 void* nghttp2_malloc(std::size_t size, void* pool) { return static_cast<block_pool*>(pool)->allocate(size); }
@@ -44,11 +57,7 @@ block_pool::block_pool() : mem_{this, nghttp2_malloc, nghttp2_free, nghttp2_call
 
 block_pool::~block_pool() {
   for (free_block* head : free_) {
-    while (head != nullptr) {
-      free_block* next = head->next;
-      std::free(header_of(head));
-      head = next;
-    }
+    while (head != nullptr) std::free(header_of(std::exchange(head, head->next)));
   }
 }
 
@@ -61,7 +70,7 @@ void* block_pool::allocate(std::size_t size) {
     kept_bytes_ -= header_of(block)->capacity;
     return block;
   }
-  const std::size_t capacity = pooled ? smallest_class_bytes << size_class : size;
+  const std::size_t capacity = pooled ? class_capacities[size_class] : size;
   auto* header = static_cast<block_header*>(std::malloc(sizeof(block_header) + capacity));
   if (header == nullptr) return nullptr;
   header->capacity = capacity;

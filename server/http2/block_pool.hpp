@@ -18,6 +18,9 @@ class block_pool {
   static constexpr std::size_t max_kept_bytes = 32 * 1024;
   // The largest block the lists hold; nghttp2's buffers and tables above it are rare.
   static constexpr std::size_t max_pooled_bytes = 2048;
+  // 64 B .. max_pooled_bytes, four classes per doubling: a block that lives as long as the
+  // session (HPACK tables, settings) wastes at most a quarter of its size.
+  static constexpr std::size_t class_count = 21;
 
   block_pool();
   ~block_pool();
@@ -34,8 +37,6 @@ class block_pool {
   void* reallocate(void* block, std::size_t size);
 
  private:
-  static constexpr std::size_t class_count = 6;  // 64 B .. max_pooled_bytes, powers of two
-
   struct free_block {
     free_block* next;
   };

@@ -16,6 +16,7 @@ connection<Stream>::connection(Stream&& stream, boost::beast::flat_buffer&& alre
                                transport::connection_slot&& slot, app::services& app,
                                const strategy::strategies& strategies)
     : stream_(std::move(stream)),
+      record_buffers_(stream_),
       already_read_(std::move(already_read)),
       slot_(std::move(slot)),
       app_(app),
@@ -61,6 +62,8 @@ void connection<Stream>::do_read() {
   refresh_deadline();
   stream_.async_read_some(net::buffer(read_buffer_),
                           boost::beast::bind_front_handler(&connection::on_read, this->shared_from_this()));
+  // The read's first SSL_read made OpenSSL set up its read buffer, empty until the peer sends.
+  if (!writing_) release_idle_tls_buffers();
 }
 
 template <typename Stream>
@@ -79,12 +82,14 @@ void connection<Stream>::do_write() {
   if (batch.empty()) {
     if (closing_ || session_->finished()) return close();
     refresh_deadline();
+    release_idle_tls_buffers();
     return;
   }
   writing_ = true;
   idle_deadline_ = clock::time_point::max();
   const auto& buffers = batch.buffers();  // lives in the batch until on_batch_written
-  transport::async_write_counted(stream_, std::span<const net::const_buffer>(buffers), app_.config.limits.send_timeout_ms,
+  transport::async_write_counted(stream_, std::span<const net::const_buffer>(buffers), record_buffers_.staging(),
+                                 app_.config.limits.send_timeout_ms,
                                  boost::beast::bind_front_handler(&connection::on_write, this->shared_from_this()));
 }
 
@@ -138,6 +143,14 @@ void connection<Stream>::on_idle_timer(error_code ec) {
   session_->end_idle_connection();
   closing_ = true;
   do_write();
+}
+
+// With no stream open and nothing to send, the TLS record buffers go until the peer asks
+// for more: an idle connection holds what it held when OpenSSL freed them after every
+// record. While streams are open they stay, however the writes and reads interleave.
+template <typename Stream>
+void connection<Stream>::release_idle_tls_buffers() {
+  if (!session_->has_open_streams()) record_buffers_.release_while_idle();
 }
 
 template <typename Stream>

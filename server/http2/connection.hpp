@@ -6,6 +6,7 @@
 #include "http2/session.hpp"
 #include "metrics/allocation_charge.hpp"
 #include "transport/connection_slot.hpp"
+#include "transport/record_buffers.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -37,11 +38,13 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   void do_write();
   void on_write(error_code ec, std::size_t bytes);
   void close();
+  void release_idle_tls_buffers();
   void refresh_deadline();
   void wait_for_idle_deadline();
   void on_idle_timer(error_code ec);
 
   Stream stream_;
+  transport::record_buffers<Stream> record_buffers_;
   boost::beast::flat_buffer already_read_;
   transport::connection_slot slot_;
   app::services& app_;

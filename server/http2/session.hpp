@@ -88,6 +88,7 @@ class session : public std::enable_shared_from_this<session> {
   bool blocked_by_peer_window() const;
   // The idle timeout: GOAWAY NO_ERROR with the last stream processed (RFC 9113 6.8), then finished().
   void end_idle_connection();
+  bool has_open_streams() const { return !streams_.empty(); }
 
   // ---- nghttp2 callback targets (callbacks.cpp) ----
   int on_begin_frame(const nghttp2_frame_hd& header);
@@ -124,7 +125,8 @@ class session : public std::enable_shared_from_this<session> {
   boost::asio::any_io_executor executor_;
   std::function<void()> wake_;
   // Steady state allocates nothing per stream: nghttp2's blocks and the streams' states are
-  // made again where the last closed stream's were.
+  // made again where the last closed stream's were. Trimming them when the connection goes
+  // quiet would make every quiet moment cost a request's worth of allocations again.
   block_pool nghttp2_memory_;
   object_pool<stream_state, 32> stream_states_;
   nghttp2_session* session_ = nullptr;

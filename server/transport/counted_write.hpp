@@ -10,6 +10,8 @@
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <span>
+
 namespace memgate::transport {
 
 inline void count_write(std::size_t bytes) {
@@ -17,17 +19,26 @@ inline void count_write(std::size_t bytes) {
   metrics::add(metrics::counter::bytes_written, static_cast<std::int64_t>(bytes));
 }
 
+// With `staging` (TLS, record_buffers.hpp), each step first copies up to staging.size()
+// bytes of what is left into it and writes that: full records, at the price of one copy.
 template <typename Stream, typename ConstBufferSequence, typename Handler>
-auto async_write_counted(Stream& stream, const ConstBufferSequence& buffers, std::uint32_t stall_timeout_ms,
-                         Handler handler) {
+auto async_write_counted(Stream& stream, const ConstBufferSequence& buffers, std::span<std::uint8_t> staging,
+                         std::uint32_t stall_timeout_ms, Handler handler) {
   using boost::system::error_code;
   return boost::asio::async_compose<Handler, void(error_code, std::size_t)>(
-      [&stream, stall_timeout_ms, rest = boost::beast::buffers_suffix<ConstBufferSequence>(buffers), total = std::size_t{0},
-       coro = boost::asio::coroutine{}](auto& self, error_code ec = {}, std::size_t written = 0) mutable {
+      [&stream, staging, stall_timeout_ms, rest = boost::beast::buffers_suffix<ConstBufferSequence>(buffers),
+       total = std::size_t{0}, coro = boost::asio::coroutine{}](auto& self, error_code ec = {},
+                                                               std::size_t written = 0) mutable {
         BOOST_ASIO_CORO_REENTER(coro) {
           while (boost::asio::buffer_size(rest) > 0) {
             expire_after_ms(stream, stall_timeout_ms);
-            BOOST_ASIO_CORO_YIELD stream.async_write_some(rest, std::move(self));
+            if (staging.empty()) {
+              BOOST_ASIO_CORO_YIELD stream.async_write_some(rest, std::move(self));
+            } else {
+              BOOST_ASIO_CORO_YIELD stream.async_write_some(
+                  boost::asio::buffer(staging.data(), boost::asio::buffer_copy(boost::asio::buffer(staging), rest)),
+                  std::move(self));
+            }
             if (ec) {
               self.complete(ec, total);
               return;
@@ -40,6 +51,12 @@ auto async_write_counted(Stream& stream, const ConstBufferSequence& buffers, std
         }
       },
       handler, stream);
+}
+
+template <typename Stream, typename ConstBufferSequence, typename Handler>
+auto async_write_counted(Stream& stream, const ConstBufferSequence& buffers, std::uint32_t stall_timeout_ms,
+                         Handler handler) {
+  return async_write_counted(stream, buffers, std::span<std::uint8_t>{}, stall_timeout_ms, std::move(handler));
 }
 
 }  // namespace memgate::transport

@@ -1,5 +1,6 @@
 #include "http2/session.hpp"
 
+#include "app/http_date.hpp"
 #include "http2/callbacks.hpp"
 #include "http2/settings.hpp"
 #include "metrics/allocation_charge.hpp"
@@ -277,9 +278,11 @@ void session::submit(stream_state& stream, app::response response) {
   const std::string status = std::to_string(response.status);
   const std::string length = std::to_string(response.body.size());
   stream.body = std::move(response.body);
-  std::array<nghttp2_nv, 4> headers{header(":status", status), header("content-type", response.content_type),
-                                    header("server", "memgate-refserver"), header("content-length", length)};
-  const std::size_t count = stream.streaming ? 3 : 4;  // a stream's length is not known up front
+  // nghttp2 copies the fields, so the date text need only last this call (RFC 9110 6.6.1).
+  std::array<nghttp2_nv, 5> headers{header(":status", status), header("content-type", response.content_type),
+                                    header("server", "memgate-refserver"), header("date", app::http_date_now()),
+                                    header("content-length", length)};
+  const std::size_t count = stream.streaming ? 4 : 5;  // a stream's length is not known up front
   const nghttp2_data_provider provider = body_provider();
   nghttp2_submit_response(session_, stream.id, headers.data(), count, stream.head ? nullptr : &provider);
 }

@@ -1,5 +1,9 @@
 """RFC 9113 8.1 (request framing: complete at END_STREAM), 8.1.1 (malformed requests),
-8.2 (fields), 8.3 (pseudo-header fields), and HEAD (RFC 9110 9.3.2) over HTTP/2."""
+8.2 (fields), 8.3 (pseudo-header fields), Date (RFC 9110 6.6.1) and HEAD (RFC 9110 9.3.2) over HTTP/2."""
+import re
+import time
+from email.utils import parsedate_to_datetime
+
 import pytest
 
 from h2_checks import assert_stream_error
@@ -105,3 +109,24 @@ def test_head_is_get_without_a_body(client, path, length):
     client.headers(3, request_headers())
     client.wait(stream_id=3)
     assert not [f for f in client.outcome.frames if f.type == DATA and f.stream_id == 1], "HEAD got a body"
+
+
+IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                         r"\d{4} \d\d:\d\d:\d\d GMT")
+
+
+@case("RFC 9110 6.6.1", "every response carries one date field, an IMF-fixdate of the current time: 2xx, 4xx, "
+      "HEAD, a /stream of unknown length, and every stream of the connection")
+def test_every_response_carries_the_date(client):
+    requests = {1: ("/bytes/10", "GET", 200), 3: ("/nothing", "GET", 404), 5: ("/bytes/5", "HEAD", 200),
+                7: ("/stream/5", "GET", 200), 9: ("/bytes/10", "GET", 200)}
+    started = time.time()
+    for stream_id, (path, method, _) in requests.items():
+        client.headers(stream_id, request_headers(path, method))
+        client.wait(stream_id=stream_id)
+    finished = time.time()
+    for stream_id, (_, _, status) in requests.items():
+        assert client.outcome.status.get(stream_id) == status, client.outcome.describe()
+        dates = [value for name, value in client.outcome.headers[stream_id] if name == "date"]
+        assert len(dates) == 1 and IMF_FIXDATE.fullmatch(dates[0]), client.outcome.headers[stream_id]
+        assert int(started) - 1 <= parsedate_to_datetime(dates[0]).timestamp() <= finished + 1, dates[0]

@@ -57,10 +57,11 @@ def test_result_has_what_issue_4_lists(clean_baseline):
         assert isinstance(m[key], (int, float)), key
     assert set(m["growth_per_request"]) == {"rss_bytes", "rss_anon_bytes", "live_heap_bytes"}
     assert m["bytes_copied_per_response"] == 0
-    # Only h2 was served: its handlers made nearly every allocation (9.0 of 9.04 measured).
+    # Only h2 was served, and its session's pools leave a steady state of well under 3 allocations per
+    # request (0.25 in h2, of 0.77 measured: the rest is the driver's /mem probes and Asio's steps).
     h2_allocs = m["allocations_per_request_by_protocol"]["h2"]["allocations"]
     assert set(m["allocations_per_request_by_protocol"]) == {"h2"}
-    assert 0.8 * m["allocations_per_request"] <= h2_allocs <= m["allocations_per_request"]
+    assert 0 < h2_allocs <= m["allocations_per_request"] <= 3
     assert m["peak_rss_bytes"] >= rep["start_sample"]["rss_bytes"]
     # timeline: requests grow, RSS from smaps_rollup, live heap from /mem
     tl = rep["timeline"]

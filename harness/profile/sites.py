@@ -19,7 +19,7 @@ _ALLOCATOR_PREFIXES = ("operator new", "operator delete", "malloc", "calloc", "r
                        "CRYPTO_realloc")
 # memgate's counting by source file: the counting core's static helpers (harness/heapshim/, linked
 # into refserver) have no namespace to match, and their names are no allocator's.
-_HOOK_FILES = ("harness/heapshim/", "server/metrics/counters.", "server/alloc/")
+_HOOK_FILES = ("harness/heapshim/", "server/metrics/counters.", "server/alloc/", "server/http2/block_pool.")
 # Library internals dropped from the shown stack (kept only when nothing better exists).
 _NOISE_PREFIXES = ("std::", "boost::", "__gnu_cxx::", "void std::", "void boost::", "_start", "__libc_start",
                    "main", "start_thread", "clone", "??")

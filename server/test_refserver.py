@@ -227,6 +227,28 @@ def tls_server(tmp_path):
     started.stop()
 
 
+def h2_frame(kind: int, flags: int, stream_id: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream_id.to_bytes(4, "big") + payload
+
+
+# GET /bytes/10 on stream 1 (END_STREAM | END_HEADERS), HPACK by hand: :method GET, :scheme https
+# from the static table, :path and :authority as literals with indexed names.
+H2_GET_BYTES_10 = h2_frame(1, 0x05, 1, b"\x82\x87\x44\x09/bytes/10\x41\x01x")
+
+
+def read_h2_until_stream_ends(tls) -> None:
+    received = b""
+    while True:
+        chunk = tls.recv(65536)
+        assert chunk, "the server closed before the response ended"
+        received += chunk
+        while len(received) >= 9 and len(received) >= 9 + int.from_bytes(received[:3], "big"):
+            length, kind, flags = int.from_bytes(received[:3], "big"), received[3], received[4]
+            received = received[9 + length:]
+            if kind in (0, 1) and flags & 0x01:  # DATA or HEADERS with END_STREAM
+                return
+
+
 def test_per_connection_leak_fires_once_per_tls_connection_h1_and_h2(tmp_path):
     server = start_tls_server(tmp_path, "--inject-leak-per-connection=4096")
     try:
@@ -237,8 +259,11 @@ def test_per_connection_leak_fires_once_per_tls_connection_h1_and_h2(tmp_path):
                     pass
             with tls_connect(server.port, ["h2"]) as tls:
                 assert tls.selected_alpn_protocol() == "h2"
-                tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
-                assert tls.recv(65536)  # the server's SETTINGS: the h2 connection is up
+                tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0, b"") + H2_GET_BYTES_10)
+                read_h2_until_stream_ends(tls)  # a connection that served a measured request
+        with tls_connect(server.port, ["h2"]) as tls:  # no request: no load connection, not counted
+            tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0, b""))
+            assert tls.recv(65536)  # the server's SETTINGS: the h2 connection is up
         time.sleep(1.5)  # TLS closes take up to the 1 s close_notify wait
         with tls_connect(server.port, ["http/1.1"]) as tls:  # /mem on a connection still open: not counted yet
             tls.sendall(b"GET /mem?trim=0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

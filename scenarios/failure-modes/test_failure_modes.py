@@ -154,6 +154,22 @@ def test_h2_stream_churn_with_cancellation_does_not_grow(built, tmp_path):
 
 
 @pytest.mark.parametrize("protocol", ["h1", "h2c"])
+def test_a_per_connection_leak_counts_load_connections_only(built, protocol):
+    # The driver's /mem polls come on connections of their own: were they charged, the leak would
+    # grow with the sampling rate instead of with the connections that carried load. One client
+    # connection at a time opens exactly 2,000 / 10 of them (several in parallel open spares at the end).
+    result = run_scenario(case("connection-churn.toml", f"connection-churn.protocol-{protocol}", requests=2000,
+                               warmup_requests=200, connections=1, server_args=["--inject-leak-per-connection=1000"]))
+    assert_no_strays(result)
+    assert result["status"] == "ok", result["failure"]
+    m = result["metrics"]
+    assert m["timeline_points"] >= 2  # /mem was polled while the load ran
+    assert m["requests_completed"] == 2000
+    assert result["replicates"][0]["loadgen"]["connections_opened"] == 200
+    assert m["leaked_bytes_delta"] == 1000 * 200  # one leak per load connection, none per /mem poll
+
+
+@pytest.mark.parametrize("protocol", ["h1", "h2c"])
 def test_connection_churn_does_not_grow_per_connection(built, tmp_path, protocol):
     m = prove_twin(case("connection-churn.toml", f"connection-churn.protocol-{protocol}",
                         requests=20000, warmup_requests=2000), tmp_path)

@@ -18,14 +18,18 @@ namespace {
 std::atomic<void*> last_leaked_block{nullptr};
 std::atomic<std::uint8_t> last_copied_byte{0};
 
+void* allocate_touched(std::size_t bytes, leak_via via) {
+  void* block = via == leak_via::malloc ? std::malloc(bytes) : ::operator new(bytes);
+  if (block == nullptr) throw std::bad_alloc();
+  std::memset(block, 0xA5, bytes);
+  return block;
+}
+
 }  // namespace
 
 void leak_heap_bytes(std::size_t bytes, leak_via via) {
   if (bytes == 0) return;
-  void* block = via == leak_via::malloc ? std::malloc(bytes) : ::operator new(bytes);
-  if (block == nullptr) throw std::bad_alloc();
-  std::memset(block, 0xA5, bytes);
-  last_leaked_block.store(block, std::memory_order_relaxed);
+  last_leaked_block.store(allocate_touched(bytes, via), std::memory_order_relaxed);
   metrics::add(metrics::counter::leaked_bytes, static_cast<std::int64_t>(bytes));
 }
 
@@ -39,6 +43,28 @@ void copy_body_bytes(std::size_t bytes) {
   }
   last_copied_byte.store(copy[bytes - 1], std::memory_order_relaxed);
   metrics::add(metrics::counter::bytes_copied, static_cast<std::int64_t>(bytes));
+}
+
+held_block::held_block(std::size_t bytes, leak_via via)
+    : block_(bytes == 0 ? nullptr : allocate_touched(bytes, via), release_held{via}) {}
+
+void release_held::operator()(void* block) const {
+  if (via == leak_via::malloc) {
+    std::free(block);
+  } else {
+    ::operator delete(block);
+  }
+}
+
+connection_faults::~connection_faults() {
+  if (served_load_) leak_heap_bytes(config_.inject_leak_per_connection_bytes, config_.inject_leak_via);
+}
+
+void connection_faults::on_request_started(const route& r) {
+  if (!r.counts_as_request()) return;
+  served_load_ = true;
+  leak_heap_bytes(config_.inject_leak_bytes, config_.inject_leak_via);
+  copy_body_bytes(config_.inject_copy_bytes);
 }
 
 }  // namespace memgate::app

@@ -59,6 +59,7 @@ std::string render(const server_config& config, bool trimmed, const metrics::res
       {"inject_leak_bytes", config.inject_leak_bytes},
       {"inject_leak_per_connection_bytes", config.inject_leak_per_connection_bytes},
       {"inject_leak_per_reset_bytes", config.inject_leak_per_reset_bytes},
+      {"inject_hold_per_stream_bytes", config.inject_hold_per_stream_bytes},
       {"inject_leak_via", to_string(config.inject_leak_via)},
       {"inject_copy_bytes", config.inject_copy_bytes},
       {"backpressure", !config.no_backpressure},

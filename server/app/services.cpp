@@ -26,16 +26,6 @@ response immediate_response(const route& r, services& app) {
   }
 }
 
-void on_request_started(const route& r, const services& app) {
-  if (!r.counts_as_request()) return;
-  leak_heap_bytes(app.config.inject_leak_bytes, app.config.inject_leak_via);
-  copy_body_bytes(app.config.inject_copy_bytes);
-}
-
-void on_connection_closed(const services& app) {
-  leak_heap_bytes(app.config.inject_leak_per_connection_bytes, app.config.inject_leak_via);
-}
-
 void on_response_abandoned(const services& app) {
   leak_heap_bytes(app.config.inject_leak_per_reset_bytes, app.config.inject_leak_via);
 }

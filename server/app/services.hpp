@@ -1,5 +1,6 @@
 #pragma once
 // What a protocol session needs from the application, whatever its protocol.
+#include "app/fault_injection.hpp"
 #include "app/json_documents.hpp"
 #include "app/memory_sampler.hpp"
 #include "app/response_body.hpp"
@@ -32,13 +33,8 @@ response json_response(std::string json);
 // Upload, stream and mem involve the protocol and are driven by the sessions.
 response immediate_response(const route& r, services& app);
 
-// Per measured request: --inject-leak, --inject-copy and the request counters live here so
-// both protocols do the same.
-void on_request_started(const route& r, const services& app);
-
-// The two "bad twin" faults (--inject-leak-per-connection, --inject-leak-per-reset):
-// per-connection state never freed, and a cancelled response whose path forgets to free.
-void on_connection_closed(const services& app);
+// --inject-leak-per-reset: a cancelled response whose path forgets to free. The per-request and
+// per-connection faults are connection_faults' (app/fault_injection.hpp), which each session holds.
 void on_response_abandoned(const services& app);
 
 }  // namespace memgate::app

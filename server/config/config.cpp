@@ -82,7 +82,10 @@ parsed_args parse_args(const std::vector<std::string>& args) {
        "leak this many heap bytes per h1/h2 connection, when it closes")
       ("inject-leak-per-reset", po::value(&config.inject_leak_per_reset_bytes)->default_value(0),
        "leak this many heap bytes per response the client abandons (h2 RST_STREAM, h1 close mid-response)")
-      ("inject-leak-via", po::value(&via)->default_value(via), "how --inject-leak* allocate: new|malloc")
+      ("inject-hold-per-stream", po::value(&config.inject_hold_per_stream_bytes)->default_value(0),
+       "hold this many touched heap bytes per request in flight (h1 request, h2 stream, upload) until it ends")
+      ("inject-leak-via", po::value(&via)->default_value(via),
+       "how --inject-leak* and --inject-hold-per-stream allocate: new|malloc")
       ("inject-copy", po::value(&config.inject_copy_bytes)->default_value(0),
        "copy this many body bytes per request into a fresh buffer (counted in bytes_copied)")
       ("no-backpressure", po::bool_switch(&config.no_backpressure), "/stream queues chunks without waiting for the socket")

@@ -11,7 +11,7 @@ namespace memgate {
 enum class copy_strategy { writev, buffered };
 enum class request_body_strategy { streamed, buffered };
 enum class json_mode { built, cached };
-// How --inject-leak* allocate: operator new (counted by memgate's heap hooks) or plain malloc
+// How --inject-leak* and --inject-hold-per-stream allocate: operator new (counted by memgate's heap hooks) or plain malloc
 // (what a C server or a C library does; seen by a heap that counts malloc, and by RSS).
 enum class leak_via { new_operator, malloc };
 
@@ -25,7 +25,8 @@ struct server_config {
   std::size_t inject_leak_bytes = 0;                 // per measured request
   std::size_t inject_leak_per_connection_bytes = 0;  // per h1/h2 connection, when it closes
   std::size_t inject_leak_per_reset_bytes = 0;       // per response the client abandons mid-way
-  leak_via inject_leak_via = leak_via::new_operator;  // for every --inject-leak*
+  std::size_t inject_hold_per_stream_bytes = 0;      // per measured request in flight, freed when it ends
+  leak_via inject_leak_via = leak_via::new_operator;  // for every --inject-leak* and --inject-hold-per-stream
   std::size_t inject_copy_bytes = 0;                 // per measured request: a body-like copy, counted in bytes_copied
   bool no_backpressure = false;
   std::string tls_cert_path;

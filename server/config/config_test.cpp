@@ -19,6 +19,7 @@ TEST(Config, DefaultsAreTheDocumentedOnes) {
   EXPECT_FALSE(parsed.config->tls());
   EXPECT_EQ(parsed.config->inject_leak_via, leak_via::new_operator);
   EXPECT_EQ(parsed.config->inject_copy_bytes, 0u);
+  EXPECT_EQ(parsed.config->inject_hold_per_stream_bytes, 0u);
 }
 
 TEST(Config, ReadsEverySwitch) {
@@ -26,7 +27,8 @@ TEST(Config, ReadsEverySwitch) {
                              "--json=cached", "--inject-leak=64", "--no-backpressure", "--max-header-bytes=4096",
                              "--h2-useless-frame-budget=7", "--max-requests-per-connection=3",
                              "--inject-leak-per-connection=128", "--inject-leak-per-reset=256",
-                             "--h2-max-queued-frames=77", "--inject-leak-via=malloc", "--inject-copy=512"});
+                             "--h2-max-queued-frames=77", "--inject-leak-via=malloc", "--inject-copy=512",
+                             "--inject-hold-per-stream=4096"});
   ASSERT_TRUE(parsed.config) << parsed.message;
   EXPECT_EQ(parsed.config->port, 8080);
   EXPECT_EQ(parsed.config->threads, 3u);
@@ -43,6 +45,7 @@ TEST(Config, ReadsEverySwitch) {
   EXPECT_EQ(parsed.config->limits.h2_max_queued_frames, 77u);
   EXPECT_EQ(parsed.config->inject_leak_via, leak_via::malloc);
   EXPECT_EQ(parsed.config->inject_copy_bytes, 512u);
+  EXPECT_EQ(parsed.config->inject_hold_per_stream_bytes, 4096u);
 }
 
 TEST(Config, InjectLeakViaNewIsTheDefaultSpelledOut) {

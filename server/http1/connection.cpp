@@ -24,12 +24,6 @@ connection<Stream>::connection(Stream&& stream, boost::beast::flat_buffer&& alre
       app_(app),
       session_(app, strategies, stream_.get_executor(), *this, std::move(already_read)) {}
 
-// The last handler let go of the connection: it is closed.
-template <typename Stream>
-connection<Stream>::~connection() {
-  app::on_connection_closed(app_);
-}
-
 template <typename Stream>
 void connection<Stream>::run() {
   session_.start();

@@ -157,7 +157,7 @@ void session::on_header() {
     return respond(app::error_response(*error));
   }
   route_ = std::get<app::route>(classified);
-  app::on_request_started(route_, app_);
+  faults_.on_request_started(route_);
   body_sink_.emplace(strategies_.upload_sink_for(route_));  // an upload without a body has one too
   if (parser_->is_done()) return on_request_complete();
   phase_ = phase::body;

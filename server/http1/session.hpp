@@ -107,6 +107,7 @@ class session final : private strategy::chunk_target {
   strategy::bytes_view header_if_first(std::uint64_t offset) const;
 
   app::services& app_;
+  app::connection_faults faults_{app_.config};  // charged when the session, and so its connection, ends
   const strategy::strategies& strategies_;
   boost::asio::any_io_executor executor_;
   session_owner& owner_;

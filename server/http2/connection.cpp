@@ -23,12 +23,6 @@ connection<Stream>::connection(Stream&& stream, boost::beast::flat_buffer&& alre
       strategies_(strategies),
       idle_timer_(stream_.get_executor()) {}
 
-// The last handler let go of the connection: it is closed.
-template <typename Stream>
-connection<Stream>::~connection() {
-  app::on_connection_closed(app_);
-}
-
 template <typename Stream>
 void connection<Stream>::run() {
   std::weak_ptr<connection> weak = this->shared_from_this();

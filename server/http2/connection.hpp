@@ -23,7 +23,6 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
  public:
   connection(Stream&& stream, boost::beast::flat_buffer&& already_read, transport::connection_slot&& slot,
              app::services& app, const strategy::strategies& strategies);
-  ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
   void run();

@@ -228,7 +228,7 @@ int session::on_frame_recv(const nghttp2_frame& frame) {
     } else {
       stream->route = std::get<app::route>(classified);
       stream->measured = stream->route.counts_as_request();
-      app::on_request_started(stream->route, app_);
+      faults_.on_request_started(stream->route);
       stream->upload.emplace(strategies_.upload_sink_for(stream->route));
     }
   }

@@ -121,6 +121,7 @@ class session : public std::enable_shared_from_this<session> {
   class stream_chunks;  // the chunk producer's view of one stream
 
   app::services& app_;
+  app::connection_faults faults_{app_.config};  // charged when the session, and so its connection, ends
   const strategy::strategies& strategies_;
   boost::asio::any_io_executor executor_;
   std::function<void()> wake_;

@@ -19,7 +19,8 @@ class strategies {
   // The harness's own probes (/mem, /healthz) and error responses go out as views
   // whatever the configuration: bytes_copied stays about measured traffic.
   const body_writer& body_writer_for(bool measured) const { return measured ? measured_bodies_ : probes_; }
-  // Upload bodies as configured; any other request body is only counted as it arrives.
+  // Upload bodies as configured; any other request body is only counted as it arrives. A
+  // measured request's sink also holds --inject-hold-per-stream's block.
   upload_sink upload_sink_for(const app::route& route) const;
   const chunk_producer& chunks() const { return *chunks_; }
 
@@ -28,6 +29,8 @@ class strategies {
   const body_writer& probes_;
   request_body_strategy uploads_;
   std::uint64_t max_buffered_body_bytes_;
+  std::size_t hold_per_stream_bytes_;
+  leak_via hold_via_;
   std::unique_ptr<const chunk_producer> chunks_;
 };
 

@@ -142,6 +142,7 @@ def test_idle_connections_cost_per_connection_and_come_back(built, tmp_path, pro
     assert clean["live_heap_per_held_connection_bytes"] > 0
     assert abs(clean["rss_delta_bytes"]) < 4 * MIB  # back to the start once they closed
     assert m["bad-twin"]["live_heap_bytes_per_request"] >= 4096  # one request per connection
+    assert m["near-twin"]["live_heap_bytes_per_request"] >= 1024  # twice the family's 512 B/request bound
 
 
 def test_h2_stream_churn_with_cancellation_does_not_grow(built, tmp_path):

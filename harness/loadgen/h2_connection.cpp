@@ -79,6 +79,7 @@ void h2_connection<Stream>::on_body_frame(h2_stream_slot& slot, std::int32_t str
   // discarded by nghttp2 and still counted against the connection window.
   if (nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL) == 0) {
     slot.cancelled = true;
+    reset_queued_ = true;
   }
 }
 
@@ -108,6 +109,7 @@ void h2_connection<Stream>::do_write() {
   // next requests before anything is sent.
   this->take_tickets();
   settle();
+  reset_queued_ = false;
   write_buffer_.clear();
   while (write_buffer_.size() < write_flush_bytes) {
     const std::uint8_t* data = nullptr;
@@ -142,7 +144,7 @@ void h2_connection<Stream>::on_read(error_code ec, std::size_t bytes) {
   // every pending read freed up then go out together, not one write (and one server read)
   // per response. Bytes waiting mean the next read completes at once and writes then. A read
   // that did not fill the buffer found the socket drained: no need to ask.
-  if (bytes < read_buffer_.size() || !bytes_waiting()) do_write();
+  if (reset_queued_ || bytes < read_buffer_.size() || !bytes_waiting()) do_write();
   if (this->done_) return;
   if (!nghttp2_session_want_read(session_.get()) && !nghttp2_session_want_write(session_.get()) && !this->writing_) {
     return this->fail_all(failure::protocol);

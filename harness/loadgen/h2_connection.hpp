@@ -108,6 +108,9 @@ class h2_connection final : public connection_base<h2_connection<Stream>, Stream
   bool goaway_ = false;
   bool closing_ = false;   // our GOAWAY is queued
   bool draining_ = false;  // our GOAWAY is written and our side shut down: read until the server closes
+  // Our RST_STREAM is queued: it goes out after this read, not once the socket drains. A slow
+  // reader's socket never drains while the server still sends the stream it is cancelling.
+  bool reset_queued_ = false;
   std::vector<std::uint8_t> write_buffer_;
   std::array<std::uint8_t, max_read_bytes> read_buffer_;
 };

@@ -57,7 +57,7 @@ bool for_each_coding(std::string_view value, OnCoding on_coding) {
   }
 }
 
-std::optional<request_rejection> check_transfer_coding(const http::request_header<>& header) {
+std::optional<request_rejection> check_transfer_coding(const request_head& header) {
   // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
   if (header.version() < 11) return request_rejection{400, "Transfer-Encoding in an HTTP/1.0 request"};
   // Every coding, in order: chunked once and last (6.3: else the length is unknown), and
@@ -99,7 +99,7 @@ std::string_view origin_form(std::string_view target) {
   return path == std::string_view::npos ? std::string_view("/") : target.substr(path);
 }
 
-bool expects_continue(const http::request_header<>& header) {
+bool expects_continue(const request_head& header) {
   if (header.version() < 11) return false;  // RFC 9110 10.1.1: ignored in HTTP/1.0
   const auto [first, end] = header.equal_range(http::field::expect);
   for (auto field = first; field != end; ++field) {
@@ -135,7 +135,7 @@ bool has_obs_fold(std::string_view raw_header) {
   return false;
 }
 
-std::optional<request_rejection> check_request_header(const http::request_header<>& header,
+std::optional<request_rejection> check_request_header(const request_head& header,
                                                       std::size_t max_header_fields) {
   const auto fields = static_cast<std::size_t>(std::distance(header.begin(), header.end()));
   if (fields > max_header_fields) {

@@ -1,6 +1,5 @@
 #include "http1/session.hpp"
 
-#include "app/http_date.hpp"
 #include "http1/request_checks.hpp"
 #include "metrics/allocation_charge.hpp"
 #include "metrics/counters.hpp"
@@ -22,6 +21,8 @@ using error_code = beast::error_code;
 namespace {
 
 constexpr std::size_t body_read_buffer_bytes = 64 * 1024;
+// A keep-alive connection keeps an input buffer of up to this much between requests.
+constexpr std::size_t kept_input_bytes = 4096;
 // Beast's own reads ask for up to this much per read (at least 512 bytes, at most the free capacity).
 constexpr std::size_t max_read_bytes = 64 * 1024;
 constexpr std::string_view crlf = "\r\n";
@@ -83,9 +84,15 @@ void session::start_request() {
 }
 
 void session::new_parser() {
-  parser_.emplace();
+  release_parser();
+  parser_.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(field_allocator<char>(fields_)));
   parser_->header_limit(static_cast<std::uint32_t>(app_.config.limits.max_header_bytes));
   parser_->body_limit(boost::none);  // the upload sink enforces the buffered limit
+}
+
+void session::release_parser() {
+  parser_.reset();
+  fields_.release();
 }
 
 void session::parse() {
@@ -141,6 +148,7 @@ void session::on_header() {
   const auto& request = parser_->get();
   // HEAD is answered wherever GET is (RFC 9110 9.3.2).
   head_ = request.method() == http::verb::head;
+  version_ = request.version();
   // RFC 9112 5.2 lets a server replace obs-fold with spaces (as Beast does) or refuse it: a
   // folded line is how one field is made to read differently by two parsers, so refuse.
   if (folded_) return reject(400, "a folded header field line (obs-fold)");
@@ -196,8 +204,11 @@ void session::parse_body() {
 
 void session::on_request_complete() {
   phase_ = phase::responding;
+  release_parser();  // what the request said is taken: version_, keep_alive_, route_
   std::vector<std::uint8_t>().swap(body_scratch_);
-  input_.shrink_to_fit();  // an idle keep-alive connection holds no body-sized buffer
+  // An idle keep-alive connection holds no body-sized buffer, but keeps one a header fits in:
+  // freeing that too would make the next request's first read allocate it again.
+  if (input_.capacity() > kept_input_bytes) input_.shrink_to_fit();
   switch (route_.kind) {
     case app::endpoint::upload:
       return respond(app::json_response(body_sink_->finish_json()));
@@ -215,40 +226,23 @@ void session::on_request_complete() {
 
 // ---- whole responses -------------------------------------------------------
 
-void session::serialize_header(unsigned status, std::string_view content_type,
-                               std::optional<std::uint64_t> content_length) {
-  http::response<http::empty_body> message{static_cast<http::status>(status), parser_->get().version()};
-  message.set(http::field::server, "memgate-refserver");
-  message.set(http::field::date, app::http_date_now());
-  message.set(http::field::content_type, content_type);
-  message.keep_alive(keep_alive_ && !close_after_response_);
-  if (content_length) {
-    message.content_length(*content_length);
-  } else if (!close_delimited_) {
-    message.chunked(true);
-  }
-  http::response_serializer<http::empty_body> serializer(message);
-  serializer.split(true);
-  header_.clear();
-  error_code ec;
-  while (!serializer.is_header_done()) {
-    serializer.next(ec, [&](error_code&, const auto& buffers) {
-      const std::size_t size = net::buffer_size(buffers);
-      const std::size_t old = header_.size();
-      header_.resize(old + size);
-      net::buffer_copy(net::buffer(header_.data() + old, size), buffers);
-      serializer.consume(size);
-    });
-  }
+void session::build_header(unsigned status, std::string_view content_type, body_framing framing,
+                           std::uint64_t content_length) {
+  header_.build({.status = status,
+                 .content_type = content_type,
+                 .version = version_,
+                 .keep_alive = keep_alive_ && !close_after_response_,
+                 .framing = framing,
+                 .content_length = content_length});
 }
 
 void session::respond(app::response response) {
   phase_ = phase::responding;
   body_ = std::move(response.body);
-  serialize_header(response.status, response.content_type, body_.size());
+  build_header(response.status, response.content_type, body_framing::content_length, body_.size());
   pending_ = output_kind::response_end;
-  if (head_) return output_.framing(strategy::as_bytes(header_));
-  body_writer().write({.before = {strategy::as_bytes(header_), {}}, .body = body_, .offset = 0, .length = body_.size()},
+  if (head_) return output_.framing(strategy::as_bytes(header_.bytes()));
+  body_writer().write({.before = {strategy::as_bytes(header_.bytes()), {}}, .body = body_, .offset = 0, .length = body_.size()},
                       output_, copy_);
 }
 
@@ -292,11 +286,11 @@ void session::start_stream() {
   const std::uint64_t length = route_.infinite ? std::numeric_limits<std::uint64_t>::max() : route_.length;
   body_ = app::response_body::pattern(length);
   // RFC 9112 6.1: no Transfer-Encoding in a response to HTTP/1.0; the close ends the body.
-  close_delimited_ = parser_->get().version() < 11;
+  close_delimited_ = version_ < 11;
   if (close_delimited_) keep_alive_ = false;
-  serialize_header(200, "application/octet-stream", std::nullopt);
+  build_header(200, "application/octet-stream", close_delimited_ ? body_framing::close_delimited : body_framing::chunked, 0);
   if (head_) {
-    output_.framing(strategy::as_bytes(header_));
+    output_.framing(strategy::as_bytes(header_.bytes()));
     pending_ = output_kind::response_end;
     return;
   }
@@ -307,7 +301,7 @@ void session::start_stream() {
 }
 
 strategy::bytes_view session::header_if_first(std::uint64_t offset) const {
-  return offset == 0 ? strategy::as_bytes(header_) : strategy::bytes_view{};
+  return offset == 0 ? strategy::as_bytes(header_.bytes()) : strategy::bytes_view{};
 }
 
 strategy::body_piece session::frame_chunk(std::uint64_t offset, std::size_t length) {
@@ -402,7 +396,7 @@ void session::reject(unsigned status, std::string reason) {
   keep_alive_ = false;
   close_after_response_ = true;
   route_ = {};  // not a measured request
-  if (!parser_ || !parser_->is_header_done()) parser_.emplace();  // a fresh header: HTTP/1.1 for the reply
+  if (!parser_ || !parser_->is_header_done()) version_ = 11;  // no request line to answer in: HTTP/1.1
   respond(app::error_response({status, std::move(reason)}));
 }
 

@@ -5,6 +5,8 @@
 // Pipelined requests wait in the input buffer and are answered in order; input is wanted
 // only between responses, which bounds what a client can make us hold.
 #include "app/services.hpp"
+#include "http1/field_arena.hpp"
+#include "http1/response_header.hpp"
 #include "http1/write_list.hpp"
 #include "strategy/strategies.hpp"
 
@@ -75,12 +77,13 @@ class session final : private strategy::chunk_target {
   session_end end() const { return end_; }
 
  private:
-  using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
+  using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body, field_allocator<char>>;
   enum class phase { header, body, responding, over };
   enum class output_kind { none, interim, response_end, stream_part };
 
   void start_request();
   void new_parser();
+  void release_parser();
   std::string_view buffered() const;  // the input not parsed yet
   void parse();
   bool skip_empty_lines();
@@ -101,7 +104,7 @@ class session final : private strategy::chunk_target {
   void on_response_done();
   void reject(unsigned status, std::string reason);  // answer and close
 
-  void serialize_header(unsigned status, std::string_view content_type, std::optional<std::uint64_t> content_length);
+  void build_header(unsigned status, std::string_view content_type, body_framing framing, std::uint64_t content_length);
   const strategy::body_writer& body_writer() const { return strategies_.body_writer_for(route_.counts_as_request()); }
   // A /stream's header goes out with its first chunk, or with the last chunk of an empty body.
   strategy::bytes_view header_if_first(std::uint64_t offset) const;
@@ -117,7 +120,9 @@ class session final : private strategy::chunk_target {
   bool header_deadline_due_ = false;  // a new header wait began: its deadline is not armed yet
   bool parse_posted_ = false;         // a pipelined request is parsed on the next turn
 
+  field_arena fields_;  // the parser's fields; declared first, so it outlives the parser
   std::optional<request_parser> parser_;
+  unsigned version_ = 11;  // the request's HTTP version, once its header is parsed
   app::route route_;
   bool keep_alive_ = false;
   bool head_ = false;  // a HEAD request: the GET response's header, without its body
@@ -129,7 +134,7 @@ class session final : private strategy::chunk_target {
   std::vector<std::uint8_t> body_scratch_;
 
   // The response being written
-  std::string header_;  // its status line and header fields; keeps its capacity across requests
+  response_header header_;
   app::response_body body_;
   write_list output_;
   output_kind pending_ = output_kind::none;  // what output_ holds, collected or not

@@ -33,6 +33,7 @@ class response_header {
 
  private:
   void format(const response_head& head);
+  void fit_capacity();
 
   std::string text_;
   std::optional<response_head> formatted_;  // what text_ was formatted for

@@ -2,8 +2,10 @@
 (harness/abuse/attacks.py CASES), built from the same wire helpers and payloads as the attacks.
 
 Counts are scaled down to a few times the fuzz targets' limits (h2_session_fuzzer.cpp lowers the
-flood limits to 32-64), so each seed crosses its defence and stays small enough to keep the
-fuzzers fast. test_abuse_seeds.py checks every class has seeds and the corpus files match.
+flood limits to 32-64; h1_request_fuzzer.cpp the header limits to 1 KiB and 16 fields, and
+keep-alive to 8 requests), so each seed crosses its defence and stays within ci/fuzz.sh's
+-max_len, which keeps the fuzzers fast. test_abuse_seeds.py checks every class has seeds and
+the corpus files match.
 """
 
 from __future__ import annotations
@@ -97,8 +99,8 @@ def slowloris() -> dict[str, bytes]:
 
 
 def oversized_h1_headers() -> dict[str, bytes]:
-    big_line = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (16 << 10) + b"\r\n\r\n"
-    many = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-F%d: v\r\n" % i for i in range(200)) + b"\r\n"
+    big_line = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2048 + b"\r\n\r\n"
+    many = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-F%d: v\r\n" % i for i in range(32)) + b"\r\n"
     return {"-big_line": b"\x00" + big_line, "-many_fields": b"\x00" + many}
 
 
@@ -107,7 +109,7 @@ def smuggling() -> dict[str, bytes]:
 
 
 def pipelining_flood() -> dict[str, bytes]:
-    return {"": b"\x00" + b"GET /bytes/1024 HTTP/1.1\r\nHost: x\r\n\r\n" * 200}
+    return {"": b"\x00" + b"GET /bytes/1024 HTTP/1.1\r\nHost: x\r\n\r\n" * 16}
 
 
 H2_CLASSES = {f.__name__: f for f in (rapid_reset, continuation_flood, hpack_bomb, settings_flood, ping_flood,

@@ -6,9 +6,10 @@
 // Control byte bits:
 //   bit 0: --copy=buffered (else writev)      bit 1: --no-backpressure
 //   bit 2: --request-body=buffered            bits 3-7: hand the input over in reads of this size
-// The client hangs up after 8 MiB (a write failure, as a client that got enough of
-// /stream/inf causes). A session that neither writes, nor wants input, nor has work pending,
-// nor ends the connection is stuck: reported as a crash.
+// The client hangs up after 4 MiB or 128 writes (a write failure, as a client that got enough
+// of /stream/inf causes; without the count, /stream/N?chunk=1 is a million writes). A session
+// that neither writes, nor wants input, nor has work pending, nor ends the connection is
+// stuck: reported as a crash.
 // Nothing the harness does can fail or be interrupted (no socket): an exception is the
 // session's, and libFuzzer reports it with its input.
 #include "fuzz/fuzz_config.hpp"
@@ -31,8 +32,19 @@ namespace {
 using namespace memgate;
 namespace net = boost::asio;
 
-// Past this the client hangs up, as a client that got enough of /stream/inf would.
-constexpr std::uint64_t max_received_bytes = 8u << 20;
+// Past either the client hangs up, as a client that got enough of /stream/inf would. Room for
+// the largest generated body, and for a --no-backpressure stream to fill its queue cap and resume.
+constexpr std::uint64_t max_received_bytes = 4u << 20;
+constexpr int max_writes = 128;
+
+server_config make_config(std::uint8_t control) {
+  server_config config = fuzz::config_from_control(control);
+  // The header limits and the keep-alive limit within reach of small inputs (ci/fuzz.sh's -max_len).
+  config.limits.max_header_bytes = 1024;
+  config.limits.max_header_fields = 16;
+  config.limits.max_requests_per_connection = 8;
+  return config;
+}
 
 // The transport's side: holds the session as http1::connection does.
 struct memory_transport final : http1::session_owner, std::enable_shared_from_this<memory_transport> {
@@ -60,12 +72,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<const std::uint8_t> input(data + 1, size - 1);
   const std::size_t piece = (control >> 3) == 0 ? input.size() + 1 : (control >> 3);
 
-  testing::session_services app(fuzz::config_from_control(control), *io);
+  testing::session_services app(make_config(control), *io);
   auto transport = std::make_shared<memory_transport>(app, *io);
   auto& session = transport->session;
   std::size_t fed = 0;
   bool input_ended = false;
   std::uint64_t received = 0;
+  int writes = 0;
   session.start();
   // The order of http1::connection::pump(): the session may end the connection while
   // collect_output() finds nothing more (an HTTP/1.0 /stream ends with the close).
@@ -73,7 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto output = session.collect_output();
     if (!output.empty()) {
       received += net::buffer_size(output);
-      if (received > max_received_bytes) {
+      if (received > max_received_bytes || ++writes > max_writes) {
         session.on_output_failed(false);
       } else {
         session.on_output_written();

@@ -6,7 +6,8 @@
 server/fuzz/corpus/h2_session/: control byte (see h2_session_fuzzer.cpp), then frames after
 the client preface. server/fuzz/corpus/h1_request/: control byte (see h1_request_fuzzer.cpp), then request bytes.
 harness/loadgen/fuzz/corpus/: control byte (see response_fuzzer.cpp), then server bytes.
-Files named abuse-* are the abuse suite's attack classes (abuse_seeds.py).
+Files named abuse-* are the abuse suite's attack classes (abuse_seeds.py), malformed_* the
+malformed responses loadgen refuses (harness/loadgen/fuzz/malformed_seeds.py).
 Files named crash-* are regression inputs from fuzzing and are kept as they are.
 """
 import os
@@ -19,8 +20,10 @@ from hyperframe.frame import (ContinuationFrame, DataFrame, GoAwayFrame, Headers
 
 root = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(root))  # harness.abuse, which abuse_seeds builds from
+sys.path.insert(0, str(root / "harness" / "loadgen" / "fuzz"))
 
 import abuse_seeds  # noqa: E402
+import malformed_seeds  # noqa: E402
 
 
 def write(folder, name, data):
@@ -133,7 +136,6 @@ def loadgen_responses():
                          b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
                          b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"),
         "upload_receipt": (6, b'HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n{"bytes": 100, "crc32": 12345}'),
-        "bad_status": (0, b"HTTP/1.1 2000 OK\r\n\r\n"),
     }
     for name, (control, wire) in h1.items():
         write(out, f"h1_{name}", bytes([control | (3 << 3 if name == "chunked" else 0)]) + wire)
@@ -160,6 +162,8 @@ def loadgen_responses():
     }
     for name, (control, wire) in h2.items():
         write(out, f"h2_{name}", bytes([control]) + wire)
+    for name, wire in malformed_seeds.files().items():
+        write(malformed_seeds.CORPUS, name, wire)
 
 
 if __name__ == "__main__":

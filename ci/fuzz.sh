@@ -6,7 +6,8 @@
 #   bash ci/fuzz.sh 600      # fuzz each target for 600 s; new inputs go to a scratch dir
 #   bash ci/fuzz.sh 600 fuzz_h1_request   # only the targets named
 #
-# Prints each target's executions and rate (ci/fuzz_stats.py reads libFuzzer's final stats).
+# Prints each target's executions and rate (ci/fuzz_stats.py reads libFuzzer's final stats), and
+# when fuzzing, the executions per CPU second and the load average it started at.
 # Exits non-zero on any crash, leak, timeout or sanitizer report, printing the input's path
 # ("crash input: PATH"). Crash inputs are written to $MEMGATE_FUZZ_OUT (default:
 # build-asan/fuzz-out/<target>/); add them to the target's corpus as regression inputs once fixed.
@@ -45,15 +46,20 @@ for entry in "${targets[@]}"; do
   if [[ "$seconds" == 0 ]]; then
     echo "== $name: every input of $corpus once"
     "$build_dir/bin/$name" "${args[@]}" -runs=0 "$root/$corpus" >"$out/log" 2>&1 || failed=1
+    cpu=()
   else
     echo "== $name: ${seconds}s (new inputs in $out/new)"
     # Not in the smoke run: libFuzzer truncates longer corpus inputs to it.
     [[ "$max_len" == - ]] || args+=(-max_len="$max_len")
+    load=$(cut -d' ' -f1 /proc/loadavg)
     # The scratch dir comes first: libFuzzer writes new inputs to the first corpus directory only.
-    "$build_dir/bin/$name" "${args[@]}" -max_total_time="$seconds" "$out/new" "$root/$corpus" >"$out/log" 2>&1 \
-      || failed=1
+    # `time` (the bash keyword) writes the fuzzer's user + system CPU seconds to $out/cpu.
+    { TIMEFORMAT='%U %S'; time "$build_dir/bin/$name" "${args[@]}" -max_total_time="$seconds" "$out/new" \
+        "$root/$corpus" >"$out/log" 2>&1; } 2>"$out/cpu" || failed=1
+    read -r user system <"$out/cpu"
+    cpu=("$(/usr/bin/python3 -c "print($user + $system)")" "$load")
   fi
-  report=$(/usr/bin/python3 "$root/ci/fuzz_stats.py" "$name" "$out/log")
+  report=$(/usr/bin/python3 "$root/ci/fuzz_stats.py" "$name" "$out/log" "${cpu[@]}")
   if ((failed)); then
     status=1
     tail -n 60 "$out/log"

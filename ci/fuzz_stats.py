@@ -2,8 +2,12 @@
 """Reads one libFuzzer log for ci/fuzz.sh: executions and rate (from -print_final_stats=1) and the
 inputs libFuzzer wrote for a crash, leak, timeout or out-of-memory.
 
-  /usr/bin/python3 ci/fuzz_stats.py TARGET LOG     prints one summary line, then one
-                                                   "crash input: PATH" line per failing input
+  /usr/bin/python3 ci/fuzz_stats.py TARGET LOG [CPU_SECONDS LOAD_AVERAGE]
+      prints one summary line, then one "crash input: PATH" line per failing input
+
+With the fuzzer's CPU time and the load average when it started, the summary also gives the
+executions per CPU second: on a shared machine the rate per second of wall time says more
+about the other processes than about the target.
 """
 
 from __future__ import annotations
@@ -37,10 +41,13 @@ def parse(log: str) -> FuzzRun:
                    failing_inputs=failing)
 
 
-def summary(target: str, run: FuzzRun) -> str:
+def summary(target: str, run: FuzzRun, cpu_seconds: float | None = None, load_average: float | None = None) -> str:
     if run.executions is None:
         return f"{target}: no final stats in the log (libFuzzer did not finish)"
-    parts = [f"{run.executions:,} executions", f"{run.rate_per_second:,}/s"]
+    rate = f"{run.rate_per_second:,}/s"
+    if cpu_seconds:
+        rate += f" ({round(run.executions / cpu_seconds):,} per CPU second, load average {load_average:.1f})"
+    parts = [f"{run.executions:,} executions", rate]
     if run.new_inputs is not None:
         parts.append(f"{run.new_inputs} new inputs")
     if run.peak_rss_mb is not None:
@@ -49,12 +56,13 @@ def summary(target: str, run: FuzzRun) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        print("usage: fuzz_stats.py TARGET LOG", file=sys.stderr)
+    if len(argv) not in (3, 5):
+        print("usage: fuzz_stats.py TARGET LOG [CPU_SECONDS LOAD_AVERAGE]", file=sys.stderr)
         return 2
     with open(argv[2], encoding="utf-8", errors="replace") as f:
         run = parse(f.read())
-    print(summary(argv[1], run))
+    cpu = (float(argv[3]), float(argv[4])) if len(argv) == 5 else ()
+    print(summary(argv[1], run, *cpu))
     for path in run.failing_inputs:
         print(f"crash input: {path}")
     return 0

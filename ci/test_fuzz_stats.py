@@ -53,6 +53,12 @@ def test_a_clean_run_gives_executions_and_rate_and_no_failing_input():
         "fuzz_h1_request: 3,370 executions, 306/s, 260 new inputs, peak RSS 208 MiB")
 
 
+def test_with_the_cpu_time_the_rate_per_cpu_second_and_the_load_are_given():
+    assert fuzz_stats.summary("fuzz_h1_request", fuzz_stats.parse(CLEAN), 2.5, 3.14) == (
+        "fuzz_h1_request: 3,370 executions, 306/s (1,348 per CPU second, load average 3.1), 260 new inputs, "
+        "peak RSS 208 MiB")
+
+
 def test_a_crash_gives_the_input_path():
     run = fuzz_stats.parse(CRASH)
     assert run.executions == 4588

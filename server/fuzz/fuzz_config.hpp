@@ -17,7 +17,9 @@ inline server_config config_from_control(std::uint8_t control) {
   // Above the body pattern's 1 MiB slice, so a body of several slices is in reach.
   config.limits.max_generated_body_bytes = 2u << 20;
   config.limits.max_buffered_body_bytes = 1024;
-  config.limits.no_backpressure_queue_cap_bytes = 1u << 20;
+  // One default 16 KiB chunk fills it, so pausing and resuming are in reach of any stream; a
+  // larger cap filled with /stream/N?chunk=1 is a hundred thousand chunks in one turn.
+  config.limits.no_backpressure_queue_cap_bytes = 16u << 10;
   return config;
 }
 

@@ -51,7 +51,7 @@ struct memory_transport final : http1::session_owner, std::enable_shared_from_th
   memory_transport(testing::session_services& app, net::io_context& io)
       : session(app.services, app.strategies, io.get_executor(), *this, boost::beast::flat_buffer{}) {}
 
-  void wake() override {}  // the loop below collects after every step
+  void wake() override {}  // the loop below collects after every handler it runs
   std::shared_ptr<http1::session> hold() override { return {shared_from_this(), &session}; }
 
   http1::session session;
@@ -109,8 +109,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       session.on_input_end();
       continue;
     }
+    // One handler at a time, as an event loop interleaves them with the transport's writes.
     io->restart();
-    if (io->poll() == 0) stuck("no output, no input wanted, no work pending");
+    if (io->poll_one() == 0) stuck("no output, no input wanted, no work pending");
   }
   if (verbose) {
     std::fprintf(stderr, "h1_request: %zu bytes fed, %llu received, end %s\n", fed,

@@ -31,8 +31,16 @@ namespace {
 using namespace memgate;
 
 // Bounds per input so one run stays fast: a peer that opens windows wide could otherwise
-// make us generate a gigabyte (that is the server's business, not a parsing bug).
+// make us generate a gigabyte, or with /stream/N?chunk=1 a DATA frame per byte (that is the
+// server's business, not a parsing bug).
 constexpr std::size_t max_output_bytes = 4u << 20;
+constexpr std::size_t max_output_buffers = 4096;
+
+struct output_seen {
+  std::size_t bytes = 0;
+  std::size_t buffers = 0;
+  bool enough() const { return bytes > max_output_bytes || buffers > max_output_buffers; }
+};
 constexpr int max_rounds = 10'000;
 
 server_config make_config(std::uint8_t control) {
@@ -55,7 +63,7 @@ struct harness {
 
 // Collects and "writes" output, runs posted work; false once the session is done.
 // With `stalled`, one batch is collected and left in flight (the transport's write pending).
-bool drain(http2::session& server, harness& h, std::size_t& output_bytes, bool stalled = false) {
+bool drain(http2::session& server, harness& h, output_seen& output, bool stalled = false) {
   for (int round = 0; round < max_rounds; ++round) {
     bool moved = false;
     auto& batch = server.collect_output();
@@ -64,14 +72,15 @@ bool drain(http2::session& server, harness& h, std::size_t& output_bytes, bool s
       h.io.restart();
       return !server.finished();
     }
-    for (const auto& buffer : batch.buffers()) output_bytes += buffer.size();
+    for (const auto& buffer : batch.buffers()) output.bytes += buffer.size();
+    output.buffers += batch.buffers().size();
     if (!batch.empty()) {
       moved = true;
       server.on_batch_written();
     }
     moved = h.io.poll() > 0 || moved;
     h.io.restart();
-    if (output_bytes > max_output_bytes) return false;
+    if (output.enough()) return false;
     if (!moved) break;
   }
   return !server.finished();
@@ -93,22 +102,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t chunk = ((control >> 3) & 15) == 0 ? input.size() : ((control >> 3) & 15);
   const bool stalled = (control & 0x80) != 0;
 
-  std::size_t output_bytes = 0;
+  output_seen output;
   for (std::size_t offset = 0; offset < input.size();) {
     const std::size_t n = std::min(chunk, input.size() - offset);
     const auto result = server->receive({input.data() + offset, n});
     offset += n;
     if (verbose) std::fprintf(stderr, "h2_session: receive(%zu) -> %d\n", n, int(result));
     if (result == http2::receive_result::close_now) break;
-    const bool alive = drain(*server, h, output_bytes, stalled);
+    const bool alive = drain(*server, h, output, stalled);
     if (result == http2::receive_result::flush_then_close || !alive) break;
   }
   // The stalled write completes; then the idle timeout path: GOAWAY, then whatever is left.
-  drain(*server, h, output_bytes);
+  drain(*server, h, output);
   server->end_idle_connection();
-  drain(*server, h, output_bytes);
+  drain(*server, h, output);
   if (verbose) {
-    std::fprintf(stderr, "h2_session: %zu input bytes, %zu output bytes, finished=%d\n", input.size(), output_bytes,
+    std::fprintf(stderr, "h2_session: %zu input bytes, %zu output bytes, finished=%d\n", input.size(), output.bytes,
                  int(server->finished()));
   }
   server.reset();

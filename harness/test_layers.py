@@ -33,6 +33,7 @@ LAYERS = (
     ("harness/cli_parser.py", 1, "root"),
     ("harness/cli_help.py", 1, "root"),
     ("harness/__main__.py", 1, "root"),
+    ("harness/loadgen/fuzz/", 1, "fuzz seeds"),  # seed generators for server/fuzz/gen_corpus.py: nothing imports them
     ("harness/profile/", 2, "profile"),
     ("harness/abuse/", 2, "abuse"),
     ("harness/driver/", 3, "driver"),

@@ -63,9 +63,16 @@ TEST(LiveHeap, PlainMallocStrdupAndReallocLeaksShowAtUsableSize) {
 // Under glibc the core reads a block's usable size from its chunk header (harness/heapshim/heapshim.c):
 // it must be malloc_usable_size's figure for arena and mmapped blocks, plain and aligned.
 TEST(LiveHeap, BlocksOfEveryKindCountAtMallocUsableSize) {
+#if defined(__SANITIZE_THREAD__)  // gcc's TSan build
+  // Its runtime calls no malloc hook for aligned blocks, only the free hook (see InjectedLeakShowsInLiveHeap).
+  constexpr bool aligned_blocks_counted = false;
+#else
+  constexpr bool aligned_blocks_counted = true;
+#endif
   for (const std::size_t size : {std::size_t{1}, std::size_t{24}, std::size_t{1000}, std::size_t{70000},
                                  std::size_t{200000}, std::size_t{64} << 20}) {
     for (const std::size_t alignment : {std::size_t{0}, std::size_t{64}, std::size_t{1} << 16}) {
+      if (alignment != 0 && !aligned_blocks_counted) continue;
       const auto before = live();
       void* block = nullptr;
       if (alignment == 0) {

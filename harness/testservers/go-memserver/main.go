@@ -2,8 +2,9 @@
 //
 //	go-memserver [--host 127.0.0.1] [--port 0] [--leak-bytes N]
 //
-// net/http serving HTTP/1.1 and h2c (prior knowledge or Upgrade) on one port. GET /mem runs a
-// full collection and returns freed memory to the OS (debug.FreeOSMemory), then samples;
+// net/http serving HTTP/1.1 and h2c (prior knowledge or Upgrade) on one port. GET /mem runs full
+// collections until pooled objects are gone too, returns freed memory to the OS
+// (debug.FreeOSMemory), then samples;
 // GET /mem?trim=0 samples only; live_heap_bytes is the runtime's HeapAlloc. GET /bytes/N answers
 // N bytes of memgate's body pattern (byte i is i % 251), /healthz {"status":"ok"}, anything else
 // "ok\n". With --leak-bytes N every request but /mem and /healthz keeps N bytes reachable for
@@ -151,7 +152,14 @@ func (s *server) serveMem(w http.ResponseWriter, r *http.Request) {
 	trim := !asked || trimValues[0] == "1"
 	rssBefore, anonBefore := smaps()
 	if trim {
-		debug.FreeOSMemory() // a full collection, then the freed spans back to the OS
+		// A sync.Pool's objects survive one collection in its victim cache (net/http's
+		// buffers and HTTP/2 data chunks among them, as many as the last burst of
+		// concurrency left), so one collection leaves a live heap that varies by
+		// hundreds of KiB from sample to sample. The second empties the victims too;
+		// FreeOSMemory's own collection then returns the freed spans to the OS.
+		runtime.GC()
+		runtime.GC()
+		debug.FreeOSMemory()
 	}
 	rss, anon := smaps()
 	var stats runtime.MemStats

@@ -231,3 +231,28 @@ class _Reader:
         if v not in INJECTIONS:
             raise CalibrationError(self.path, f"{at}.injection", f"{v!r} is not one of {', '.join(INJECTIONS)}")
         return v
+
+
+_UNIT_SHORT = {"bytes/request": "B/request", "bytes/connection": "B/connection", "bytes/response": "B/response"}
+_HOW = {"malloc_per_request": "malloc", "new_per_request": "operator new", "malloc_per_connection": "malloc",
+        "new_per_connection": "operator new", "copy": "copy"}
+
+
+def summary(cal: Calibration) -> str:
+    """One sentence: the measured false-alarm rate (the worst gated metric), and the smallest leak and copy caught
+    in >= 95 % of runs, or the minimum detectable effect when nothing could be injected."""
+    metrics = cal.metrics
+    worst = max(metrics.values(), key=lambda m: m.false_alarms, default=None)
+    alarms = worst.false_alarms if worst else 0
+    parts = [f"this gate's measured false-alarm rate: {alarms}/{cal.pairs}" + (f" ({worst.name})" if alarms else "")]
+    caught = [m.smallest_caught for m in metrics.values() if m.smallest_caught]
+    for label, is_leak in (("leak", True), ("copy", False)):
+        picks = [c for c in caught if (c.injection != "copy") == is_leak]
+        if picks:
+            c = min(picks, key=lambda c: (c.unit != "bytes/request", c.size))
+            parts.append(f"smallest {label} caught: {c.size:g} {_UNIT_SHORT.get(c.unit, c.unit)} ({_HOW[c.injection]})")
+    if not any(m.ladder for m in metrics.values()):
+        shown = next((m for m in metrics.values() if m.unit != "count"), None)
+        if shown is not None:
+            parts.append(f"minimum detectable {shown.name}: {shown.minimum_detectable:.3g} {shown.unit}")
+    return "; ".join(parts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from analysis import diff, gate
+from analysis.calibration import Calibration
 
 VIEW = ["scenario", "protocol", "requests", "live_heap_delta", "rss_delta", "peak_rss_growth", "per_protocol",
         "client_failures", "requests_per_s", "latency_p99_us", "writes_per_response", "bytes_copied_per_response",
@@ -17,9 +18,10 @@ COLUMNS: list[tuple[str, str, str]] = diff.columns(VIEW) + [("verdict", "Verdict
 
 
 def get_comparison(baseline: dict[str, Any], candidate: dict[str, Any],
-                   overrides: dict[str, float] | None = None) -> dict[str, Any]:
-    """Rows: baseline, candidate, change (candidate - baseline), each a dict keyed by COLUMNS keys."""
-    report = gate.evaluate(baseline, candidate, overrides)
+                   overrides: dict[str, float] | None = None, calibration: Calibration | None = None) -> dict[str, Any]:
+    """Rows: baseline, candidate, change (candidate - baseline), each a dict keyed by COLUMNS keys. The
+    verdict is the gate's, with the same calibration `memgate gate` would use."""
+    report = gate.evaluate(baseline, candidate, overrides, calibration=calibration)
     base, cand = diff.side(baseline, VIEW), diff.side(candidate, VIEW)
     change = diff.change(base, cand, VIEW)
     base["verdict"] = "baseline" if baseline.get("status") == "ok" else "INVALID"

@@ -41,7 +41,7 @@ import statistics
 from typing import Any, Callable
 
 from analysis import fit
-from analysis.calibration import Calibration
+from analysis.calibration import Calibration, summary as calibration_summary
 from analysis.metrics import (DEFAULT_THRESHOLDS, GATED, LIVE_HEAP_FLOOR_REQUESTS, RSS_FLOOR_MIN_PAGES, SLOPE_MIN_POINTS,
                               Metric)
 from analysis.units import format_bytes, format_number
@@ -301,7 +301,7 @@ def _noise_source(s: _Sides, counts: dict[str, int]) -> str:
         other = (f"; it calibrated scenario {s.calibration.scenario!r}, the baseline ran {scenario!r}"
                  if scenario and scenario != s.calibration.scenario else "")
         return (f"noise: the calibration's A/A spread ({s.calibration.path}, {s.calibration.pairs} clean pairs{other}); "
-                f"judged {counts['candidate']} candidate replicate(s)")
+                f"judged {counts['candidate']} candidate replicate(s); {calibration_summary(s.calibration)}")
     if counts["baseline"] >= 2:
         return f"noise: the range over the baseline's {counts['baseline']} replicates; judged {counts['candidate']} candidate replicate(s)"
     return ("noise: no A/A spread known (one baseline replicate, no calibration): no noise allowance, "

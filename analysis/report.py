@@ -123,31 +123,6 @@ def _calibrations(side: dict[str, Any]) -> tuple[dict[str, calibration.Calibrati
     return found, refused
 
 
-_UNIT_SHORT = {"bytes/request": "B/request", "bytes/connection": "B/connection", "bytes/response": "B/response"}
-_HOW = {"malloc_per_request": "malloc", "new_per_request": "operator new", "malloc_per_connection": "malloc",
-        "new_per_connection": "operator new", "copy": "copy"}
-
-
-def calibration_line(cal: calibration.Calibration) -> str:
-    """One sentence: the measured false-alarm rate (the worst gated metric), and the smallest leak and copy caught
-    in >= 95 % of runs, or the minimum detectable effect when nothing could be injected."""
-    metrics = cal.metrics
-    worst = max(metrics.values(), key=lambda m: m.false_alarms, default=None)
-    alarms = worst.false_alarms if worst else 0
-    parts = [f"this gate's measured false-alarm rate: {alarms}/{cal.pairs}" + (f" ({worst.name})" if alarms else "")]
-    caught = [m.smallest_caught for m in metrics.values() if m.smallest_caught]
-    for label, is_leak in (("leak", True), ("copy", False)):
-        picks = [c for c in caught if (c.injection != "copy") == is_leak]
-        if picks:
-            c = min(picks, key=lambda c: (c.unit != "bytes/request", c.size))
-            parts.append(f"smallest {label} caught: {c.size:g} {_UNIT_SHORT.get(c.unit, c.unit)} ({_HOW[c.injection]})")
-    if not any(m.ladder for m in metrics.values()):
-        shown = next((m for m in metrics.values() if m.unit != "count"), None)
-        if shown is not None:
-            parts.append(f"minimum detectable {shown.name}: {shown.minimum_detectable:.3g} {shown.unit}")
-    return "; ".join(parts)
-
-
 # -- per scenario -----------------------------------------------------------------------------
 def _ok_replicates(result: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not result:
@@ -372,7 +347,7 @@ def build_report(baseline: dict[str, Any], candidate: dict[str, Any]) -> dict[st
         "bar_metrics": chart_metrics(scenarios),
         "summary": {"counts": counts, "line": ", ".join(parts), "exit_code": exit_code, "verdict": verdict},
         "notes": notes,
-        "calibration": {name: calibration_line(cal) for name, cal in calibrations.items()},
+        "calibration": {name: calibration.summary(cal) for name, cal in calibrations.items()},
         "scenarios": scenarios,
     }
 

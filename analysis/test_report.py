@@ -222,11 +222,11 @@ def test_the_calibration_line_names_the_false_alarms_and_the_smallest_leak_and_c
                           "caught": 10}],
               "smallest_caught": {"injection": "copy", "size": 2048, "unit": "bytes/response", "catch_rate": 1.0}}
     rss = {"unit": "bytes", "false_alarms": 1, "minimum_detectable": 3e6, "ladder": [], "smallest_caught": None}
-    line = report.calibration_line(calibration.parse(
+    line = calibration.summary(calibration.parse(
         _calibration(live_heap_bytes_per_request=heap, bytes_copied_per_response=copied), "test"))
     assert line == ("this gate's measured false-alarm rate: 0/40; smallest leak caught: 16 B/request (malloc); "
                     "smallest copy caught: 2048 B/response (copy)")
-    assert report.calibration_line(calibration.parse(_calibration(rss_delta_bytes=rss), "test")) == (
+    assert calibration.summary(calibration.parse(_calibration(rss_delta_bytes=rss), "test")) == (
         "this gate's measured false-alarm rate: 1/40 (rss_delta_bytes); minimum detectable rss_delta_bytes: 3e+06 bytes")
 
 

@@ -63,7 +63,8 @@ def test_the_layout_under_the_prefix(destdir):
     usr = os.path.join(destdir, "usr")
     for path in ("bin/memgate", "bin/refserver-glibc", "libexec/memgate/loadgen",
                  "libexec/memgate/libmemgate_heapshim.so", "share/memgate/scenarios/default.toml",
-                 "share/memgate/baselines/default.json", "share/memgate/python/harness/cli.py",
+                 "share/memgate/baselines/default.json", "share/memgate/baselines/default.calibration.json",
+                 "share/memgate/python/harness/cli.py",
                  "share/memgate/python/harness/cli_help.py",
                  "share/memgate/python/harness/profile/jeprof_ctl.c", "share/doc/memgate/README.md"):
         assert os.path.isfile(os.path.join(usr, path)), path

@@ -32,7 +32,7 @@ endforeach()
 
 install(DIRECTORY scenarios DESTINATION ${MEMGATE_SHARE_DIR} COMPONENT runtime
         FILES_MATCHING PATTERN "*.toml")
-install(FILES ci/baselines/default.json DESTINATION ${MEMGATE_SHARE_DIR}/baselines COMPONENT runtime)
+install(FILES ci/baselines/default.json ci/baselines/default.calibration.json DESTINATION ${MEMGATE_SHARE_DIR}/baselines COMPONENT runtime)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 

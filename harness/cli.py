@@ -104,24 +104,30 @@ def _load_pair(args: argparse.Namespace, err) -> tuple[dict, dict] | None:
         return None
 
 
+def _load_calibration(args: argparse.Namespace, err) -> tuple[bool, calibration.Calibration | None]:
+    """(usable, the calibration): --calibration, else the one beside the baseline when there is one."""
+    path = args.calibration or calibration.beside(args.baseline)
+    try:
+        return True, calibration.load(path) if args.calibration or os.path.exists(path) else None
+    except calibration.CalibrationError as e:
+        emit(f"memgate: invalid input: {e}", err)
+        return False, None
+
+
 def cmd_compare(args: argparse.Namespace, out, err) -> int:
     pair = _load_pair(args, err)
-    if pair is None:
+    usable, cal = _load_calibration(args, err)
+    if pair is None or not usable:
         return EXIT_FAILED
-    data = get_comparison(*pair)
+    data = get_comparison(*pair, calibration=cal)
     emit(render_comparison(data), out)
     return EXIT_OK if data["exit_code"] != gate_mod.EXIT_INVALID else EXIT_FAILED
 
 
 def cmd_gate(args: argparse.Namespace, out, err) -> int:
     pair = _load_pair(args, err)
-    if pair is None:
-        return gate_mod.EXIT_INVALID
-    path = args.calibration or calibration.beside(args.baseline)
-    try:
-        cal = calibration.load(path) if args.calibration or os.path.exists(path) else None
-    except calibration.CalibrationError as e:
-        emit(f"memgate: invalid input: {e}", err)
+    usable, cal = _load_calibration(args, err)
+    if pair is None or not usable:
         return gate_mod.EXIT_INVALID
     baseline, candidate = pair
     if args.rerun and candidate.get("config"):

@@ -78,15 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a scenario and write a result JSON")
     add_run_args(run, scenario_required=False)
 
+    def add_pair_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("baseline", metavar="BASELINE.json")
+        sp.add_argument("candidate", metavar="CANDIDATE.json")
+        sp.add_argument("--calibration", metavar="FILE", help="the scenario's calibration (default: "
+                        "BASELINE.calibration.json beside the baseline, when there is one)")
+
     cmp_ = sub.add_parser("compare", help="print a baseline/candidate comparison table")
-    cmp_.add_argument("baseline", metavar="BASELINE.json")
-    cmp_.add_argument("candidate", metavar="CANDIDATE.json")
+    add_pair_args(cmp_)
 
     gate = sub.add_parser("gate", help="exit 0 pass, 1 regression, 2 invalid input, 3 undecided (too noisy to tell)")
-    gate.add_argument("baseline", metavar="BASELINE.json")
-    gate.add_argument("candidate", metavar="CANDIDATE.json")
-    gate.add_argument("--calibration", metavar="FILE", help="the scenario's calibration (default: "
-                      "BASELINE.calibration.json beside the baseline, when there is one)")
+    add_pair_args(gate)
     gate.add_argument("--rerun", action="store_true", help="while undecided, run more candidate replicates "
                       "from the scenario stored in the candidate (with this checkout's binaries)")
     gate.add_argument("--max-replicates", type=_positive_int, default=10, metavar="N",

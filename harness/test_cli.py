@@ -166,3 +166,21 @@ def test_gate_exit_3_when_undecided_and_a_damaged_calibration_is_refused(tmp_pat
     damaged.write_text('{"schema": "memgate.calibration/0"}')
     p = memgate("gate", base, str(path), "--calibration", str(damaged))
     assert p.returncode == 2 and f"{damaged}: field 'schema'" in p.stderr
+
+
+def test_compare_judges_with_the_calibration_beside_the_baseline_as_gate_does(tmp_path):
+    base = tmp_path / "base.json"
+    base.write_text(open(os.path.join(TESTDATA, "baseline_writev.json")).read())
+    cand = os.path.join(TESTDATA, "candidate_writev.json")
+    p = memgate("compare", str(base), cand)
+    assert p.returncode == 0 and "no calibration" in p.stdout
+    beside = tmp_path / "base.calibration.json"
+    beside.write_text(open(os.path.join(REPO_ROOT, "ci", "baselines", "default.calibration.json")).read())
+    for command in ("compare", "gate"):
+        p = memgate(command, str(base), cand)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert f"noise: the calibration's A/A spread ({beside}, 40 clean pairs" in p.stdout, p.stdout
+        assert "this gate's measured false-alarm rate: 0/40; smallest leak caught: " in p.stdout
+    beside.write_text('{"schema": "memgate.calibration/0"}')
+    p = memgate("compare", str(base), cand)
+    assert p.returncode == 2 and f"{beside}: field 'schema'" in p.stderr

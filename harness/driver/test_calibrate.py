@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from analysis import calibration, gate, report
+from analysis import calibration, gate
 from harness.driver import calibrate
 from harness.driver.conftest import assert_no_strays
 from harness.driver.runner import RUN_ID_ENV
@@ -86,7 +86,7 @@ def test_a_tiny_calibration_of_refserver_catches_a_4x_leak_and_a_4x_copy(built, 
     assert copied["smallest_caught"] == {"injection": "copy", "size": 64, "unit": "bytes/response", "catch_rate": 1.0}
     assert "live_heap_bytes_per_request" in r.stdout and "False alarms" in r.stdout
     assert f"calibration: {out}" in r.stdout
-    assert report.calibration_line(calibration.load(out)).startswith("this gate's measured false-alarm rate: ")
+    assert calibration.summary(calibration.load(out)).startswith("this gate's measured false-alarm rate: ")
 
 
 @pytest.mark.e2e
@@ -103,7 +103,7 @@ def test_a_command_target_gets_pairs_and_the_minimum_detectable_effect_only(buil
     assert "live_heap_bytes_per_request" not in data["metrics"]  # RSS only: the gate does not judge it
     assert all(m["ladder"] == [] and m["smallest_caught"] is None for m in data["metrics"].values())
     assert "rss_delta_bytes" in data["metrics"]
-    assert "minimum detectable" in report.calibration_line(calibration.load(out))
+    assert "minimum detectable" in calibration.summary(calibration.load(out))
     assert not os.path.exists(str(out) + ".tmp")
 
 

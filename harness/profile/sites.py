@@ -18,8 +18,10 @@ _ALLOCATOR_PREFIXES = ("operator new", "operator delete", "malloc", "calloc", "r
                        "memgate::metrics::", "memgate::alloc::", "nghttp2_mem_", "CRYPTO_malloc", "CRYPTO_zalloc",
                        "CRYPTO_realloc")
 # memgate's counting by source file: the counting core's static helpers (harness/heapshim/, linked
-# into refserver) have no namespace to match, and their names are no allocator's.
-_HOOK_FILES = ("harness/heapshim/", "server/metrics/counters.", "server/alloc/", "server/http2/block_pool.")
+# into refserver) have no namespace to match, and their names are no allocator's. The per-thread
+# free lists and nghttp2's memory over them make blocks for their callers: the caller is the site.
+_HOOK_FILES = ("harness/heapshim/", "server/metrics/counters.", "server/alloc/", "server/pool/free_lists.",
+               "server/http2/nghttp2_memory.")
 # Library internals dropped from the shown stack (kept only when nothing better exists).
 _NOISE_PREFIXES = ("std::", "boost::", "__gnu_cxx::", "void std::", "void boost::", "_start", "__libc_start",
                    "main", "start_thread", "clone", "??")

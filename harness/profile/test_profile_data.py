@@ -70,6 +70,18 @@ def test_short_func_collapses_templates():
     assert short_name("void memgate::f<boost::x<int>>(memgate::y<char>&)", 160) == "void memgate::f<...>(memgate::y<...>&)"
 
 
+def test_a_block_from_the_free_lists_is_keyed_by_who_asked_for_it():
+    stack = [Frame("malloc"), Frame("memgate::pool::take(unsigned long)", "/src/server/pool/free_lists.cpp", 60),
+             Frame("memgate::http2::(anonymous namespace)::allocate(unsigned long)", "/src/server/http2/nghttp2_memory.cpp", 27),
+             Frame("nghttp2_mem_malloc"), Frame("nghttp2_session_open_stream"),
+             Frame("memgate::http2::session::receive(int)", "/src/server/http2/session.cpp", 104)]
+    assert sites.trim_stack(stack)[0] == "nghttp2_session_open_stream"
+    made = [Frame("malloc"), Frame("memgate::pool::take(unsigned long)", "/src/server/pool/free_lists.cpp", 60),
+            Frame("memgate::pool::make<memgate::http2::stream_state>()", "/src/server/pool/free_lists.hpp", 50),
+            Frame("memgate::http2::session::on_begin_headers(int)", "/src/server/http2/session.cpp", 184)]
+    assert sites.trim_stack(made)[0] == "memgate::http2::session::on_begin_headers(int)"
+
+
 def test_trim_drops_hooks_by_file_and_leads_with_the_beast_call():
     # the counting core's static helpers carry no namespace: dropped by their source file
     hook = Frame("note_allocated", "/src/harness/heapshim/heapshim.c", 160)

@@ -1,6 +1,7 @@
 #include "http1/field_arena.hpp"
 
-#include <array>
+#include "pool/free_lists.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -11,38 +12,9 @@ namespace {
 // A typical request's fields and target (curl, h2load, loadgen: a few hundred bytes with
 // Beast's element overhead) fit; a slowloris connection holding one costs this much.
 constexpr std::size_t block_bytes = 1024;
-// Blocks kept for reuse per thread: as many headers as are parsed at once in steady state.
-constexpr std::size_t pooled_blocks_max = 32;
+static_assert(block_bytes <= pool::largest_block_bytes);
 
-class block_pool {
- public:
-  ~block_pool() {
-    for (std::size_t i = 0; i < count_; ++i) ::operator delete(blocks_[i]);
-  }
-  std::byte* take() {
-    if (count_ > 0) return blocks_[--count_];
-    return static_cast<std::byte*>(::operator new(block_bytes));
-  }
-  void give_back(std::byte* block) noexcept {
-    if (count_ < blocks_.size()) {
-      blocks_[count_++] = block;
-    } else {
-      ::operator delete(block);
-    }
-  }
-
- private:
-  std::array<std::byte*, pooled_blocks_max> blocks_{};
-  std::size_t count_ = 0;
-};
-
-// Per thread: a session runs on its connection's thread, so no lock.
-block_pool& this_thread_pool() {
-  thread_local block_pool pool;
-  return pool;
-}
-
-// Beast asks for at most pointer alignment; a block (from operator new) has max_align_t's.
+// Beast asks for at most pointer alignment; a block (from malloc) has max_align_t's.
 constexpr bool plain_alignment(std::size_t alignment) { return alignment <= alignof(std::max_align_t); }
 
 void* spill(std::size_t bytes, std::size_t alignment) {
@@ -59,7 +31,10 @@ void free_spilled(void* pointer, std::size_t alignment) noexcept {
 
 void* field_arena::allocate(std::size_t bytes, std::size_t alignment) {
   if (bytes <= block_bytes && plain_alignment(alignment)) {
-    if (block_ == nullptr) block_ = this_thread_pool().take();
+    if (block_ == nullptr) {
+      block_ = static_cast<std::byte*>(pool::take(block_bytes));
+      if (block_ == nullptr) throw std::bad_alloc();
+    }
     const std::size_t start = (used_ + alignment - 1) / alignment * alignment;
     if (start + bytes <= block_bytes) {
       used_ = start + bytes;
@@ -80,7 +55,7 @@ void field_arena::deallocate(void* pointer, std::size_t, std::size_t alignment) 
 
 void field_arena::release() noexcept {
   if (block_ == nullptr) return;
-  this_thread_pool().give_back(block_);
+  pool::give_back(block_, block_bytes);
   block_ = nullptr;
   used_ = 0;
 }

@@ -1,11 +1,12 @@
 #pragma once
 // Where a request's parsed header lives. Beast's fields take an element per field and a
 // buffer for the request line from their allocator: from the heap that was four or five
-// allocations per request. Here they come from one block, taken from a per-thread pool when
-// the request's header begins and given back whole once the request is complete, so a
-// steady stream of requests allocates nothing, and a connection between requests (an idle
-// keep-alive one, or one writing a long response) holds no block. What does not fit in the
-// block (a header near --max-header-bytes) comes from the heap, allocation by allocation.
+// allocations per request. Here they come from one block, taken from the thread's free
+// lists (pool/free_lists.hpp) when the request's header begins and given back whole once the
+// request is complete, so a steady stream of requests allocates nothing, and a connection
+// between requests (an idle keep-alive one, or one writing a long response) holds no block.
+// What does not fit in the block (a header near --max-header-bytes) comes from the heap,
+// allocation by allocation.
 #include <cstddef>
 
 namespace memgate::http1 {
@@ -20,7 +21,7 @@ class field_arena {
   void* allocate(std::size_t bytes, std::size_t alignment);
   void deallocate(void* pointer, std::size_t bytes, std::size_t alignment) noexcept;
   // Call once nothing allocated here is in use (the parser is gone): the block goes back to
-  // this thread's pool.
+  // this thread's free lists.
   void release() noexcept;
 
  private:

@@ -2,6 +2,7 @@
 
 #include "app/http_date.hpp"
 #include "http2/callbacks.hpp"
+#include "http2/nghttp2_memory.hpp"
 #include "http2/settings.hpp"
 #include "metrics/allocation_charge.hpp"
 #include "metrics/counters.hpp"
@@ -88,7 +89,7 @@ session::session(app::services& app, const strategy::strategies& strategies, boo
   nghttp2_option_set_max_settings(option, limits.h2_max_settings_entries);
   nghttp2_option_set_max_continuations(option, limits.h2_max_continuations);
   nghttp2_option_set_stream_reset_rate_limit(option, limits.h2_reset_burst, limits.h2_resets_per_second);
-  nghttp2_session_server_new3(&session_, server_callbacks(), this, option, nghttp2_memory_.mem());
+  nghttp2_session_server_new3(&session_, server_callbacks(), this, option, nghttp2_memory());
   nghttp2_option_del(option);
   const auto settings = server_settings(limits);
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
@@ -181,7 +182,7 @@ int session::on_begin_headers(std::int32_t stream_id) {
     note_useless_frame();
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
-  streams_.push_back(stream_states_.make());
+  streams_.push_back(pool::make<stream_state>());
   streams_.back()->id = stream_id;
   return 0;
 }

@@ -4,11 +4,10 @@
 // a transport. nghttp2's callbacks are registered in callbacks.cpp.
 // Its defences against peers that make it work for nothing are in session_defences.cpp.
 #include "app/services.hpp"
-#include "http2/block_pool.hpp"
 #include "http2/inbound_frames.hpp"
-#include "http2/object_pool.hpp"
 #include "http2/output_batch.hpp"
 #include "metrics/counters.hpp"
+#include "pool/free_lists.hpp"
 #include "strategy/strategies.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -125,13 +124,11 @@ class session : public std::enable_shared_from_this<session> {
   const strategy::strategies& strategies_;
   boost::asio::any_io_executor executor_;
   std::function<void()> wake_;
-  // Steady state allocates nothing per stream: nghttp2's blocks and the streams' states are
-  // made again where the last closed stream's were. Trimming them when the connection goes
-  // quiet would make every quiet moment cost a request's worth of allocations again.
-  block_pool nghttp2_memory_;
-  object_pool<stream_state, 32> stream_states_;
   nghttp2_session* session_ = nullptr;
-  std::vector<object_pool<stream_state, 32>::handle> streams_;  // open streams, in no order
+  // Open streams, in no order. Their states, like nghttp2's blocks (nghttp2_memory.hpp), are
+  // made in blocks of this thread's free lists: steady state allocates nothing per stream, and
+  // a session with no stream open holds none of those blocks.
+  std::vector<pool::object<stream_state>> streams_;
   inbound_frames inbound_;
   output_batch batch_;
   bool write_in_flight_ = false;

@@ -1,7 +1,7 @@
 """Steady-state heap allocations per HTTP/2 request, as `memgate run` records them: a count,
-not a time, so the bound holds on a loaded machine. A connection in steady state reuses its
-stream states, nghttp2's blocks (block_pool.hpp) and, over TLS, OpenSSL's record buffers
-(record_buffers.hpp); what is left per request is the driver's /mem probe, Asio's occasional
+not a time, so the bound holds on a loaded machine. In steady state stream states and nghttp2's
+blocks are made in the blocks closed streams left in the thread's free lists (pool/free_lists.hpp),
+and a connection over TLS keeps OpenSSL's record buffers (record_buffers.hpp); what is left per request is the driver's /mem probe, Asio's occasional
 handler block and, over TLS, OpenSSL's own small blocks in each SSL_write."""
 
 import pytest

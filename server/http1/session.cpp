@@ -21,8 +21,6 @@ using error_code = beast::error_code;
 namespace {
 
 constexpr std::size_t body_read_buffer_bytes = 64 * 1024;
-// A keep-alive connection keeps an input buffer of up to this much between requests.
-constexpr std::size_t kept_input_bytes = 4096;
 // Beast's own reads ask for up to this much per read (at least 512 bytes, at most the free capacity).
 constexpr std::size_t max_read_bytes = 64 * 1024;
 constexpr std::string_view crlf = "\r\n";
@@ -56,11 +54,23 @@ std::optional<std::uint32_t> session::take_read_deadline_ms() {
                            : std::min(limits.idle_timeout_ms, limits.header_read_timeout_ms);
 }
 
-net::mutable_buffer session::input_space() { return input_.prepare(beast::read_size(input_, max_read_bytes)); }
+// A body read takes up to the scratch buffer's worth: a buffer's free capacity alone
+// (512 bytes for a fresh one) would make a body arrive in 513-byte recvmsg calls.
+net::mutable_buffer session::input_space() {
+  return input_.prepare(phase_ == phase::body ? body_read_buffer_bytes : beast::read_size(input_, max_read_bytes));
+}
 
 void session::on_input(std::size_t bytes) {
   input_.commit(bytes);
   parse();
+}
+
+void session::on_input(std::span<const std::uint8_t> bytes) {
+  lent_ = {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+  parse();
+  const auto left = std::exchange(lent_, {});
+  if (phase_ == phase::over || left.empty()) return;
+  input_.commit(net::buffer_copy(input_.prepare(left.size()), net::buffer(left)));
 }
 
 // As Beast's reads do: the end of input before any byte of a request is a clean close, inside
@@ -108,7 +118,7 @@ bool session::skip_empty_lines() {
   if (!parser_->get().target().empty()) return true;
   bool skipped = false;
   while (buffered().starts_with(crlf)) {
-    input_.consume(crlf.size());
+    consume(crlf.size());
     skipped = true;
   }
   if (skipped) new_parser();
@@ -116,7 +126,13 @@ bool session::skip_empty_lines() {
 }
 
 std::string_view session::buffered() const {
+  if (!lent_.empty()) return lent_;
   return {static_cast<const char*>(input_.data().data()), input_.size()};
+}
+
+void session::consume(std::size_t bytes) {
+  if (lent_.empty()) return input_.consume(bytes);
+  lent_.remove_prefix(bytes);
 }
 
 // The parser takes the request line, then each field line whole (a folded one with the
@@ -126,14 +142,14 @@ void session::parse_header() {
   error_code ec;
   std::size_t used = 0;
   try {
-    used = parser_->put(input_.data(), ec);
+    used = parser_->put(net::buffer(buffered()), ec);
   } catch (const std::length_error&) {
     // Beast 1.81 stores a field's name and value with 16-bit lengths and throws past them,
     // which a --max-header-bytes above 64 KiB lets a client reach.
     return reject(431, "a request header field exceeds 64 KiB");
   }
   folded_ = folded_ || has_obs_fold(buffered().substr(0, used));
-  input_.consume(used);
+  consume(used);
   if (ec == http::error::need_more) return;
   if (ec == http::error::header_limit) {
     // RFC 9112 3: a request-target longer than the server parses is 414, not 431.
@@ -174,9 +190,6 @@ void session::on_header() {
     pending_ = output_kind::interim;
   }
   body_scratch_.resize(body_read_buffer_bytes);
-  // Reads take at most the buffer's free capacity (512 bytes for a fresh buffer):
-  // without this, a body arrives in 513-byte recvmsg calls.
-  input_.reserve(body_read_buffer_bytes);
 }
 
 // Body bytes go from the input through the 64 KiB scratch buffer into the upload sink.
@@ -188,8 +201,8 @@ void session::parse_body() {
     body.data = body_scratch_.data();
     body.size = body_scratch_.size();
     error_code ec;
-    const std::size_t used = parser_->put(input_.data(), ec);
-    input_.consume(used);
+    const std::size_t used = parser_->put(net::buffer(buffered()), ec);
+    consume(used);
     if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};  // normal steps
     if (ec) return reject(400, "malformed request body: " + ec.message());
     const std::size_t received = body_scratch_.size() - body.size;
@@ -198,7 +211,7 @@ void session::parse_body() {
                              std::to_string(app_.config.limits.max_buffered_body_bytes) + " bytes");
     }
     if (parser_->is_done()) return on_request_complete();
-    if (used == 0 || input_.size() == 0) return;  // the parser waits for more input
+    if (used == 0 || buffered().empty()) return;  // the parser waits for more input
   }
 }
 
@@ -206,9 +219,9 @@ void session::on_request_complete() {
   phase_ = phase::responding;
   release_parser();  // what the request said is taken: version_, keep_alive_, route_
   std::vector<std::uint8_t>().swap(body_scratch_);
-  // An idle keep-alive connection holds no body-sized buffer, but keeps one a header fits in:
-  // freeing that too would make the next request's first read allocate it again.
-  if (input_.capacity() > kept_input_bytes) input_.shrink_to_fit();
+  // An idle keep-alive connection holds no input buffer: the next request is read into the
+  // thread's, and only a part of one that must wait for the rest is kept here.
+  if (input_.size() == 0) input_.shrink_to_fit();
   switch (route_.kind) {
     case app::endpoint::upload:
       return respond(app::json_response(body_sink_->finish_json()));
@@ -380,7 +393,7 @@ void session::on_response_done() {
     return;
   }
   start_request();
-  if (input_.size() == 0) return;  // the transport reads the next request
+  if (!holds_input()) return;  // the transport reads the next request
   // A pipelined request waits one turn of the event loop, as a read would: a client's
   // pipeline does not keep the thread from the other connections.
   parse_posted_ = true;

@@ -1,9 +1,11 @@
 #pragma once
-// One HTTP/1.1 connection's protocol state, with no socket: the transport reads into
-// input_space() and reports it with on_input(); what to write comes from collect_output().
-// connection.hpp wires it to a transport, which owns the socket and the timers.
-// Pipelined requests wait in the input buffer and are answered in order; input is wanted
-// only between responses, which bounds what a client can make us hold.
+// One HTTP/1.1 connection's protocol state, with no socket: the transport hands it bytes
+// it read elsewhere with on_input(bytes) while the session holds no input, and otherwise
+// reads into input_space() and reports that with on_input(count); what to write comes from
+// collect_output(). connection.hpp wires it to a transport, which owns the socket and the
+// timers. The session keeps only the input it has not parsed (a partial request, pipelined
+// requests), and no buffer once it is consumed; pipelined requests are answered in order;
+// input is wanted only between responses, which bounds what a client can make us hold.
 #include "app/services.hpp"
 #include "http1/field_arena.hpp"
 #include "http1/response_header.hpp"
@@ -62,8 +64,13 @@ class session final : private strategy::chunk_target {
   // A deadline for the next read, when one starts now; nullopt: the current deadline stands.
   // A header has one deadline however many reads it takes; each body read gets the idle timeout.
   std::optional<std::uint32_t> take_read_deadline_ms();
+  bool holds_input() const { return input_.size() > 0; }
+  // Waiting for a request's first byte: no part of one is read, nothing is to be sent.
+  bool between_requests() const { return phase_ == phase::header && !holds_input() && !parser_->got_some(); }
   boost::asio::mutable_buffer input_space();
   void on_input(std::size_t bytes);  // that many bytes arrived in input_space()
+  // Bytes read elsewhere, valid during the call: parsed in place, what is left kept.
+  void on_input(std::span<const std::uint8_t> bytes);
   void on_input_end();               // the client closed its side
 
   // ---- output ----
@@ -85,6 +92,7 @@ class session final : private strategy::chunk_target {
   void new_parser();
   void release_parser();
   std::string_view buffered() const;  // the input not parsed yet
+  void consume(std::size_t bytes);
   void parse();
   bool skip_empty_lines();
   void parse_header();
@@ -115,6 +123,7 @@ class session final : private strategy::chunk_target {
   boost::asio::any_io_executor executor_;
   session_owner& owner_;
   boost::beast::flat_buffer input_;
+  std::string_view lent_;  // during on_input(bytes): what of them is not parsed yet (input_ is empty)
   phase phase_ = phase::header;
   session_end end_ = session_end::open;
   bool header_deadline_due_ = false;  // a new header wait began: its deadline is not armed yet

@@ -2,6 +2,7 @@
 
 #include "metrics/allocation_charge.hpp"
 #include "transport/counted_write.hpp"
+#include "transport/pooled_read.hpp"
 #include "transport/streams.hpp"
 
 #include <boost/beast/core/bind_handler.hpp>
@@ -21,7 +22,7 @@ connection<Stream>::connection(Stream&& stream, boost::beast::flat_buffer&& alre
       slot_(std::move(slot)),
       app_(app),
       strategies_(strategies),
-      idle_timer_(stream_.get_executor()) {}
+      deadline_(stream_.get_executor()) {}
 
 template <typename Stream>
 void connection<Stream>::run() {
@@ -54,17 +55,16 @@ bool connection<Stream>::feed(std::span<const std::uint8_t> bytes) {
 template <typename Stream>
 void connection<Stream>::do_read() {
   refresh_deadline();
-  stream_.async_read_some(net::buffer(read_buffer_),
-                          boost::beast::bind_front_handler(&connection::on_read, this->shared_from_this()));
-  // The read's first SSL_read made OpenSSL set up its read buffer, empty until the peer sends.
+  transport::async_read_pooled(stream_, boost::beast::bind_front_handler(&connection::on_read, this->shared_from_this()));
+  // A read of input the TLS engine held made OpenSSL set up its read buffer.
   if (!writing_) release_idle_tls_buffers();
 }
 
 template <typename Stream>
-void connection<Stream>::on_read(error_code ec, std::size_t bytes) {
+void connection<Stream>::on_read(error_code ec, std::span<const std::uint8_t> bytes) {
   const metrics::allocations_of charge(metrics::protocol::h2);
   if (ec) return close();
-  if (!feed({read_buffer_.data(), bytes})) return;
+  if (!feed(bytes)) return;
   do_write();
   if (!closing_) do_read();
 }
@@ -80,7 +80,7 @@ void connection<Stream>::do_write() {
     return;
   }
   writing_ = true;
-  idle_deadline_ = clock::time_point::max();
+  deadline_.clear();
   const auto& buffers = batch.buffers();  // lives in the batch until on_batch_written
   transport::async_write_counted(stream_, std::span<const net::const_buffer>(buffers), record_buffers_.staging(),
                                  app_.config.limits.send_timeout_ms,
@@ -106,34 +106,22 @@ void connection<Stream>::refresh_deadline() {
   if (writing_) return;
   const auto& limits = app_.config.limits;
   if (session_->blocked_by_peer_window()) {
-    idle_deadline_ = clock::time_point::max();
-    if (!stall_deadline_armed_) transport::expire_after_ms(stream_, limits.send_timeout_ms);
+    if (!stall_deadline_armed_) deadline_.set_after_ms(limits.send_timeout_ms);
     stall_deadline_armed_ = true;
-    return;
+  } else {
+    stall_deadline_armed_ = false;
+    deadline_.set_after_ms(limits.idle_timeout_ms);
   }
-  stall_deadline_armed_ = false;
-  // Idle is our own timer, not the stream's expiry: an expiry closes the socket, and a
-  // GOAWAY must go out first (RFC 9113 6.8) so the peer knows what was processed.
-  transport::tcp_layer(stream_).expires_never();
-  idle_deadline_ = clock::now() + std::chrono::milliseconds(limits.idle_timeout_ms);
-  wait_for_idle_deadline();
+  deadline_.arm(boost::beast::bind_front_handler(&connection::on_deadline, this->shared_from_this()));
 }
 
-// One wait in flight, whatever moves the deadline: not a timer cancellation per read.
+// A stalled response ends the connection at once; an idle one gets a GOAWAY first
+// (RFC 9113 6.8), so the peer knows what was processed.
 template <typename Stream>
-void connection<Stream>::wait_for_idle_deadline() {
-  if (idle_timer_waiting_ || idle_deadline_ == clock::time_point::max()) return;
-  idle_timer_waiting_ = true;
-  idle_timer_.expires_at(idle_deadline_);
-  idle_timer_.async_wait(boost::beast::bind_front_handler(&connection::on_idle_timer, this->shared_from_this()));
-}
-
-template <typename Stream>
-void connection<Stream>::on_idle_timer(error_code ec) {
+void connection<Stream>::on_deadline() {
   const metrics::allocations_of charge(metrics::protocol::h2);
-  idle_timer_waiting_ = false;
-  if (ec || closing_) return;  // cancelled by close(), or already on the way out
-  if (clock::now() < idle_deadline_) return wait_for_idle_deadline();  // activity moved it (or not idle)
+  if (closing_) return;  // already on the way out
+  if (stall_deadline_armed_) return close();
   session_->end_idle_connection();
   closing_ = true;
   do_write();
@@ -149,7 +137,7 @@ void connection<Stream>::release_idle_tls_buffers() {
 
 template <typename Stream>
 void connection<Stream>::close() {
-  idle_timer_.cancel();  // its wait holds the connection
+  deadline_.cancel();
   transport::close_now(stream_);
 }
 

@@ -2,17 +2,17 @@
 // The one adapter between a transport and the socket-free http2::session:
 // bytes read are fed in, collected output is written with one scatter/gather
 // write at a time, and the session can ask to be flushed after async work.
+// nghttp2 takes every byte it is given (a partial frame it keeps itself), so the
+// connection holds no read buffer: it reads into its thread's (pooled_read.hpp).
 #include "app/services.hpp"
 #include "http2/session.hpp"
 #include "metrics/allocation_charge.hpp"
 #include "transport/connection_slot.hpp"
+#include "transport/deadline.hpp"
 #include "transport/record_buffers.hpp"
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
-#include <array>
-#include <chrono>
 #include <memory>
 #include <span>
 
@@ -29,18 +29,16 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
 
  private:
   using error_code = boost::system::error_code;
-  using clock = std::chrono::steady_clock;
 
   bool feed(std::span<const std::uint8_t> bytes);  // false: the connection was closed
   void do_read();
-  void on_read(error_code ec, std::size_t bytes);
+  void on_read(error_code ec, std::span<const std::uint8_t> bytes);
   void do_write();
   void on_write(error_code ec, std::size_t bytes);
   void close();
   void release_idle_tls_buffers();
   void refresh_deadline();
-  void wait_for_idle_deadline();
-  void on_idle_timer(error_code ec);
+  void on_deadline();
 
   Stream stream_;
   transport::record_buffers<Stream> record_buffers_;
@@ -49,13 +47,10 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   app::services& app_;
   const strategy::strategies& strategies_;
   std::shared_ptr<session> session_;
-  std::array<std::uint8_t, 16 * 1024> read_buffer_{};
   bool writing_ = false;
   bool closing_ = false;  // a connection error: flush the GOAWAY, then close
   bool stall_deadline_armed_ = false;
-  boost::asio::steady_timer idle_timer_;
-  clock::time_point idle_deadline_ = clock::time_point::max();  // max: not idle (writing, or held by the window)
-  bool idle_timer_waiting_ = false;
+  transport::deadline deadline_;  // idle, or a stall; none while a write (with its own) is under way
 };
 
 template <typename Stream>

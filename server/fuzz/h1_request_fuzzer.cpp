@@ -97,11 +97,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (session.wants_input()) {
       (void)session.take_read_deadline_ms();
       if (fed < input.size()) {
+        // As the connection reads: into the session's buffer while it holds part of a request,
+        // else handed over from where it was read.
+        const std::size_t n = std::min(piece, input.size() - fed);
+        if (!session.holds_input()) {
+          session.on_input(input.subspan(fed, n));
+          fed += n;
+          continue;
+        }
         const auto space = session.input_space();
-        const std::size_t n = std::min({piece, input.size() - fed, space.size()});
-        std::memcpy(space.data(), input.data() + fed, n);
-        fed += n;
-        session.on_input(n);
+        const std::size_t copied = std::min(n, space.size());
+        std::memcpy(space.data(), input.data() + fed, copied);
+        fed += copied;
+        session.on_input(copied);
         continue;
       }
       if (input_ended) stuck("it wants input after the client's end of input");

@@ -1,3 +1,5 @@
+// Over 400 lines: the request path, whole responses and /stream share the session's state,
+// and a split would have each part reach into the others' members.
 #include "http1/session.hpp"
 
 #include "http1/request_checks.hpp"
@@ -128,11 +130,6 @@ bool session::skip_empty_lines() {
 std::string_view session::buffered() const {
   if (!lent_.empty()) return lent_;
   return {static_cast<const char*>(input_.data().data()), input_.size()};
-}
-
-void session::consume(std::size_t bytes) {
-  if (lent_.empty()) return input_.consume(bytes);
-  lent_.remove_prefix(bytes);
 }
 
 // The parser takes the request line, then each field line whole (a folded one with the

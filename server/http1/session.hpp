@@ -92,7 +92,7 @@ class session final : private strategy::chunk_target {
   void new_parser();
   void release_parser();
   std::string_view buffered() const;  // the input not parsed yet
-  void consume(std::size_t bytes);
+  void consume(std::size_t bytes) { lent_.empty() ? input_.consume(bytes) : lent_.remove_prefix(bytes); }
   void parse();
   bool skip_empty_lines();
   void parse_header();

@@ -3,12 +3,13 @@
 // and h2o do, a connection with nothing unparsed waits for readability holding no buffer,
 // then reads into a buffer of its worker thread and hands the bytes on before the buffer
 // goes back; what its session still needs (a partial request) it keeps itself. A connection
-// never changes thread (worker_pool.hpp), so the buffers need no lock. Over TLS Asio's
-// engine decides when a read completes and may post the completion after it wrote the
-// bytes: such a read holds its buffer until its handler returns, and a read started
-// meanwhile on the same thread takes another, kept for the next such overlap.
+// never changes thread (worker_pool.hpp), so the buffers need no lock. A read whose handler
+// runs later (one that found input at once, whose handler is posted; over TLS, where Asio's
+// engine decides) holds its buffer until the handler returns, and a read started meanwhile
+// on the same thread takes another, kept for the next such overlap.
 #include "transport/streams.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
@@ -71,7 +72,27 @@ inline bool engine_holds_input(tls_stream& stream) {
 
 namespace detail {
 
+using boost::system::error_code;
+
+inline void make_non_blocking(boost::asio::ip::tcp::socket& socket, error_code& ec) {
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
+}
+
+// Asio's wait is edge-triggered and never tries first: input that arrived while nothing
+// waited (during a response's write, or past the last read's 64 KiB) would wait for more.
+// So a read is tried first; an error or the peer's end is reported by the read as well.
+inline bool socket_has_input(boost::asio::ip::tcp::socket& socket) {
+  error_code ec;
+  make_non_blocking(socket, ec);
+  std::uint8_t byte = 0;
+  if (!ec) socket.receive(boost::asio::buffer(&byte, 1), boost::asio::socket_base::message_peek, ec);
+  return ec != boost::asio::error::would_block;
+}
+
 // Handler: void(error_code, std::span<const std::uint8_t>), the bytes valid until it returns.
+template <typename Stream, typename Handler>
+void wait_then_read(Stream& stream, Handler handler);
+
 // The caller's timer bounds waits and reads alike: a write's stall timeout, left on the
 // stream, would otherwise apply to this read.
 template <typename Handler>
@@ -80,45 +101,55 @@ void read_lent(tls_stream& stream, Handler handler) {
   thread_read_buffer lent;
   const auto space = lent.bytes();
   stream.async_read_some(boost::asio::buffer(space.data(), space.size()),
-                         [lent = std::move(lent), handler = std::move(handler)](boost::system::error_code ec,
-                                                                                std::size_t bytes) mutable {
+                         [lent = std::move(lent), handler = std::move(handler)](error_code ec, std::size_t bytes) mutable {
                            handler(ec, std::span<const std::uint8_t>(lent.bytes().data(), bytes));
                          });
 }
 
+// One non-blocking read. From the initiating call the handler runs later, as a completion
+// would, and the buffer stays lent until then; from a wait's completion it runs at once.
 template <typename Handler>
-void read_lent(plain_stream& stream, Handler handler);
-
-}  // namespace detail
-
-// Reads the connection's next bytes into a thread buffer, after waiting for them with none.
-template <typename Stream, typename Handler>
-void async_read_pooled(Stream& stream, Handler handler) {
-  if constexpr (is_tls<Stream>) {
-    if (engine_holds_input(stream)) return detail::read_lent(stream, std::move(handler));
-  }
-  tcp_layer(stream).socket().async_wait(boost::asio::socket_base::wait_read,
-                                        [&stream, handler = std::move(handler)](boost::system::error_code ec) mutable {
-                                          if (ec) return handler(ec, std::span<const std::uint8_t>{});
-                                          detail::read_lent(stream, std::move(handler));
-                                        });
-}
-
-namespace detail {
-
-// The socket is readable: one non-blocking read, handled before the buffer goes back.
-template <typename Handler>
-void read_lent(plain_stream& stream, Handler handler) {
+void read_lent(plain_stream& stream, Handler handler, bool initiating) {
   auto& socket = stream.socket();
-  boost::system::error_code ec;
-  if (!socket.non_blocking()) socket.non_blocking(true, ec);
+  error_code ec;
+  make_non_blocking(socket, ec);
   thread_read_buffer lent;
   const auto space = lent.bytes();
   const std::size_t bytes = ec ? 0 : socket.read_some(boost::asio::buffer(space.data(), space.size()), ec);
-  if (ec == boost::asio::error::would_block) return async_read_pooled(stream, std::move(handler));  // a spurious wake-up
-  handler(ec, std::span<const std::uint8_t>(space.data(), bytes));
+  if (ec == boost::asio::error::would_block) return wait_then_read(stream, std::move(handler));
+  if (!initiating) return handler(ec, std::span<const std::uint8_t>(space.data(), bytes));
+  boost::asio::post(stream.get_executor(), [lent = std::move(lent), ec, bytes, handler = std::move(handler)]() mutable {
+    handler(ec, std::span<const std::uint8_t>(lent.bytes().data(), bytes));
+  });
+}
+
+template <typename Stream, typename Handler>
+void wait_then_read(Stream& stream, Handler handler) {
+  tcp_layer(stream).socket().async_wait(boost::asio::socket_base::wait_read,
+                                        [&stream, handler = std::move(handler)](error_code ec) mutable {
+                                          if (ec) return handler(ec, std::span<const std::uint8_t>{});
+                                          if constexpr (is_tls<Stream>) {
+                                            read_lent(stream, std::move(handler));
+                                          } else {
+                                            read_lent(stream, std::move(handler), false);
+                                          }
+                                        });
 }
 
 }  // namespace detail
+
+// Reads the connection's next bytes into a thread buffer; with none there yet, it waits for
+// them holding no buffer.
+template <typename Stream, typename Handler>
+void async_read_pooled(Stream& stream, Handler handler) {
+  if constexpr (is_tls<Stream>) {
+    if (engine_holds_input(stream) || detail::socket_has_input(tcp_layer(stream).socket())) {
+      return detail::read_lent(stream, std::move(handler));
+    }
+    detail::wait_then_read(stream, std::move(handler));
+  } else {
+    detail::read_lent(stream, std::move(handler), true);
+  }
+}
 
 }  // namespace memgate::transport

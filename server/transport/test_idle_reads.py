@@ -51,19 +51,27 @@ def settled(server) -> dict:
 def h1_get(sock, target: bytes) -> bytes:
     """One keep-alive GET; returns the body (the response must carry Content-Length)."""
     sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-    received = b""
-    while b"\r\n\r\n" not in received:
+    return h1_response_bodies(sock, 1)[0]
+
+
+def h1_response_bodies(sock, count: int) -> list[bytes]:
+    """The bodies of the next `count` responses (each with Content-Length), read in order."""
+    received, bodies = b"", []
+    while len(bodies) < count:
+        header_end = received.find(b"\r\n\r\n")
+        if header_end >= 0:
+            header = received[:header_end]
+            assert header.startswith(b"HTTP/1.1 200 "), header
+            length = int(header.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+            if len(received) >= header_end + 4 + length:
+                bodies.append(received[header_end + 4:header_end + 4 + length])
+                received = received[header_end + 4 + length:]
+                continue
         chunk = sock.recv(65536)
-        assert chunk, "the server closed before the response header ended"
+        assert chunk, "the server closed before the response ended"
         received += chunk
-    header, body = received.split(b"\r\n\r\n", 1)
-    assert header.startswith(b"HTTP/1.1 200 "), header
-    length = int(header.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed before the body ended"
-        body += chunk
-    return body
+    assert not received, "more than the responses asked for"
+    return bodies
 
 
 def open_idle(kind: str, port: int):
@@ -118,3 +126,28 @@ def test_h1_over_tls_keeps_its_record_buffers_for_a_request(servers, body_bytes)
             assert len(h1_get(tls, target)) == body_bytes
         per_request = (mem(server)["allocations"] - first - 2 * probe) / H1_TLS_REQUESTS
     assert per_request <= H1_TLS_MAX_ALLOCATIONS_PER_REQUEST[body_bytes], per_request
+
+
+@pytest.mark.parametrize("kind", ["h1", "h1-tls"])
+def test_a_request_that_arrives_during_a_response_is_answered(servers, kind):
+    """A wait for readability reports only input that arrives while it waits: the next request,
+    sent while the server still writes a response too large for the socket buffers, is read
+    before the connection waits."""
+    server = servers["tls" if kind.endswith("-tls") else "plain"]
+    with open_idle(kind, server.port) as sock:
+        sock.sendall(b"GET /bytes/4194304 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)  # the client reads nothing yet: the server's write waits for room
+        sock.sendall(b"GET /bytes/10 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        assert [len(body) for body in h1_response_bodies(sock, 2)] == [4194304, 10]
+
+
+@pytest.mark.parametrize("kind", ["h1", "h1-tls"])
+def test_a_body_larger_than_one_read_is_read_whole(servers, kind):
+    """The socket still holds what one 64 KiB read left, and no more is coming: the next read
+    must find it without waiting for readability, which only new input would signal."""
+    server = servers["tls" if kind.endswith("-tls") else "plain"]
+    body = bytes(256 * 1024)
+    with open_idle(kind, server.port) as sock:
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        assert json.loads(h1_response_bodies(sock, 1)[0])

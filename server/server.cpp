@@ -3,6 +3,7 @@
 #include "http1/connection.hpp"
 #include "http2/connection.hpp"
 #include "http2/preface.hpp"
+#include "thread_caches.hpp"
 #include "transport/streams.hpp"
 #include "transport/tls.hpp"
 
@@ -96,7 +97,7 @@ server::server(server_config config)
     : config_(std::move(config)),
       workers_(config_.threads),
       json_(config_.json),
-      sampler_(config_, workers_.executors()),
+      sampler_(config_, workers_.executors(), release_thread_caches),
       services_{config_, json_, sampler_, draining_},
       strategies_(config_),
       drain_timer_(control_) {

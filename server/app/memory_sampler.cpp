@@ -85,6 +85,7 @@ void memory_sampler::sample(bool trim, boost::asio::any_io_executor reply_on, re
   auto state = std::make_shared<fan_out>(workers_.size(), std::move(done));
   for (const auto& worker : workers_) {
     boost::asio::post(worker, [this, state, before, reply_on] {
+      release_thread_caches_();
       alloc::trim_this_thread();
       if (state->remaining.fetch_sub(1) != 1) return;
       alloc::trim_process();

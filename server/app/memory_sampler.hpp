@@ -1,5 +1,6 @@
 #pragma once
-// GET /mem: forced trim on every worker thread, then process-wide, then a sample.
+// GET /mem: forced trim on every worker thread (our caches, then the allocator's), then
+// process-wide, then a sample.
 #include "config/config.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -14,8 +15,11 @@ class memory_sampler {
  public:
   using reply = std::function<void(std::string json)>;
 
-  memory_sampler(const server_config& config, std::vector<boost::asio::any_io_executor> workers)
-      : config_(config), workers_(std::move(workers)) {}
+  // `release_thread_caches` frees what the layers above keep per thread (free lists, read
+  // buffers); it runs on each worker before the allocator's own per-thread trim.
+  memory_sampler(const server_config& config, std::vector<boost::asio::any_io_executor> workers,
+                 std::function<void()> release_thread_caches)
+      : config_(config), workers_(std::move(workers)), release_thread_caches_(std::move(release_thread_caches)) {}
 
   // Never blocks the calling thread: the trim fans out to the workers (this one
   // included) and `done` runs on `reply_on` once the sample is taken.
@@ -24,6 +28,7 @@ class memory_sampler {
  private:
   const server_config& config_;
   std::vector<boost::asio::any_io_executor> workers_;
+  std::function<void()> release_thread_caches_;
 };
 
 }  // namespace memgate::app

@@ -33,9 +33,13 @@ struct thread_lists {
 
   ~thread_lists() {
     thread_exiting = true;
-    for (free_block* head : heads) {
+    release();
+  }
+  void release() noexcept {
+    for (free_block*& head : heads) {
       while (head != nullptr) std::free(std::exchange(head, head->next));
     }
+    kept_bytes = 0;
   }
 };
 
@@ -66,5 +70,9 @@ void give_back(void* block, std::size_t bytes) noexcept {
 }
 
 std::size_t this_thread_kept_bytes() noexcept { return thread_exiting ? 0 : lists.kept_bytes; }
+
+void release_this_thread() noexcept {
+  if (!thread_exiting) lists.release();
+}
 
 }  // namespace memgate::pool

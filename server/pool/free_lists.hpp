@@ -30,6 +30,8 @@ void* take(std::size_t bytes) noexcept;
 // `bytes` as taken. Kept while the thread keeps less than kept_bytes_per_thread_max, else freed.
 void give_back(void* block, std::size_t bytes) noexcept;
 std::size_t this_thread_kept_bytes() noexcept;
+// Frees every block this thread keeps (the forced trim's step for this cache).
+void release_this_thread() noexcept;
 
 // An object made in a kept block, its block given back when it is destroyed.
 template <typename T>

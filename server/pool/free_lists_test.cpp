@@ -60,6 +60,25 @@ TEST(FreeLists, AThreadsListsAreFreedWhenItExits) {
   EXPECT_EQ(metrics::read_live_heap().live_bytes - live, 0);
 }
 
+TEST(FreeLists, TheForcedTrimsReleaseFreesEveryKeptBlock) {
+  on_fresh_thread([] {
+    std::vector<void*> blocks;
+    blocks.reserve(largest_block_bytes / 64);
+    give_back(take(64), 64);  // the thread's lists exist (their exit hook is registered) before the count
+    release_this_thread();
+    const auto live = metrics::read_live_heap().live_bytes;
+    for (std::size_t bytes = 64; bytes <= largest_block_bytes; bytes += 64) blocks.push_back(take(bytes));
+    for (std::size_t i = 0; i < blocks.size(); ++i) give_back(blocks[i], 64 * (i + 1));
+    EXPECT_GT(metrics::read_live_heap().live_bytes - live, 0);
+    release_this_thread();
+    EXPECT_EQ(this_thread_kept_bytes(), 0u);
+    EXPECT_EQ(metrics::read_live_heap().live_bytes - live, 0);
+    void* again = take(200);  // the lists work on after a release
+    give_back(again, 200);
+    EXPECT_EQ(this_thread_kept_bytes(), 208u);
+  });
+}
+
 struct counted {
   explicit counted(int& alive) : alive_(alive) { ++alive_; }
   ~counted() { --alive_; }

@@ -7,6 +7,7 @@
 #include "app/services.hpp"
 #include "config/config.hpp"
 #include "strategy/strategies.hpp"
+#include "thread_caches.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -17,7 +18,7 @@ namespace memgate::testing {
 
 struct session_services {
   session_services(server_config c, boost::asio::io_context& io)
-      : config(std::move(c)), json(config.json), sampler(config, {io.get_executor()}),
+      : config(std::move(c)), json(config.json), sampler(config, {io.get_executor()}, release_thread_caches),
         services{config, json, sampler, draining}, strategies(config) {}
 
   server_config config;

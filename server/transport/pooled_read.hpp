@@ -3,9 +3,9 @@
 // and h2o do, a connection with nothing unparsed waits for readability holding no buffer,
 // then reads into a buffer of its worker thread and hands the bytes on before the buffer
 // goes back; what its session still needs (a partial request) it keeps itself. A connection
-// never changes thread (worker_pool.hpp), so the buffers need no lock. A read whose handler
-// runs later (one that found input at once, whose handler is posted; over TLS, where Asio's
-// engine decides) holds its buffer until the handler returns, and a read started meanwhile
+// never changes thread (worker_pool.hpp), so the buffers need no lock. Over plain TCP a
+// buffer is lent only while one read and its handler run, so a thread uses one at a time.
+// A TLS read holds its buffer while Asio's engine completes it, and a read started meanwhile
 // on the same thread takes another, kept for the next such overlap.
 #include "transport/streams.hpp"
 
@@ -35,6 +35,8 @@ class thread_read_buffer {
     if (block_) give_back(std::move(block_));
   }
   std::span<std::uint8_t> bytes() { return *block_; }
+  // Frees the spare buffers this thread keeps (the forced trim's step for this cache).
+  static void release_spares() noexcept { std::vector<std::unique_ptr<block>>().swap(spare()); }
 
  private:
   using block = std::array<std::uint8_t, thread_read_buffer_bytes>;
@@ -106,10 +108,17 @@ void read_lent(tls_stream& stream, Handler handler) {
                          });
 }
 
-// One non-blocking read. From the initiating call the handler runs later, as a completion
-// would, and the buffer stays lent until then; from a wait's completion it runs at once.
+// One non-blocking read, its handler run at once with the bytes. From the initiating call the
+// read itself is posted, as a completion would be: a buffer filled there would stay lent
+// until the queue reached its handler, one more 64 KiB block for every connection that had
+// input at the same time.
 template <typename Handler>
 void read_lent(plain_stream& stream, Handler handler, bool initiating) {
+  if (initiating) {
+    return boost::asio::post(stream.get_executor(), [&stream, handler = std::move(handler)]() mutable {
+      read_lent(stream, std::move(handler), false);
+    });
+  }
   auto& socket = stream.socket();
   error_code ec;
   make_non_blocking(socket, ec);
@@ -117,10 +126,7 @@ void read_lent(plain_stream& stream, Handler handler, bool initiating) {
   const auto space = lent.bytes();
   const std::size_t bytes = ec ? 0 : socket.read_some(boost::asio::buffer(space.data(), space.size()), ec);
   if (ec == boost::asio::error::would_block) return wait_then_read(stream, std::move(handler));
-  if (!initiating) return handler(ec, std::span<const std::uint8_t>(space.data(), bytes));
-  boost::asio::post(stream.get_executor(), [lent = std::move(lent), ec, bytes, handler = std::move(handler)]() mutable {
-    handler(ec, std::span<const std::uint8_t>(lent.bytes().data(), bytes));
-  });
+  handler(ec, std::span<const std::uint8_t>(space.data(), bytes));
 }
 
 template <typename Stream, typename Handler>

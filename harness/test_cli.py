@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -170,12 +171,12 @@ def test_gate_exit_3_when_undecided_and_a_damaged_calibration_is_refused(tmp_pat
 
 def test_compare_judges_with_the_calibration_beside_the_baseline_as_gate_does(tmp_path):
     base = tmp_path / "base.json"
-    base.write_text(open(os.path.join(TESTDATA, "baseline_writev.json")).read())
+    shutil.copyfile(os.path.join(TESTDATA, "baseline_writev.json"), base)
     cand = os.path.join(TESTDATA, "candidate_writev.json")
     p = memgate("compare", str(base), cand)
     assert p.returncode == 0 and "no calibration" in p.stdout
     beside = tmp_path / "base.calibration.json"
-    beside.write_text(open(os.path.join(REPO_ROOT, "ci", "baselines", "default.calibration.json")).read())
+    shutil.copyfile(os.path.join(REPO_ROOT, "ci", "baselines", "default.calibration.json"), beside)
     for command in ("compare", "gate"):
         p = memgate(command, str(base), cand)
         assert p.returncode == 0, p.stdout + p.stderr

@@ -48,13 +48,18 @@ TEST(FreeLists, ABlockGivenBackOnAnotherThreadJoinsThatThreadsLists) {
   });
 }
 
+// A block of every 64th size up to the largest, taken and given back: the lists keep them all.
+void keep_a_block_of_every_size(std::vector<void*>& blocks) {
+  for (std::size_t bytes = 64; bytes <= largest_block_bytes; bytes += 64) blocks.push_back(take(bytes));
+  for (std::size_t i = 0; i < blocks.size(); ++i) give_back(blocks[i], 64 * (i + 1));
+}
+
 TEST(FreeLists, AThreadsListsAreFreedWhenItExits) {
   on_fresh_thread([] {});  // the first thread's own blocks (a cached stack's TLS) stay with libc
   const auto live = metrics::read_live_heap().live_bytes;
   on_fresh_thread([] {
     std::vector<void*> blocks;
-    for (std::size_t bytes = 64; bytes <= largest_block_bytes; bytes += 64) blocks.push_back(take(bytes));
-    for (std::size_t i = 0; i < blocks.size(); ++i) give_back(blocks[i], 64 * (i + 1));
+    keep_a_block_of_every_size(blocks);
     EXPECT_GT(this_thread_kept_bytes(), 0u);
   });
   EXPECT_EQ(metrics::read_live_heap().live_bytes - live, 0);
@@ -67,8 +72,7 @@ TEST(FreeLists, TheForcedTrimsReleaseFreesEveryKeptBlock) {
     give_back(take(64), 64);  // the thread's lists exist (their exit hook is registered) before the count
     release_this_thread();
     const auto live = metrics::read_live_heap().live_bytes;
-    for (std::size_t bytes = 64; bytes <= largest_block_bytes; bytes += 64) blocks.push_back(take(bytes));
-    for (std::size_t i = 0; i < blocks.size(); ++i) give_back(blocks[i], 64 * (i + 1));
+    keep_a_block_of_every_size(blocks);
     EXPECT_GT(metrics::read_live_heap().live_bytes - live, 0);
     release_this_thread();
     EXPECT_EQ(this_thread_kept_bytes(), 0u);
